@@ -1,0 +1,388 @@
+"""Time ember against PyTorch and NumPy on the same workloads, in one process.
+
+Usage:
+    python bench/py/compare.py                      # every workload
+    python bench/py/compare.py --only softmax       # workloads whose name contains "softmax"
+    python bench/py/compare.py --threads 1 --repeat 50
+
+Prints the median wall time in ms of each framework per workload, the ratios ember/torch and
+ember/numpy (lower is better) and the workload's target. Benchmarks are not tests: the exit
+status is non-zero only when a framework raised or returned a wrong result.
+
+Adding a workload: add an entry to WORKLOADS (see the existing ones). "inputs" builds NumPy
+arrays from a seeded generator; every framework gets its own copy in its own memory (so each
+is timed with its own allocator), then its callable is timed on those inputs. A framework whose
+callable is missing from the entry is shown as "-".
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import platform
+import statistics
+import sys
+import time
+from typing import Any, Callable
+
+import numpy as np
+
+try:
+    import torch
+except ImportError:  # torch is optional: its column is skipped
+    torch = None
+
+try:
+    import ember
+except ImportError as exc:  # keep going so torch-vs-numpy still prints; ember cells show "n/a"
+    ember = None
+    _EMBER_IMPORT_ERROR: str | None = f"{type(exc).__name__}: {exc}"
+else:
+    _EMBER_IMPORT_ERROR = None
+
+try:  # optional: lets --threads limit numpy's BLAS pool too
+    import threadpoolctl
+except ImportError:
+    threadpoolctl = None
+
+M16 = 16 * 1024 * 1024
+
+
+# ---------------------------------------------------------------------------------------------
+# Frameworks: how to copy a NumPy input into the framework and how to read a result back.
+
+
+def _np_in(a: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(a).copy()
+
+
+def _torch_in(a: np.ndarray) -> Any:
+    return torch.from_numpy(np.ascontiguousarray(a)).clone()
+
+
+def _ember_in(a: np.ndarray) -> Any:
+    return ember.from_numpy(np.ascontiguousarray(a)).clone()
+
+
+def _torch_out(t: Any) -> np.ndarray:
+    return t.detach().cpu().numpy()
+
+
+def _ember_out(t: Any) -> np.ndarray:
+    return np.asarray(t.numpy() if hasattr(t, "numpy") else t)
+
+
+# name -> (module or None, input converter, output converter); column order of the table.
+FRAMEWORKS: dict[str, tuple[Any, Callable[[np.ndarray], Any], Callable[[Any], np.ndarray]]] = {
+    "numpy": (np, _np_in, np.asarray),
+    "torch": (torch, _torch_in, _torch_out),
+    "ember": (ember, _ember_in, _ember_out),
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Workloads. Each entry:
+#   "inputs":  rng -> tuple of NumPy arrays (built once per workload)
+#   "numpy" / "torch" / "ember": callable(*inputs) -> result; the timed call
+#   "target":  (framework, max ratio): ember should take <= ratio x that framework's time
+#   "rtol", "atol": tolerance of the correctness check against the NumPy result (optional)
+#   "note":    shown under the table (optional)
+
+
+def _randn(rng: np.random.Generator, *shape: int) -> np.ndarray:
+    return rng.standard_normal(shape, dtype=np.float32)
+
+
+def _np_softmax(x: np.ndarray) -> np.ndarray:
+    # the stable formula: subtract the row max before exp
+    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def _chain_add(x: Any, y: Any) -> Any:
+    # 1000 dependent tiny ops: measures per-op dispatch overhead, not arithmetic
+    for _ in range(1000):
+        x = x + y
+    return x
+
+
+WORKLOADS: dict[str, dict[str, Any]] = {
+    "add 16M f32": {
+        "inputs": lambda rng: (_randn(rng, M16), _randn(rng, M16)),
+        "numpy": lambda a, b: a + b,
+        "torch": lambda a, b: a + b,
+        "ember": lambda a, b: a + b,
+        "target": ("numpy", 1.0),
+    },
+    "sum 16M f32": {
+        # uniform [0, 1): a naive f32 running sum would be visibly off at this size
+        "inputs": lambda rng: (rng.random(M16, dtype=np.float32),),
+        "numpy": lambda a: a.sum(),
+        "torch": lambda a: a.sum(),
+        "ember": lambda a: a.sum(),
+        "target": ("torch", 1.0),
+        "rtol": 1e-4,
+    },
+    "softmax 4096x1024 f32 dim=-1": {
+        "inputs": lambda rng: (_randn(rng, 4096, 1024) * 4,),
+        "numpy": _np_softmax,
+        "torch": lambda x: torch.softmax(x, dim=-1),
+        "ember": lambda x: ember.softmax(x, dim=-1),
+        "target": ("torch", 1.0),
+        "rtol": 1e-4,  # room for a vectorized exp approximation
+    },
+    "1000 chained adds 4 f32": {
+        "inputs": lambda rng: (_randn(rng, 4), _randn(rng, 4) * 1e-3),
+        "numpy": _chain_add,
+        "torch": _chain_add,
+        "ember": _chain_add,
+        "target": ("torch", 0.5),
+        "rtol": 1e-4,
+        "atol": 1e-4,
+        "note": "per-op overhead: ms per 1000 ops = us per op",
+    },
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Timing
+
+
+def time_median_ms(fn: Callable[..., Any], args: tuple, warmup: int, repeat: int) -> float:
+    """Median wall time of fn(*args) in ms after `warmup` untimed calls (gc off, like timeit)."""
+    for _ in range(warmup):
+        fn(*args)
+    times = []
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            fn(*args)
+            times.append((time.perf_counter() - t0) * 1e3)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    return statistics.median(times)
+
+
+def check_close(actual: np.ndarray, expected: np.ndarray, rtol: float, atol: float) -> str | None:
+    """None when close, else a one-line reason."""
+    actual = np.asarray(actual)
+    if actual.shape != expected.shape:
+        return f"shape {list(actual.shape)} != {list(expected.shape)}"
+    if not np.allclose(actual, expected, rtol=rtol, atol=atol, equal_nan=True):
+        err = np.abs(actual.astype(np.float64) - expected.astype(np.float64))
+        return f"max abs err {float(err.max()):.3g} (rtol={rtol:g}, atol={atol:g})"
+    return None
+
+
+def run_workload(spec: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+    """Times every available framework on one workload. Returns ms / error per framework."""
+    rng = np.random.default_rng(args.seed)
+    inputs = spec["inputs"](rng)
+    rtol, atol = spec.get("rtol", 1e-5), spec.get("atol", 1e-6)
+    expected = None
+    row: dict[str, Any] = {"ms": {}, "errors": {}}
+    for fw, (module, to_fw, to_np) in FRAMEWORKS.items():
+        fn = spec.get(fw)
+        if module is None or fn is None:
+            continue
+        try:
+            fw_inputs = tuple(to_fw(a) for a in inputs)
+            result = to_np(fn(*fw_inputs))
+            if fw == "numpy":
+                expected = np.asarray(result)
+            elif expected is not None and not args.no_check:
+                reason = check_close(result, expected, rtol, atol)
+                if reason is not None:
+                    row["errors"][fw] = f"wrong result: {reason}"
+            del result
+            row["ms"][fw] = time_median_ms(fn, fw_inputs, args.warmup, args.repeat)
+            del fw_inputs
+        except Exception as exc:  # report and keep benchmarking the rest
+            row["errors"][fw] = f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
+        gc.collect()
+    return row
+
+
+# ---------------------------------------------------------------------------------------------
+# Output
+
+
+def _fmt_ms(ms: float | None) -> str:
+    if ms is None:
+        return "-"
+    return f"{ms:.3f}" if ms < 10 else f"{ms:.2f}" if ms < 100 else f"{ms:.1f}"
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return None if a is None or b is None or b <= 0 else a / b
+
+
+def print_header(args: argparse.Namespace) -> None:
+    print(f"python {platform.python_version()} on {platform.machine()} ({_cpu_name()})")
+    blas = _blas_threads()
+    if args.threads is not None and threadpoolctl is None:
+        blas += " (not limited by --threads: set OPENBLAS_NUM_THREADS or install threadpoolctl)"
+    print(f"numpy  {np.__version__}: elementwise ops single-threaded; BLAS threads: {blas}")
+    if torch is not None:
+        print(f"torch  {torch.__version__}: {torch.get_num_threads()} threads")
+    else:
+        print("torch  not installed: column skipped")
+    if ember is not None:
+        info = []
+        if hasattr(ember, "get_num_threads"):
+            info.append(f"{ember.get_num_threads()} threads")
+        c = getattr(ember, "_C", None)
+        if c is not None and hasattr(c, "cpu_isa"):
+            info.append(f"ISA {c.cpu_isa()}")
+        print(
+            f"ember  {getattr(ember, '__version__', '?')}: {', '.join(info) or 'threads/ISA not reported'}"
+        )
+    else:
+        print(f"ember  NOT importable ({_EMBER_IMPORT_ERROR}): column shows n/a")
+    print(f"median of {args.repeat} runs after {args.warmup} warm-up runs; ratios: lower is better")
+    print()
+
+
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip() + f", {os.cpu_count()} CPUs"
+    except OSError:
+        pass
+    return (platform.processor() or "unknown CPU") + f", {os.cpu_count()} CPUs"
+
+
+def _blas_threads() -> str:
+    if threadpoolctl is not None:
+        n = [p["num_threads"] for p in threadpoolctl.threadpool_info() if p["user_api"] == "blas"]
+        if n:
+            return str(n[0])
+    env = [
+        f"{k}={os.environ[k]}"
+        for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+        if k in os.environ
+    ]
+    return ", ".join(env) if env else "library default"
+
+
+def print_table(rows: dict[str, dict[str, Any]]) -> None:
+    fws = [fw for fw, (module, _, _) in FRAMEWORKS.items() if module is not None or fw == "ember"]
+    headers = ["workload"] + [f"{fw} ms" for fw in fws] + ["ember/torch", "ember/numpy", "target"]
+    table = []
+    for name, row in rows.items():
+        ms = row["ms"]
+        cells = [name]
+        for fw in fws:
+            if fw == "ember" and ember is None:
+                cells.append("n/a")
+            elif fw in row["errors"] and fw not in ms:
+                cells.append("ERROR")
+            else:
+                cells.append(_fmt_ms(ms.get(fw)) + ("!" if fw in row["errors"] else ""))
+        for ref in ("torch", "numpy"):
+            r = _ratio(ms.get("ember"), ms.get(ref))
+            cells.append("-" if r is None else f"{r:.2f}x")
+        ref, limit = row["target"]
+        r = _ratio(ms.get("ember"), ms.get(ref))
+        if "ember" in row["errors"]:
+            verdict = "  ERROR"
+        else:
+            verdict = "" if r is None else ("  ok" if r <= limit else "  MISS")
+        cells.append(f"<= {limit:.1f}x {ref}{verdict}")
+        table.append(cells)
+    widths = [max(len(str(c)) for c in col) for col in zip(headers, *table)]
+    line = "  ".join(
+        h.ljust(w) if i == 0 else h.rjust(w) for i, (h, w) in enumerate(zip(headers, widths))
+    )
+    print(line)
+    print("-" * len(line))
+    for cells in table:
+        print(
+            "  ".join(
+                c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths))
+            )
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument(
+        "--only",
+        action="append",
+        metavar="NAME_SUBSTRING",
+        help="run workloads whose name contains this (case-insensitive); repeatable",
+    )
+    p.add_argument(
+        "--threads",
+        type=int,
+        help="set ember and torch intra-op threads (numpy elementwise ops are single-threaded)",
+    )
+    p.add_argument("--repeat", type=int, default=30, help="timed runs per workload (default 30)")
+    p.add_argument("--warmup", type=int, default=3, help="untimed runs first (default 3)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the input data")
+    p.add_argument("--no-check", action="store_true", help="skip the result check vs numpy")
+    p.add_argument("--list", action="store_true", help="list workload names and exit")
+    args = p.parse_args(argv)
+    if args.repeat < 1 or args.warmup < 0:
+        p.error("--repeat must be >= 1 and --warmup >= 0")
+    if args.threads is not None and args.threads < 1:
+        p.error("--threads must be >= 1")
+    return args
+
+
+def set_threads(n: int) -> None:
+    if ember is not None and hasattr(ember, "set_num_threads"):
+        ember.set_num_threads(n)
+    if torch is not None:
+        torch.set_num_threads(n)
+    if threadpoolctl is not None:  # numpy only threads inside BLAS (matmul)
+        threadpoolctl.threadpool_limits(n, user_api="blas")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.list:
+        print("\n".join(WORKLOADS))
+        return 0
+    selected = {
+        name: spec
+        for name, spec in WORKLOADS.items()
+        if not args.only or any(s.lower() in name.lower() for s in args.only)
+    }
+    if not selected:
+        print(f"no workload matches {args.only}; have: {', '.join(WORKLOADS)}", file=sys.stderr)
+        return 2
+    if args.threads is not None:
+        set_threads(args.threads)
+    print_header(args)
+
+    rows = {}
+    for name, spec in selected.items():
+        rows[name] = run_workload(spec, args)
+        rows[name]["target"] = spec["target"]
+    print_table(rows)
+
+    notes = [f"{name}: {spec['note']}" for name, spec in selected.items() if "note" in spec]
+    errors = [
+        f"{name} [{fw}]: {msg}" for name, row in rows.items() for fw, msg in row["errors"].items()
+    ]
+    if notes:
+        print("\nnotes:\n  " + "\n  ".join(notes))
+    if errors:
+        print("\nerrors ('!' = timed but wrong result):\n  " + "\n  ".join(errors))
+    if ember is None:
+        print(f"\nember is not importable: {_EMBER_IMPORT_ERROR}", file=sys.stderr)
+    return 1 if errors or ember is None else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

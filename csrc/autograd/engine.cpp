@@ -1,0 +1,217 @@
+// The backward engine: count how many grads each Node waits for, then run Nodes in reverse
+// creation order once all their grads have arrived, summing grads that meet at an input.
+#include <queue>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "autograd/node.h"
+#include "ops/ops.h"
+
+namespace ember::autograd {
+namespace {
+
+struct BySeq {
+  bool operator()(const Node* a, const Node* b) const { return a->seq < b->seq; }
+};
+
+// Make an incoming grad match what the Node's input was: sum broadcast dims, cast the dtype.
+Tensor conform(Tensor g, const TensorMeta& meta, const Node& producer) {
+  if (g.shape() != meta.shape) {
+    g = sum_to(g, meta.shape);
+    if (g.shape() != meta.shape)
+      EMBER_RUNTIME_ERROR("backward: ", producer.name(), " returned a gradient of shape ", shape_str(g.shape()),
+                          " for an input of shape ", shape_str(meta.shape));
+  }
+  if (g.dtype() != meta.dtype && is_floating(meta.dtype)) g = to_dtype(g, meta.dtype);
+  return g;
+}
+
+Tensor run_hooks(Node& node, uint32_t nr, Tensor g) {
+  for (auto& h : node.pre_hooks) {
+    if (h.output_nr != nr) continue;
+    Tensor r = h.fn(g);
+    if (r.defined()) g = r;
+  }
+  for (auto& [onr, weak] : node.retained) {
+    if (onr != nr) continue;
+    if (auto impl = weak.lock()) {
+      Tensor t(impl);
+      Tensor old = t.grad();
+      t.set_grad(old.defined() ? old + g : (GradMode::enabled() ? g : clone(detach(g))));
+    }
+  }
+  return g;
+}
+
+struct GraphTask {
+  std::unordered_map<Node*, int> deps;
+  std::unordered_map<Node*, TensorList> buffers;
+  std::unordered_map<Node*, std::vector<std::pair<uint32_t, size_t>>> captures;  // grad(): node input -> slot
+  std::unordered_set<Node*> needed;  // grad(): nodes leading to a captured input
+  bool prune = false;
+};
+
+void add_grad(GraphTask& task, Node* fn, size_t nslots, uint32_t slot, Tensor g) {
+  auto& buf = task.buffers[fn];
+  if (buf.size() < nslots) buf.resize(nslots);
+  if (buf[slot].defined()) buf[slot] = buf[slot] + g;
+  else buf[slot] = std::move(g);
+}
+
+void execute(const TensorList& roots, const TensorList& grad_roots, bool keep_graph, bool create_graph,
+             const std::vector<Edge>& capture_edges, TensorList* captured) {
+  GradModeGuard mode(create_graph);
+  GraphTask task;
+  std::vector<Edge> root_edges;
+  for (size_t i = 0; i < roots.size(); ++i) {
+    Edge e = gradient_edge(roots[i]);
+    if (!e.valid())
+      EMBER_RUNTIME_ERROR("backward: element ", i, " of tensors does not require grad and does not have a grad_fn");
+    root_edges.push_back(e);
+  }
+  // dependency counts over everything reachable from the roots
+  std::vector<Node*> stack;
+  std::unordered_set<Node*> seen;
+  for (auto& e : root_edges)
+    if (seen.insert(e.fn.get()).second) stack.push_back(e.fn.get());
+  std::vector<Node*> order;  // discovery order, for pruning
+  while (!stack.empty()) {
+    Node* n = stack.back();
+    stack.pop_back();
+    order.push_back(n);
+    for (auto& e : n->next_edges) {
+      if (!e.valid()) continue;
+      task.deps[e.fn.get()]++;
+      if (seen.insert(e.fn.get()).second) stack.push_back(e.fn.get());
+    }
+  }
+  if (captured) {
+    captured->assign(capture_edges.size(), Tensor());
+    for (size_t i = 0; i < capture_edges.size(); ++i)
+      if (capture_edges[i].valid()) task.captures[capture_edges[i].fn.get()].push_back({capture_edges[i].input_nr, i});
+    // a node is needed when a captured input is reachable from it: iterate to a fixed point
+    task.prune = true;
+    for (auto& [n, _] : task.captures) task.needed.insert(n);
+    for (bool changed = true; changed;) {
+      changed = false;
+      for (Node* n : order) {
+        if (task.needed.count(n)) continue;
+        for (auto& e : n->next_edges)
+          if (e.valid() && task.needed.count(e.fn.get())) {
+            task.needed.insert(n);
+            changed = true;
+            break;
+          }
+      }
+    }
+  }
+  for (size_t i = 0; i < roots.size(); ++i) {
+    Node* fn = root_edges[i].fn.get();
+    add_grad(task, fn, fn->output_meta.size(), root_edges[i].input_nr, grad_roots[i]);
+  }
+  std::priority_queue<Node*, std::vector<Node*>, BySeq> ready;
+  std::unordered_set<Node*> queued;
+  for (auto& e : root_edges)
+    if (task.deps[e.fn.get()] == 0 && queued.insert(e.fn.get()).second) ready.push(e.fn.get());
+
+  while (!ready.empty()) {
+    Node* node = ready.top();
+    ready.pop();
+    TensorList grads = std::move(task.buffers[node]);
+    task.buffers.erase(node);
+    grads.resize(node->output_meta.size());
+    for (uint32_t i = 0; i < grads.size(); ++i) {
+      if (!grads[i].defined()) grads[i] = zeros(node->output_meta[i].shape, node->output_meta[i].dtype);
+      if (!node->pre_hooks.empty() || !node->retained.empty()) grads[i] = run_hooks(*node, i, grads[i]);
+    }
+    if (captured) {
+      auto it = task.captures.find(node);
+      if (it != task.captures.end())
+        for (auto& [nr, slot] : it->second) (*captured)[slot] = grads[nr];
+    }
+    bool run = !task.prune || (task.needed.count(node) && !node->is_accumulate_grad());
+    if (!run) continue;
+    TensorList outs = node->apply(std::move(grads));
+    if (!keep_graph) node->release_saved();
+    for (size_t i = 0; i < node->next_edges.size() && i < outs.size(); ++i) {
+      const Edge& e = node->next_edges[i];
+      if (!e.valid()) continue;
+      Node* next = e.fn.get();
+      if (outs[i].defined()) {
+        add_grad(task, next, next->output_meta.size(), e.input_nr, conform(std::move(outs[i]), node->input_meta[i], *node));
+      }
+      if (--task.deps[next] == 0 && queued.insert(next).second) ready.push(next);
+    }
+    // nodes that received nothing still need their dependents decremented: handled above by
+    // decrementing per edge whether or not a grad was produced
+  }
+}
+
+}  // namespace
+
+void backward(const TensorList& roots, const TensorList& grad_roots, bool retain_graph, bool create_graph,
+              const TensorList& inputs) {
+  TensorList grads = grad_roots;
+  for (size_t i = 0; i < roots.size(); ++i) {
+    if (!roots[i].requires_grad())
+      EMBER_RUNTIME_ERROR("backward: element ", i, " of tensors does not require grad and does not have a grad_fn");
+    if (i >= grads.size()) grads.resize(i + 1);
+    if (!grads[i].defined()) {
+      if (roots[i].numel() != 1)
+        EMBER_RUNTIME_ERROR("backward: grad can be implicitly created only for scalar outputs (got a tensor of shape ",
+                            shape_str(roots[i].shape()), "); pass `gradient`");
+      grads[i] = full(roots[i].shape(), Scalar(1.0), roots[i].dtype());
+    } else if (grads[i].shape() != roots[i].shape()) {
+      EMBER_VALUE_ERROR("backward: gradient has shape ", shape_str(grads[i].shape()), " but the output has shape ",
+                        shape_str(roots[i].shape()));
+    }
+  }
+  if (inputs.empty()) {
+    execute(roots, grads, retain_graph, create_graph, {}, nullptr);
+    return;
+  }
+  // backward(inputs=...): accumulate only into the given leaves
+  std::vector<Edge> edges;
+  for (auto& t : inputs) edges.push_back(gradient_edge(t));
+  TensorList got;
+  execute(roots, grads, retain_graph, create_graph, edges, &got);
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    if (!got[i].defined()) continue;
+    Tensor t = inputs[i];
+    Tensor old = t.grad();
+    t.set_grad(old.defined() ? old + got[i] : (create_graph ? got[i] : clone(detach(got[i]))));
+  }
+}
+
+TensorList grad(const TensorList& outputs, const TensorList& inputs, const TensorList& grad_outputs,
+                bool retain_graph, bool create_graph, bool allow_unused) {
+  TensorList grads = grad_outputs;
+  grads.resize(outputs.size());
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    if (!outputs[i].requires_grad())
+      EMBER_RUNTIME_ERROR("grad: element ", i, " of tensors does not require grad and does not have a grad_fn");
+    if (!grads[i].defined()) {
+      if (outputs[i].numel() != 1)
+        EMBER_RUNTIME_ERROR("grad: grad can be implicitly created only for scalar outputs (got shape ",
+                            shape_str(outputs[i].shape()), "); pass grad_outputs");
+      grads[i] = full(outputs[i].shape(), Scalar(1.0), outputs[i].dtype());
+    }
+  }
+  std::vector<Edge> edges;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    if (!inputs[i].requires_grad())
+      EMBER_RUNTIME_ERROR("grad: input ", i, " does not require grad");
+    edges.push_back(gradient_edge(inputs[i]));
+  }
+  TensorList got;
+  execute(outputs, grads, retain_graph, create_graph, edges, &got);
+  for (size_t i = 0; i < got.size(); ++i) {
+    if (!got[i].defined() && !allow_unused)
+      EMBER_RUNTIME_ERROR("grad: one of the differentiated tensors (input ", i,
+                          ") appears to not have been used in the graph. Set allow_unused=True if this is the desired behavior.");
+    if (got[i].defined() && !create_graph) got[i] = detach(got[i]);
+  }
+  return got;
+}
+
+}  // namespace ember::autograd

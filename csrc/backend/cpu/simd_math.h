@@ -1,0 +1,42 @@
+#pragma once
+// Scalar-looking math that GCC/Clang auto-vectorize (no libm calls in the loop body).
+#include <bit>
+#include <cmath>
+#include <cstdint>
+
+namespace ember::cpu {
+
+// exp(x) for float, ~1 ulp: range-reduce by ln2, degree-6 polynomial, scale by 2^n via bits.
+inline float exp_f32(float x) {
+  const float xin = x;
+  x = x < -87.3365f ? -87.3365f : x;  // below: flushed to 0 (no subnormal results)
+  x = x > 88.7228f ? 88.7228f : x;
+  float n = std::floor(x * 1.44269504088896341f + 0.5f);
+  float r = x - n * 0.693359375f;
+  r = r - n * -2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  // 2^n from its bits; n = 128 (x near the float max) is 2^127 * 2
+  float n1 = n > 127.0f ? 127.0f : n;
+  int32_t e = (int32_t(n1) + 127) << 23;
+  float y = p * std::bit_cast<float>(e) * (n > 127.0f ? 2.0f : 1.0f);
+  return xin < -87.3365f ? 0.0f : y;
+}
+
+template <class A>
+inline A exp_fast(A x) {
+  if constexpr (std::is_same_v<A, float>) {
+    // keep inf/nan semantics: exp(+inf)=inf, exp(nan)=nan
+    float y = exp_f32(x);
+    return x != x ? x : (x > 88.7228f ? INFINITY : y);  // NOLINT
+  } else {
+    return std::exp(x);
+  }
+}
+
+}  // namespace ember::cpu

@@ -1,0 +1,154 @@
+// Autograd bindings: backward/grad, grad mode, hooks, graph inspection (grad_fn) and the node
+// behind ember.autograd.Function (a Python backward called from the C++ engine).
+#include <nanobind/stl/function.h>
+
+#include "bindings/common.h"
+
+namespace ember::py {
+using autograd::Node;
+
+namespace {
+
+// A node whose backward is a Python callable: grads -> tuple of (Tensor | None), one per input.
+struct PyFunctionNode : Node {
+  std::string node_name;
+  nb::object backward_fn;
+  std::string name() const override { return node_name; }
+  TensorList apply(TensorList&& grads) override {
+    nb::gil_scoped_acquire gil;
+    if (!backward_fn.is_valid() || backward_fn.is_none())
+      EMBER_RUNTIME_ERROR("Trying to backward through the graph a second time in ", node_name,
+                          "; specify retain_graph=True if you need to backward through the graph a second time.");
+    nb::list args;
+    for (auto& g : grads) args.append(g);
+    nb::object res = backward_fn(*nb::tuple(args));
+    TensorList out;
+    if (!PyTuple_Check(res.ptr()) && !PyList_Check(res.ptr())) res = nb::make_tuple(res);
+    for (nb::handle h : res) out.push_back(h.is_none() ? Tensor() : nb::cast<Tensor>(h));
+    if (out.size() != next_edges.size())
+      EMBER_RUNTIME_ERROR(node_name, ": backward returned ", out.size(), " gradients, expected ", next_edges.size());
+    for (size_t i = 0; i < out.size(); ++i)
+      if (out[i].defined() && out[i].shape() != input_meta[i].shape && shape_numel(out[i].shape()) != shape_numel(input_meta[i].shape))
+        EMBER_RUNTIME_ERROR(node_name, ": backward returned a gradient of shape ", out[i].shape(), " for input ", i,
+                            " of shape ", input_meta[i].shape);
+    return out;
+  }
+  void release_saved() override {
+    nb::gil_scoped_acquire gil;
+    backward_fn = nb::none();  // also breaks ctx -> saved output -> node cycles
+  }
+};
+
+struct HookHandle {
+  std::weak_ptr<Node> node;
+  uint64_t id;
+  void remove() {
+    if (auto n = node.lock()) n->remove_hook(id);
+  }
+};
+
+TensorList optional_tensors(nb::list l) {
+  TensorList out;
+  for (nb::handle h : l) out.push_back(h.is_none() ? Tensor() : nb::cast<Tensor>(h));
+  return out;
+}
+
+autograd::Hook make_hook(nb::object fn) {
+  return [fn](const Tensor& g) -> Tensor {
+    nb::gil_scoped_acquire gil;
+    nb::object r = fn(g);
+    if (r.is_none()) return Tensor();
+    return nb::cast<Tensor>(r);
+  };
+}
+
+}  // namespace
+
+void init_autograd(nb::module_& m) {
+  nb::class_<Node>(m, "Node", "A backward function in the autograd graph (a tensor's grad_fn).")
+      .def("name", &Node::name)
+      .def_prop_ro("next_functions", [](const Node& n) {
+        nb::list l;
+        for (auto& e : n.next_edges) l.append(nb::make_tuple(e.fn ? nb::cast(e.fn) : nb::none(), e.input_nr));
+        return nb::tuple(l);
+      })
+      .def("register_hook", [](Node& n, nb::object fn) {
+        // node hooks see the gradients flowing into the node's outputs (output 0)
+        auto id = n.add_hook(0, make_hook(fn));
+        return HookHandle{n.weak_from_this(), id};
+      })
+      .def("__repr__", [](const Node& n) { return "<" + n.name() + " object>"; });
+
+  nb::class_<HookHandle>(m, "RemovableHandle").def("remove", &HookHandle::remove);
+
+  m.def("is_grad_enabled", &autograd::GradMode::enabled);
+  m.def("_set_grad_enabled", &autograd::GradMode::set_enabled, "mode"_a);
+
+  m.def("_backward", [](const TensorList& roots, nb::list grads, bool retain, bool create, const TensorList& inputs) {
+    autograd::backward(roots, optional_tensors(grads), retain, create, inputs);
+  }, "tensors"_a, "grad_tensors"_a, "retain_graph"_a, "create_graph"_a, "inputs"_a);
+  m.def("_grad", [](const TensorList& outs, const TensorList& ins, nb::list gouts, bool retain, bool create, bool unused) {
+    TensorList r = autograd::grad(outs, ins, optional_tensors(gouts), retain, create, unused);
+    nb::list l;
+    for (auto& t : r) l.append(t.defined() ? nb::cast(t) : nb::none());
+    return nb::tuple(l);
+  }, "outputs"_a, "inputs"_a, "grad_outputs"_a, "retain_graph"_a, "create_graph"_a, "allow_unused"_a);
+
+  nb::handle cls = nb::type<Tensor>();
+  cls.attr("grad_fn") = nb::module_::import_("builtins").attr("property")(nb::cpp_function(
+      [](const Tensor& t) -> nb::object {
+        auto fn = t.grad_fn();
+        return fn ? nb::cast(fn) : nb::none();
+      },
+      nb::is_method()));
+  cls.attr("retains_grad") = nb::module_::import_("builtins").attr("property")(nb::cpp_function(
+      [](const Tensor& t) { return t.impl()->autograd && t.impl()->autograd->retains_grad; }, nb::is_method()));
+  nb::cpp_function_def(
+      [](Tensor& t) {
+        if (!t.requires_grad()) EMBER_RUNTIME_ERROR("retain_grad: can't retain_grad on Tensor that has requires_grad=False");
+        if (t.is_leaf()) return;
+        auto& meta = t.autograd_meta();
+        if (meta.retains_grad) return;
+        meta.retains_grad = true;
+        meta.grad_fn->retained.push_back({meta.output_nr, t.impl_ptr()});
+      },
+      nb::is_method(), nb::name("retain_grad"), nb::scope(cls));
+  nb::cpp_function_def(
+      [](Tensor& t, nb::object fn) {
+        if (!t.requires_grad())
+          EMBER_RUNTIME_ERROR("register_hook: cannot register a hook on a tensor that doesn't require gradient");
+        autograd::Edge e = autograd::gradient_edge(t);
+        uint64_t id = e.fn->add_hook(e.input_nr, make_hook(fn));
+        return HookHandle{e.fn, id};
+      },
+      nb::is_method(), nb::name("register_hook"), nb::scope(cls), "hook"_a);
+
+  // ember.autograd.Function: wire outputs to a node calling `backward_fn`.
+  m.def("_function_apply", [](const std::string& name, nb::object backward_fn, const TensorList& inputs,
+                              const TensorList& outputs, const std::vector<bool>& differentiable) {
+    auto node = std::make_shared<PyFunctionNode>();
+    node->node_name = name;
+    node->backward_fn = backward_fn;
+    TensorList outs;
+    for (size_t i = 0; i < outputs.size(); ++i) {
+      // fresh handles: an output that is also an input must not have its history rewritten
+      outs.push_back(alias_detached(outputs[i]));
+    }
+    TensorList diff_outs;
+    autograd::set_history(node, inputs, {});
+    uint32_t nr = 0;
+    for (size_t i = 0; i < outs.size(); ++i) {
+      node->output_meta.push_back({outs[i].shape(), outs[i].dtype()});
+      if (differentiable[i] && is_floating(outs[i].dtype())) {
+        auto& meta = outs[i].autograd_meta();
+        meta.requires_grad = true;
+        meta.grad_fn = node;
+        meta.output_nr = nr;
+      }
+      nr++;
+    }
+    return outs;
+  }, "name"_a, "backward_fn"_a, "inputs"_a, "outputs"_a, "differentiable"_a);
+}
+
+}  // namespace ember::py

@@ -1,0 +1,112 @@
+#include "core/storage.h"
+
+#include <cstdlib>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+namespace ember {
+namespace {
+
+// Caching allocator: freed blocks are kept in per-size buckets (rounded up) and reused, so a
+// training loop does not pay page faults and zeroing for the same buffers every step.
+constexpr size_t kAlign = 64;
+
+size_t round_size(size_t n) {
+  if (n <= 512) return (n + 63) & ~size_t(63);
+  // up to 1/8 waste: round to a multiple of the power of two / 8 at or above n
+  size_t p = 1;
+  while (p < n) p <<= 1;
+  size_t step = p >> 3;
+  return (n + step - 1) / step * step;
+}
+
+struct CachingAllocator {
+  std::mutex mu;
+  std::unordered_map<size_t, std::vector<void*>> free_blocks;
+  int64_t allocated = 0, peak = 0, cached = 0;
+
+  void* alloc(size_t n, size_t* rounded) {
+    size_t sz = round_size(n == 0 ? 1 : n);
+    *rounded = sz;
+    {
+      std::lock_guard<std::mutex> g(mu);
+      allocated += sz;
+      if (allocated > peak) peak = allocated;
+      auto it = free_blocks.find(sz);
+      if (it != free_blocks.end() && !it->second.empty()) {
+        void* p = it->second.back();
+        it->second.pop_back();
+        cached -= sz;
+        return p;
+      }
+    }
+    void* p = std::aligned_alloc(kAlign, (sz + kAlign - 1) / kAlign * kAlign);
+    if (!p) {
+      empty();
+      p = std::aligned_alloc(kAlign, (sz + kAlign - 1) / kAlign * kAlign);
+    }
+    if (!p) {
+      std::lock_guard<std::mutex> g(mu);
+      allocated -= sz;
+      throw Error(ErrorKind::Runtime, "allocate: out of memory allocating " + std::to_string(n) + " bytes");
+    }
+    return p;
+  }
+  void release(void* p, size_t sz) {
+    std::lock_guard<std::mutex> g(mu);
+    allocated -= sz;
+    cached += sz;
+    free_blocks[sz].push_back(p);
+  }
+  void empty() {
+    std::lock_guard<std::mutex> g(mu);
+    for (auto& [sz, v] : free_blocks)
+      for (void* p : v) std::free(p);
+    free_blocks.clear();
+    cached = 0;
+  }
+};
+
+CachingAllocator& allocator() {
+  static auto* a = new CachingAllocator();  // leaked on purpose: outlives static tensors
+  return *a;
+}
+
+}  // namespace
+
+Storage::~Storage() {
+  if (deleter) deleter(data);
+  else if (data) allocator().release(data, nbytes);
+}
+
+std::shared_ptr<Storage> Storage::allocate(size_t nbytes, Device device) {
+  auto s = std::make_shared<Storage>();
+  size_t rounded;
+  s->data = allocator().alloc(nbytes, &rounded);
+  s->nbytes = rounded;
+  s->device = device;
+  return s;
+}
+
+std::shared_ptr<Storage> Storage::borrow(void* data, size_t nbytes, std::function<void(void*)> deleter) {
+  auto s = std::make_shared<Storage>();
+  s->data = data;
+  s->nbytes = nbytes;
+  s->deleter = deleter ? std::move(deleter) : [](void*) {};
+  return s;
+}
+
+MemoryStats memory_stats() {
+  auto& a = allocator();
+  std::lock_guard<std::mutex> g(a.mu);
+  return {a.allocated, a.peak, a.cached};
+}
+void reset_peak_memory_stats() {
+  auto& a = allocator();
+  std::lock_guard<std::mutex> g(a.mu);
+  a.peak = a.allocated;
+}
+void empty_cache() { allocator().empty(); }
+
+}  // namespace ember

@@ -1,0 +1,38 @@
+#pragma once
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+
+#include "core/device.h"
+
+namespace ember {
+
+// Refcounted buffer. Memory comes from the CPU caching allocator, or is borrowed from another
+// owner (NumPy, DLPack) through `deleter`. `version` is the in-place counter shared by all views.
+struct Storage {
+  void* data = nullptr;
+  size_t nbytes = 0;
+  Device device = Device::CPU;
+  std::function<void(void*)> deleter;  // empty: owned by the caching allocator
+  uint32_t version = 0;
+
+  Storage() = default;
+  Storage(const Storage&) = delete;
+  Storage& operator=(const Storage&) = delete;
+  ~Storage();
+
+  static std::shared_ptr<Storage> allocate(size_t nbytes, Device device = Device::CPU);
+  static std::shared_ptr<Storage> borrow(void* data, size_t nbytes, std::function<void(void*)> deleter);
+};
+
+struct MemoryStats {
+  int64_t allocated = 0, peak = 0, cached = 0;
+};
+
+MemoryStats memory_stats();
+void reset_peak_memory_stats();
+void empty_cache();
+
+}  // namespace ember

@@ -1,0 +1,137 @@
+#include "core/tensor.h"
+
+#include <sstream>
+
+#include "autograd/node.h"
+
+namespace ember {
+
+TensorImpl::~TensorImpl() = default;
+
+void TensorImpl::refresh() {
+  numel = 1;
+  for (auto s : shape) numel *= s;
+  contiguous = true;
+  int64_t expected = 1;
+  for (int64_t i = int64_t(shape.size()) - 1; i >= 0; --i) {
+    if (shape[i] == 1) continue;
+    if (strides[i] != expected) { contiguous = false; break; }
+    expected *= shape[i];
+  }
+  if (numel == 0) contiguous = true;
+}
+
+int64_t Tensor::size(int64_t d) const { return impl_->shape[wrap_dim(d, dim(), "size")]; }
+int64_t Tensor::stride(int64_t d) const { return impl_->strides[wrap_dim(d, dim(), "stride")]; }
+
+bool Tensor::requires_grad() const { return impl_->autograd && impl_->autograd->requires_grad; }
+
+Tensor& Tensor::set_requires_grad(bool r) {
+  if (r && !is_floating(dtype()))
+    EMBER_TYPE_ERROR("requires_grad_: only floating point tensors can require gradients, got ", dtype_name(dtype()));
+  if (!r && !impl_->autograd) return *this;
+  if (!r && impl_->autograd->grad_fn)
+    EMBER_RUNTIME_ERROR("requires_grad_: you can only change requires_grad flags of leaf tensors; use detach()");
+  autograd_meta().requires_grad = r;
+  return *this;
+}
+
+Tensor Tensor::grad() const { return impl_->autograd ? impl_->autograd->grad : Tensor(); }
+void Tensor::set_grad(const Tensor& g) { autograd_meta().grad = g; }
+
+std::shared_ptr<autograd::Node> Tensor::grad_fn() const {
+  return impl_->autograd ? impl_->autograd->grad_fn : nullptr;
+}
+uint32_t Tensor::output_nr() const { return impl_->autograd ? impl_->autograd->output_nr : 0; }
+bool Tensor::is_leaf() const { return !impl_->autograd || !impl_->autograd->grad_fn; }
+
+AutogradMeta& Tensor::autograd_meta() {
+  if (!impl_->autograd) impl_->autograd = std::make_unique<AutogradMeta>();
+  return *impl_->autograd;
+}
+
+Scalar Tensor::item() const {
+  EMBER_CHECK(numel() == 1, "item: a Tensor with ", numel(), " elements cannot be converted to a scalar");
+  return dispatch_all(dtype(), [&]<class T>() -> Scalar {
+    T v = *data<T>();
+    if constexpr (std::is_same_v<T, bool>) return Scalar(v);
+    else if constexpr (std::is_integral_v<T>) return Scalar(int64_t(v));
+    else return Scalar(double(acc_t<T>(v)));
+  });
+}
+
+Shape contiguous_strides(const Shape& shape) {
+  Shape st(shape.size());
+  int64_t s = 1;
+  for (int64_t i = int64_t(shape.size()) - 1; i >= 0; --i) {
+    st[i] = s;
+    s *= std::max<int64_t>(shape[i], 1);
+  }
+  return st;
+}
+
+int64_t shape_numel(const Shape& shape) {
+  int64_t n = 1;
+  for (auto s : shape) n *= s;
+  return n;
+}
+
+int64_t wrap_dim(int64_t dim, int64_t ndim, const char* op) {
+  int64_t n = std::max<int64_t>(ndim, 1);  // 0-d tensors accept dim 0 / -1 like PyTorch
+  if (dim < -n || dim >= n)
+    EMBER_INDEX_ERROR(op, ": dimension out of range (expected to be in range of [", -n, ", ", n - 1, "], but got ", dim, ")");
+  return dim < 0 ? dim + n : dim;
+}
+
+std::string shape_str(const Shape& s) { return detail::cat(s); }
+
+Tensor empty(const Shape& shape, Dtype dtype, Device device) {
+  for (auto s : shape)
+    if (s < 0) EMBER_VALUE_ERROR("empty: negative dimension in size ", shape);
+  auto impl = std::make_shared<TensorImpl>();
+  impl->shape = shape;
+  impl->strides = contiguous_strides(shape);
+  impl->dtype = dtype;
+  impl->numel = shape_numel(shape);
+  impl->storage = Storage::allocate(size_t(impl->numel) * ember::itemsize(dtype), device);
+  return Tensor(std::move(impl));
+}
+
+Tensor make_view(const Tensor& src, Shape shape, Shape strides, int64_t offset) {
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = src.storage();
+  impl->shape = std::move(shape);
+  impl->strides = std::move(strides);
+  impl->offset = offset;
+  impl->dtype = src.dtype();
+  impl->is_view = true;
+  impl->refresh();
+  return Tensor(std::move(impl));
+}
+
+Tensor alias_detached(const Tensor& t) {
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = t.storage();
+  impl->shape = t.shape();
+  impl->strides = t.strides();
+  impl->offset = t.offset();
+  impl->dtype = t.dtype();
+  impl->numel = t.numel();
+  impl->contiguous = t.is_contiguous();
+  impl->is_view = t.impl()->is_view;
+  return Tensor(std::move(impl));
+}
+
+Tensor scalar_tensor(const Scalar& s, Dtype dtype) {
+  Tensor t = empty({}, dtype);
+  dispatch_all(dtype, [&]<class T>() { *t.data<T>() = s.to<acc_t<T>>(); });
+  return t;
+}
+
+Tensor wrapped_scalar(const Scalar& s) {
+  Tensor t = scalar_tensor(s, s.natural_dtype());
+  t.impl()->wrapped_number = true;
+  return t;
+}
+
+}  // namespace ember

@@ -1,0 +1,322 @@
+// Creation ops (zeros, arange, eye, ...) and random numbers (Generator, rand, randn, ...).
+// Random fills run serially in element order so a seed reproduces the same tensor regardless
+// of the thread count.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <mutex>
+#include <numbers>
+#include <vector>
+
+#include "backend/kernels.h"
+#include "ops/ops.h"
+
+namespace ember {
+namespace {
+
+void check_size(const Shape& shape, const char* op) {
+  for (auto s : shape)
+    if (s < 0) EMBER_VALUE_ERROR(op, ": negative dimension ", s, " in size ", shape);
+}
+
+Tensor filled(const Shape& shape, const Scalar& value, Dtype dtype, const char* op) {
+  check_size(shape, op);
+  Tensor t = empty(shape, dtype);
+  if (t.numel() > 0) kernel::fill(t.device())(t, value);
+  return t;
+}
+
+// One lock for every generator: draws are cheap next to the lock, and Python threads may share
+// the default generator.
+std::mutex& rng_mutex() {
+  static std::mutex m;
+  return m;
+}
+
+Generator& pick(Generator* gen) { return gen ? *gen : default_generator(); }
+
+// Calls write(T* p, n) on a contiguous buffer aliasing x's elements in logical order, then copies
+// it into x when x is strided (so views get exactly their own elements).
+template <class T, class W>
+void write_in_order(const Tensor& x, W&& write) {
+  if (x.numel() == 0) return;
+  if (x.is_contiguous()) {
+    write(x.data<T>(), x.numel());
+    return;
+  }
+  Tensor tmp = empty(x.shape(), x.dtype(), x.device());
+  write(tmp.data<T>(), tmp.numel());
+  copy_kernel_call(x, tmp);
+}
+
+// Uniform in [0, 1) with as many random bits as the type holds, so float32 never rounds to 1.
+template <class T>
+acc_t<T> uniform01(Generator& g) {
+  if constexpr (std::is_same_v<T, double>) return g.uniform();
+  else return float(g.next() >> 40) * 0x1p-24f;
+}
+
+void check_float(Dtype d, const char* op) {
+  if (!is_floating(d)) EMBER_TYPE_ERROR(op, ": expected a floating point dtype, got ", dtype_name(d));
+}
+
+void fill_uniform(const Tensor& x, double a, double b, Generator& g) {
+  dispatch_floating(x.dtype(), "uniform_", [&]<class T>() {
+    using A = acc_t<T>;
+    const A lo = A(a), span = A(b - a);
+    write_in_order<T>(x, [&](T* p, int64_t n) {
+      for (int64_t i = 0; i < n; ++i) p[i] = T(lo + span * uniform01<T>(g));
+    });
+  });
+}
+
+// Box-Muller: each pair of uniforms gives two independent normals.
+void fill_normal(const Tensor& x, double mean, double std, Generator& g) {
+  dispatch_floating(x.dtype(), "normal_", [&]<class T>() {
+    write_in_order<T>(x, [&](T* p, int64_t n) {
+      for (int64_t i = 0; i < n; i += 2) {
+        double u1 = 1.0 - g.uniform(), u2 = g.uniform();  // u1 in (0, 1]: log is finite
+        double r = std::sqrt(-2.0 * std::log(u1)), th = 2.0 * std::numbers::pi * u2;
+        p[i] = T(acc_t<T>(mean + std * r * std::cos(th)));
+        if (i + 1 < n) p[i + 1] = T(acc_t<T>(mean + std * r * std::sin(th)));
+      }
+    });
+  });
+}
+
+uint64_t splitmix64(uint64_t& s) {
+  uint64_t z = (s += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+// Inclusive range of values a dtype holds exactly as an integer (for randint/randperm checks).
+std::pair<double, double> int_range(Dtype d) {
+  switch (d) {
+    case Dtype::Bool: return {0, 1};
+    case Dtype::UInt8: return {0, 255};
+    case Dtype::Int32: return {-2147483648.0, 2147483647.0};
+    case Dtype::Float16: return {-2048, 2048};
+    case Dtype::BFloat16: return {-256, 256};
+    case Dtype::Float32: return {-16777216.0, 16777216.0};
+    case Dtype::Int64: return {-9223372036854775808.0, 9223372036854775807.0};
+    default: return {-9007199254740992.0, 9007199254740992.0};  // float64: exact up to 2^53
+  }
+}
+
+}  // namespace
+
+// ---- constant fills
+
+Tensor zeros(const Shape& shape, Dtype dtype) { return filled(shape, Scalar(int64_t(0)), dtype, "zeros"); }
+Tensor ones(const Shape& shape, Dtype dtype) { return filled(shape, Scalar(int64_t(1)), dtype, "ones"); }
+Tensor full(const Shape& shape, const Scalar& value, Dtype dtype) { return filled(shape, value, dtype, "full"); }
+Tensor zeros_like(const Tensor& x) { return zeros(x.shape(), x.dtype()); }
+
+// ---- ranges
+
+Tensor arange(const Scalar& start, const Scalar& end, const Scalar& step, std::optional<Dtype> dtype) {
+  const bool any_float = start.is_float() || end.is_float() || step.is_float();
+  const Dtype dt = dtype ? *dtype : any_float ? default_dtype() : Dtype::Int64;
+  if (dt == Dtype::Bool) EMBER_TYPE_ERROR("arange: not implemented for dtype bool");
+  const double s = start.to_double(), e = end.to_double(), st = step.to_double();
+  if (!std::isfinite(s) || !std::isfinite(e) || !std::isfinite(st))
+    EMBER_VALUE_ERROR("arange: unsupported range: start=", s, ", end=", e, ", step=", st);
+  if (st == 0) EMBER_VALUE_ERROR("arange: step must be nonzero");
+  if ((st > 0 && e < s) || (st < 0 && e > s))
+    EMBER_VALUE_ERROR("arange: upper bound and lower bound inconsistent with step sign (start=", s,
+                      ", end=", e, ", step=", st, ")");
+  int64_t n;
+  if (!any_float) {  // exact integer ceil division (doubles lose precision past 2^53)
+    int64_t d = end.to_int() - start.to_int(), k = step.to_int();
+    n = d / k + ((d % k) != 0 ? 1 : 0);
+  } else {
+    double nd = std::ceil((e - s) / st);
+    if (nd > double(std::numeric_limits<int64_t>::max() / 8))
+      EMBER_VALUE_ERROR("arange: the range [", s, ", ", e, ") with step ", st, " is too large");
+    n = int64_t(nd);
+  }
+  n = std::max<int64_t>(n, 0);
+  Tensor t = empty({n}, dt);
+  dispatch_all(dt, [&]<class T>() {
+    T* p = t.data<T>();
+    if (!any_float && !is_floating(dt)) {
+      const int64_t s0 = start.to_int(), k = step.to_int();
+      for (int64_t i = 0; i < n; ++i) p[i] = T(s0 + k * i);
+    } else {
+      for (int64_t i = 0; i < n; ++i) p[i] = T(acc_t<T>(s + st * double(i)));
+    }
+  });
+  return t;
+}
+
+Tensor linspace(double start, double end, int64_t steps, Dtype dtype) {
+  if (steps < 0) EMBER_VALUE_ERROR("linspace: number of steps must be non-negative, got ", steps);
+  Tensor t = empty({steps}, dtype);
+  // NumPy's formula (start + i * step, last element exactly end) so float64 matches it bit-wise.
+  const double step = steps > 1 ? (end - start) / double(steps - 1) : 0.0;
+  dispatch_all(dtype, [&]<class T>() {
+    T* p = t.data<T>();
+    for (int64_t i = 0; i < steps; ++i) {
+      double v = (i == steps - 1 && steps > 1) ? end : start + step * double(i);
+      p[i] = T(acc_t<T>(v));
+    }
+  });
+  return t;
+}
+
+Tensor eye(int64_t n, std::optional<int64_t> m, Dtype dtype) {
+  const int64_t cols = m ? *m : n;
+  if (n < 0 || cols < 0) EMBER_VALUE_ERROR("eye: n and m must be non-negative, got n=", n, ", m=", cols);
+  Tensor t = zeros({n, cols}, dtype);
+  dispatch_all(dtype, [&]<class T>() {
+    T* p = t.data<T>();
+    for (int64_t i = 0; i < std::min(n, cols); ++i) p[i * cols + i] = T(acc_t<T>(1));
+  });
+  return t;
+}
+
+// ---- Generator (xorshift128+ seeded through splitmix64)
+
+void Generator::manual_seed(uint64_t seed) {
+  seed_ = seed;
+  uint64_t s = seed;
+  state[0] = splitmix64(s);
+  state[1] = splitmix64(s);
+  if (state[0] == 0 && state[1] == 0) state[1] = 1;  // the all-zero state is a fixed point
+}
+
+uint64_t Generator::next() {
+  uint64_t s1 = state[0];
+  const uint64_t s0 = state[1];
+  const uint64_t result = s0 + s1;
+  state[0] = s0;
+  s1 ^= s1 << 23;
+  state[1] = s1 ^ s0 ^ (s1 >> 18) ^ (s0 >> 5);
+  return result;
+}
+
+double Generator::uniform() { return double(next() >> 11) * 0x1p-53; }
+
+double Generator::normal() {
+  double u1 = 1.0 - uniform(), u2 = uniform();
+  return std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * std::numbers::pi * u2);
+}
+
+Generator& default_generator() {
+  static Generator g;
+  return g;
+}
+
+void manual_seed(uint64_t seed) {
+  std::lock_guard lock(rng_mutex());
+  default_generator().manual_seed(seed);
+}
+
+// ---- random tensors
+
+Tensor& uniform_(Tensor& x, double a, double b, Generator* gen) {
+  check_inplace(x, "uniform_");
+  check_float(x.dtype(), "uniform_");
+  if (!(a <= b)) EMBER_VALUE_ERROR("uniform_: expects to return a [from, to) range, but found from=", a, " > to=", b);
+  {
+    std::lock_guard lock(rng_mutex());
+    fill_uniform(x, a, b, pick(gen));
+  }
+  x.bump_version();
+  return x;
+}
+
+Tensor& normal_(Tensor& x, double mean, double std, Generator* gen) {
+  check_inplace(x, "normal_");
+  check_float(x.dtype(), "normal_");
+  if (!(std >= 0)) EMBER_VALUE_ERROR("normal_: expects std >= 0.0, but found std ", std);
+  {
+    std::lock_guard lock(rng_mutex());
+    fill_normal(x, mean, std, pick(gen));
+  }
+  x.bump_version();
+  return x;
+}
+
+Tensor rand(const Shape& shape, Dtype dtype, Generator* gen) {
+  check_size(shape, "rand");
+  check_float(dtype, "rand");
+  Tensor t = empty(shape, dtype);
+  std::lock_guard lock(rng_mutex());
+  fill_uniform(t, 0.0, 1.0, pick(gen));
+  return t;
+}
+
+Tensor randn(const Shape& shape, Dtype dtype, Generator* gen) {
+  check_size(shape, "randn");
+  check_float(dtype, "randn");
+  Tensor t = empty(shape, dtype);
+  std::lock_guard lock(rng_mutex());
+  fill_normal(t, 0.0, 1.0, pick(gen));
+  return t;
+}
+
+Tensor randint(int64_t low, int64_t high, const Shape& shape, Dtype dtype, Generator* gen) {
+  check_size(shape, "randint");
+  if (low >= high)
+    EMBER_VALUE_ERROR("randint: expects 'low' to be less than 'high', but got low=", low, " >= high=", high);
+  auto [lo, hi] = int_range(dtype);
+  if (double(low) < lo || double(high - 1) > hi)
+    EMBER_VALUE_ERROR("randint: range [", low, ", ", high, ") does not fit in dtype ", dtype_name(dtype));
+  Tensor t = empty(shape, dtype);
+  // the span may exceed INT64_MAX (e.g. [-2^62, 2^62]); unsigned arithmetic handles it
+  const uint64_t span = uint64_t(high) - uint64_t(low);
+  std::lock_guard lock(rng_mutex());
+  Generator& g = pick(gen);
+  dispatch_all(dtype, [&]<class T>() {
+    T* p = t.data<T>();
+    for (int64_t i = 0; i < t.numel(); ++i) {
+      int64_t v = int64_t(uint64_t(low) + g.next() % span);  // bias <= span / 2^64: negligible
+      p[i] = T(acc_t<T>(v));
+    }
+  });
+  return t;
+}
+
+Tensor randperm(int64_t n, Dtype dtype, Generator* gen) {
+  if (n < 0) EMBER_VALUE_ERROR("randperm: n must be non-negative, got ", n);
+  if (dtype == Dtype::Bool) EMBER_TYPE_ERROR("randperm: not implemented for dtype bool");
+  if (n > 0 && double(n - 1) > int_range(dtype).second)
+    EMBER_VALUE_ERROR("randperm: n=", n, " is too large for result dtype ", dtype_name(dtype));
+  std::vector<int64_t> perm(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) perm[i] = i;
+  {
+    std::lock_guard lock(rng_mutex());
+    Generator& g = pick(gen);
+    for (int64_t i = n - 1; i > 0; --i) std::swap(perm[i], perm[g.next() % uint64_t(i + 1)]);  // Fisher-Yates
+  }
+  Tensor t = empty({n}, dtype);
+  dispatch_all(dtype, [&]<class T>() {
+    T* p = t.data<T>();
+    for (int64_t i = 0; i < n; ++i) p[i] = T(acc_t<T>(perm[i]));
+  });
+  return t;
+}
+
+Tensor bernoulli(const Tensor& p, Generator* gen) {
+  check_float(p.dtype(), "bernoulli");
+  Tensor probs = contiguous(alias_detached(p));  // detached: bernoulli records no graph
+  Tensor out = empty(p.shape(), p.dtype(), p.device());
+  dispatch_floating(p.dtype(), "bernoulli", [&]<class T>() {
+    const T* src = probs.data<T>();
+    const int64_t n = probs.numel();
+    for (int64_t i = 0; i < n; ++i) {  // validate everything before drawing
+      double v = double(acc_t<T>(src[i]));
+      if (!(v >= 0 && v <= 1)) EMBER_VALUE_ERROR("bernoulli: expected all probabilities in [0, 1], got ", v);
+    }
+    T* dst = out.data<T>();
+    std::lock_guard lock(rng_mutex());
+    Generator& g = pick(gen);
+    for (int64_t i = 0; i < n; ++i) dst[i] = T(acc_t<T>(g.uniform() < double(acc_t<T>(src[i])) ? 1 : 0));
+  });
+  return out;
+}
+
+}  // namespace ember

@@ -1,0 +1,205 @@
+#pragma once
+// Every op, declared once. Ops check arguments (errors name the op and shapes), allocate
+// outputs, call kernels through the registry and record backward nodes (autograd/node.h).
+#include <optional>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace ember {
+
+using Dims = std::vector<int64_t>;
+using OptDims = std::optional<Dims>;
+
+// ---- copy and dtype (copy.cpp)
+Tensor to_dtype(const Tensor& x, Dtype dtype, bool copy = false);
+Tensor contiguous(const Tensor& x);
+Tensor clone(const Tensor& x);
+Tensor& copy_(Tensor& dst, const Tensor& src);  // broadcasts src, casts dtype
+Tensor& fill_(Tensor& x, const Scalar& value);
+Tensor& zero_(Tensor& x);
+Tensor detach(const Tensor& x);
+void check_inplace(const Tensor& x, const char* op);  // leaf-requires-grad / view rules
+void copy_kernel_call(const Tensor& dst, const Tensor& src);  // raw strided copy, no autograd
+
+// ---- views (views.cpp)
+Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op);
+Tensor reshape(const Tensor& x, Shape shape);
+Tensor view(const Tensor& x, Shape shape);
+Tensor as_strided(const Tensor& x, Shape shape, Shape strides, std::optional<int64_t> offset);
+Tensor permute(const Tensor& x, Dims dims);
+Tensor transpose(const Tensor& x, int64_t d0, int64_t d1);
+Tensor matrix_t(const Tensor& x);   // .T semantics: reverse all dims
+Tensor matrix_mT(const Tensor& x);  // swap last two dims
+Tensor movedim(const Tensor& x, Dims src, Dims dst);
+Tensor squeeze(const Tensor& x, const OptDims& dims);
+Tensor unsqueeze(const Tensor& x, int64_t dim);
+Tensor expand(const Tensor& x, Shape shape);  // -1 keeps a size
+Tensor flatten(const Tensor& x, int64_t start_dim = 0, int64_t end_dim = -1);
+Tensor unflatten(const Tensor& x, int64_t dim, Shape sizes);
+Tensor slice(const Tensor& x, int64_t dim, std::optional<int64_t> start, std::optional<int64_t> end,
+             int64_t step = 1);
+Tensor select(const Tensor& x, int64_t dim, int64_t index);
+Tensor narrow(const Tensor& x, int64_t dim, int64_t start, int64_t length);
+Tensor diagonal(const Tensor& x, int64_t offset = 0, int64_t dim1 = 0, int64_t dim2 = 1);
+Tensor sum_to(const Tensor& g, const Shape& shape);  // sum broadcast dims back to `shape`
+
+// ---- elementwise (elementwise.cpp)
+enum class BinaryOp : uint8_t {
+  Add, Sub, Mul, Div, FloorDiv, Remainder, Pow, Maximum, Minimum, Atan2,
+  Eq, Ne, Lt, Le, Gt, Ge, LogicalAnd, LogicalOr, LogicalXor, BitAnd, BitOr, BitXor,
+};
+enum class UnaryOp : uint8_t {
+  Neg, Abs, Sign, Reciprocal, Exp, Exp2, Log, Log2, Log1p, Expm1, Sqrt, Rsqrt, Square,
+  Sin, Cos, Tan, Tanh, Sigmoid, Erf, Floor, Ceil, Round, Trunc, Relu, Silu, Mish, GeluErf,
+  GeluTanh, LeakyRelu /*p0 slope*/, Elu /*p0 alpha*/, Softplus /*p0 beta, p1 threshold*/,
+  Hardtanh /*p0 lo, p1 hi*/, ClampMin /*p0*/, ClampMax /*p0*/, Clamp /*p0 lo, p1 hi*/,
+  NanToNum /*p0 nan, p1 posinf, p2 neginf*/, PowScalar /*x ** p0*/, RPowScalar /*p0 ** x*/,
+  LogicalNot, BitNot, IsNan, IsInf, IsFinite, IsPosInf, IsNegInf,
+};
+Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b);
+Tensor binary(BinaryOp op, const Tensor& a, const Scalar& b);
+Tensor binary(BinaryOp op, const Scalar& a, const Tensor& b);
+Tensor& binary_(BinaryOp op, Tensor& self, const Tensor& other);
+Tensor& binary_(BinaryOp op, Tensor& self, const Scalar& other);
+Tensor unary(UnaryOp op, const Tensor& x, double p0 = 0, double p1 = 0, double p2 = 0);
+Tensor& unary_(UnaryOp op, Tensor& x, double p0 = 0, double p1 = 0, double p2 = 0);
+Tensor add(const Tensor& a, const Tensor& b, const Scalar& alpha = Scalar(int64_t(1)));
+Tensor sub(const Tensor& a, const Tensor& b, const Scalar& alpha = Scalar(int64_t(1)));
+Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);
+Tensor clamp(const Tensor& x, std::optional<Scalar> lo, std::optional<Scalar> hi);
+Tensor clamp(const Tensor& x, const Tensor& lo, const Tensor& hi);  // undefined = no bound
+Tensor nan_to_num(const Tensor& x, std::optional<double> nan, std::optional<double> posinf,
+                  std::optional<double> neginf);
+Dtype result_type(const Tensor& a, const Tensor& b);
+
+// C++ operator sugar for backward formulas
+Tensor operator+(const Tensor& a, const Tensor& b);
+Tensor operator-(const Tensor& a, const Tensor& b);
+Tensor operator*(const Tensor& a, const Tensor& b);
+Tensor operator/(const Tensor& a, const Tensor& b);
+Tensor operator+(const Tensor& a, double b);
+Tensor operator-(const Tensor& a, double b);
+Tensor operator*(const Tensor& a, double b);
+Tensor operator/(const Tensor& a, double b);
+Tensor operator*(double a, const Tensor& b);
+Tensor operator-(double a, const Tensor& b);
+
+// ---- reductions (reduce.cpp)
+Tensor sum(const Tensor& x, const OptDims& dims = std::nullopt, bool keepdim = false,
+           std::optional<Dtype> dtype = std::nullopt);
+Tensor mean(const Tensor& x, const OptDims& dims = std::nullopt, bool keepdim = false,
+            std::optional<Dtype> dtype = std::nullopt);
+Tensor prod(const Tensor& x, std::optional<int64_t> dim = std::nullopt, bool keepdim = false,
+            std::optional<Dtype> dtype = std::nullopt);
+Tensor var(const Tensor& x, const OptDims& dims, double correction = 1, bool keepdim = false);
+Tensor std_(const Tensor& x, const OptDims& dims, double correction = 1, bool keepdim = false);
+Tensor amax(const Tensor& x, const OptDims& dims = std::nullopt, bool keepdim = false);
+Tensor amin(const Tensor& x, const OptDims& dims = std::nullopt, bool keepdim = false);
+std::pair<Tensor, Tensor> max_dim(const Tensor& x, int64_t dim, bool keepdim = false);
+std::pair<Tensor, Tensor> min_dim(const Tensor& x, int64_t dim, bool keepdim = false);
+Tensor argmax(const Tensor& x, std::optional<int64_t> dim = std::nullopt, bool keepdim = false);
+Tensor argmin(const Tensor& x, std::optional<int64_t> dim = std::nullopt, bool keepdim = false);
+Tensor logsumexp(const Tensor& x, const Dims& dims, bool keepdim = false);
+Tensor norm(const Tensor& x, double p = 2, const OptDims& dims = std::nullopt, bool keepdim = false);
+Tensor all(const Tensor& x, const OptDims& dims = std::nullopt, bool keepdim = false);
+Tensor any(const Tensor& x, const OptDims& dims = std::nullopt, bool keepdim = false);
+
+// ---- scans (scan.cpp)
+Tensor cumsum(const Tensor& x, int64_t dim, std::optional<Dtype> dtype = std::nullopt);
+Tensor cumprod(const Tensor& x, int64_t dim, std::optional<Dtype> dtype = std::nullopt);
+
+// ---- softmax (softmax.cpp)
+Tensor softmax(const Tensor& x, int64_t dim, std::optional<Dtype> dtype = std::nullopt);
+Tensor log_softmax(const Tensor& x, int64_t dim, std::optional<Dtype> dtype = std::nullopt);
+
+// ---- joining, splitting, rearranging (shape.cpp)
+Tensor cat(const TensorList& xs, int64_t dim = 0);
+Tensor stack(const TensorList& xs, int64_t dim = 0);
+TensorList split(const Tensor& x, int64_t split_size, int64_t dim = 0);
+TensorList split_with_sizes(const Tensor& x, const Dims& sizes, int64_t dim = 0);
+TensorList chunk(const Tensor& x, int64_t chunks, int64_t dim = 0);
+TensorList unbind(const Tensor& x, int64_t dim = 0);
+Tensor flip(const Tensor& x, const Dims& dims);
+Tensor roll(const Tensor& x, const Dims& shifts, const Dims& dims);
+Tensor repeat(const Tensor& x, const Dims& repeats);
+Tensor tile(const Tensor& x, const Dims& reps);
+Tensor tril(const Tensor& x, int64_t diagonal = 0);
+Tensor triu(const Tensor& x, int64_t diagonal = 0);
+Tensor pad(const Tensor& x, const Dims& pad, const std::string& mode = "constant", double value = 0);
+Tensor one_hot(const Tensor& x, int64_t num_classes = -1);
+Tensor masked_fill(const Tensor& x, const Tensor& mask, const Scalar& value);
+Tensor masked_fill(const Tensor& x, const Tensor& mask, const Tensor& value);  // 0-d value
+
+// ---- indexing (index.cpp)
+// One Python index item: x[0], x[1:5:2], x[None], x[...], x[tensor], x[True].
+struct TensorIndex {
+  enum Kind : uint8_t { Int, Slice, None, Ellipsis, Tensor, Bool } kind = None;
+  int64_t i = 0;
+  std::optional<int64_t> start, stop;
+  int64_t step = 1;
+  ember::Tensor t;
+};
+Tensor getitem(const Tensor& x, const std::vector<TensorIndex>& idx);
+void setitem(Tensor& x, const std::vector<TensorIndex>& idx, const Tensor& value);
+// PyTorch's advanced indexing: one optional index tensor per leading dim (undefined = ':').
+Tensor index(const Tensor& x, const TensorList& indices);
+Tensor& index_put_(Tensor& x, const TensorList& indices, const Tensor& values, bool accumulate = false);
+Tensor gather(const Tensor& x, int64_t dim, const Tensor& index);
+Tensor scatter(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& src);
+Tensor scatter(const Tensor& x, int64_t dim, const Tensor& index, const Scalar& value);
+Tensor scatter_add(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& src);
+Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index);
+Tensor index_add(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& src,
+                 const Scalar& alpha = Scalar(int64_t(1)));
+Tensor take_along_dim(const Tensor& x, const Tensor& indices, std::optional<int64_t> dim);
+Tensor nonzero(const Tensor& x);  // [n, ndim] int64
+Tensor masked_select(const Tensor& x, const Tensor& mask);
+
+// ---- sorting (sort.cpp)
+std::pair<Tensor, Tensor> sort(const Tensor& x, int64_t dim = -1, bool descending = false, bool stable = false);
+Tensor argsort(const Tensor& x, int64_t dim = -1, bool descending = false, bool stable = false);
+std::pair<Tensor, Tensor> topk(const Tensor& x, int64_t k, int64_t dim = -1, bool largest = true,
+                               bool sorted = true);
+// (values, inverse, counts); inverse/counts undefined unless asked for
+std::tuple<Tensor, Tensor, Tensor> unique(const Tensor& x, bool sorted = true, bool return_inverse = false,
+                                          bool return_counts = false, std::optional<int64_t> dim = std::nullopt);
+
+// ---- linear algebra (matmul.cpp)
+Tensor matmul(const Tensor& a, const Tensor& b);
+Tensor mm(const Tensor& a, const Tensor& b);
+Tensor bmm(const Tensor& a, const Tensor& b);
+Tensor mv(const Tensor& a, const Tensor& b);
+Tensor dot(const Tensor& a, const Tensor& b);
+
+// ---- creation and random (creation.cpp)
+Tensor zeros(const Shape& shape, Dtype dtype);
+Tensor ones(const Shape& shape, Dtype dtype);
+Tensor full(const Shape& shape, const Scalar& value, Dtype dtype);
+Tensor zeros_like(const Tensor& x);
+Tensor arange(const Scalar& start, const Scalar& end, const Scalar& step, std::optional<Dtype> dtype);
+Tensor linspace(double start, double end, int64_t steps, Dtype dtype);
+Tensor eye(int64_t n, std::optional<int64_t> m, Dtype dtype);
+
+struct Generator {
+  uint64_t state[2];
+  uint64_t seed_ = 0;
+  explicit Generator(uint64_t seed = 67280421310721ull) { manual_seed(seed); }
+  void manual_seed(uint64_t seed);
+  uint64_t next();       // 64 random bits (xorshift128+)
+  double uniform();      // [0, 1)
+  double normal();       // N(0, 1)
+};
+Generator& default_generator();
+void manual_seed(uint64_t seed);
+Tensor rand(const Shape& shape, Dtype dtype, Generator* gen = nullptr);
+Tensor randn(const Shape& shape, Dtype dtype, Generator* gen = nullptr);
+Tensor randint(int64_t low, int64_t high, const Shape& shape, Dtype dtype, Generator* gen = nullptr);
+Tensor randperm(int64_t n, Dtype dtype, Generator* gen = nullptr);
+Tensor& uniform_(Tensor& x, double a, double b, Generator* gen = nullptr);
+Tensor& normal_(Tensor& x, double mean, double std, Generator* gen = nullptr);
+Tensor bernoulli(const Tensor& p, Generator* gen = nullptr);
+
+}  // namespace ember

@@ -1,0 +1,94 @@
+"""ember: a deep-learning framework with a C++20 core and a PyTorch-style API.
+
+Tensors, the autograd tape and the kernels live in the C++ extension ``ember._C``; this package
+re-exports them and adds the Python conveniences (``ember.tensor``, creation functions with
+PyTorch's signatures, grad-mode context managers, ``nn``, ``optim``, ``data``).
+"""
+
+from . import _C
+from ._C import *  # noqa: F403  (ops, dtypes, Tensor, Generator, ...)
+from ._C import Tensor, dtype
+from ._grad_mode import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
+from ._creation import (
+    arange,
+    as_tensor,
+    empty,
+    empty_like,
+    eye,
+    from_dlpack,
+    from_numpy,
+    full,
+    full_like,
+    linspace,
+    manual_seed,
+    ones,
+    ones_like,
+    rand,
+    rand_like,
+    randint,
+    randint_like,
+    randn,
+    randn_like,
+    randperm,
+    seed,
+    initial_seed,
+    get_rng_state,
+    set_rng_state,
+    tensor,
+    zeros,
+    zeros_like,
+)
+from ._device import device
+from . import _tensor  # noqa: F401  (adds Python-side Tensor methods)
+from . import return_types
+from . import autograd
+from .autograd import value_and_grad
+from .autograd import grad_fn as grad
+from . import testing
+
+__version__ = "0.1.0"
+
+# dtype aliases PyTorch users expect
+float = float32  # noqa: A001, F405
+double = float64  # noqa: F405
+half = float16  # noqa: F405
+long = int64  # noqa: F405
+int = int32  # noqa: A001, F405
+bool = _C.bool  # noqa: A001
+cfloat = None
+Size = tuple
+# __init__ keeps the builtins `float`, `int`, `bool` shadowed only as module attributes
+import builtins as _builtins  # noqa: E402
+
+
+def is_tensor(obj) -> _builtins.bool:
+    """True if ``obj`` is an ember Tensor."""
+    return isinstance(obj, Tensor)
+
+
+def is_floating_point(input: Tensor) -> _builtins.bool:
+    return input.is_floating_point()
+
+
+def numel(input: Tensor) -> _builtins.int:
+    return input.numel()
+
+
+def clone(input: Tensor) -> Tensor:
+    return input.clone()
+
+
+def detach(input: Tensor) -> Tensor:
+    return input.detach()
+
+
+def t(input: Tensor) -> Tensor:
+    return input.t()
+
+
+def swapaxes(input: Tensor, axis0: _builtins.int, axis1: _builtins.int) -> Tensor:
+    return input.transpose(axis0, axis1)
+
+
+swapdims = swapaxes
+moveaxis = movedim  # noqa: F405
