@@ -97,15 +97,19 @@ struct type_caster<ember::py::DimArg> {
   NB_TYPE_CASTER(ember::py::DimArg, const_name("int | tuple[int, ...] | None"))
   bool from_python(handle src, uint8_t, cleanup_list*) noexcept {
     if (src.is_none()) { value.v = std::nullopt; return true; }
+    // ints beyond int64 do not convert (the error Python sets is cleared: nanobind then reports
+    // a TypeError for the call instead of returning with an exception pending)
     if (PyLong_Check(src.ptr()) && !PyBool_Check(src.ptr())) {
       value.v = ember::Dims{PyLong_AsLongLong(src.ptr())};
-      return !PyErr_Occurred();
+      if (PyErr_Occurred()) { PyErr_Clear(); return false; }
+      return true;
     }
     if (PyTuple_Check(src.ptr()) || PyList_Check(src.ptr())) {
       ember::Dims d;
       for (nb::handle h : nb::borrow(src)) {
         if (!PyLong_Check(h.ptr()) || PyBool_Check(h.ptr())) return false;
         d.push_back(PyLong_AsLongLong(h.ptr()));
+        if (PyErr_Occurred()) { PyErr_Clear(); return false; }
       }
       value.v = d;
       return true;

@@ -21,8 +21,14 @@ void TensorImpl::refresh() {
   if (numel == 0) contiguous = true;
 }
 
-int64_t Tensor::size(int64_t d) const { return impl_->shape[wrap_dim(d, dim(), "size")]; }
-int64_t Tensor::stride(int64_t d) const { return impl_->strides[wrap_dim(d, dim(), "stride")]; }
+int64_t Tensor::size(int64_t d) const {
+  if (dim() == 0) EMBER_INDEX_ERROR("size: dimension specified as ", d, " but tensor has no dimensions");
+  return impl_->shape[wrap_dim(d, dim(), "size")];
+}
+int64_t Tensor::stride(int64_t d) const {
+  if (dim() == 0) EMBER_INDEX_ERROR("stride: dimension specified as ", d, " but tensor has no dimensions");
+  return impl_->strides[wrap_dim(d, dim(), "stride")];
+}
 
 bool Tensor::requires_grad() const { return impl_->autograd && impl_->autograd->requires_grad; }
 
@@ -76,6 +82,20 @@ int64_t shape_numel(const Shape& shape) {
   return n;
 }
 
+int64_t checked_numel(const Shape& shape, const char* op, int64_t itemsize) {
+  int64_t n = itemsize;
+  bool overflow = false, zero = false;
+  for (auto s : shape) {
+    if (s < 0) EMBER_VALUE_ERROR(op, ": negative dimension ", s, " in size ", shape);
+    overflow |= __builtin_mul_overflow(n, s, &n);
+    zero |= s == 0;
+  }
+  if (overflow && !zero)  // a 0 anywhere makes the tensor empty whatever the other sizes
+    EMBER_VALUE_ERROR(op, ": size ", shape, " is too large (", itemsize > 1 ? "its byte size" : "the number of elements",
+                      " overflows int64)");
+  return zero ? 0 : n / itemsize;
+}
+
 int64_t wrap_dim(int64_t dim, int64_t ndim, const char* op) {
   int64_t n = std::max<int64_t>(ndim, 1);  // 0-d tensors accept dim 0 / -1 like PyTorch
   if (dim < -n || dim >= n)
@@ -86,8 +106,7 @@ int64_t wrap_dim(int64_t dim, int64_t ndim, const char* op) {
 std::string shape_str(const Shape& s) { return detail::cat(s); }
 
 Tensor empty(const Shape& shape, Dtype dtype, Device device) {
-  for (auto s : shape)
-    if (s < 0) EMBER_VALUE_ERROR("empty: negative dimension in size ", shape);
+  checked_numel(shape, "empty", ember::itemsize(dtype));
   auto impl = std::make_shared<TensorImpl>();
   impl->shape = shape;
   impl->strides = contiguous_strides(shape);

@@ -129,7 +129,9 @@ Tensor arange(const Scalar& start, const Scalar& end, const Scalar& step, std::o
                       ", end=", e, ", step=", st, ")");
   int64_t n;
   if (!any_float) {  // exact integer ceil division (doubles lose precision past 2^53)
-    int64_t d = end.to_int() - start.to_int(), k = step.to_int();
+    int64_t d, k = step.to_int();
+    if (__builtin_sub_overflow(end.to_int(), start.to_int(), &d))
+      EMBER_VALUE_ERROR("arange: the range [", start.to_int(), ", ", end.to_int(), ") is too large");
     n = d / k + ((d % k) != 0 ? 1 : 0);
   } else {
     double nd = std::ceil((e - s) / st);

@@ -171,7 +171,8 @@ TensorList split(const Tensor& x, int64_t split_size, int64_t dim) {
   const int64_t n = x.shape()[d];
   EMBER_CHECK(split_size >= 0, "split: split_size must be non-negative, got ", split_size);
   EMBER_CHECK(split_size > 0 || n == 0, "split: split_size can only be 0 if dimension size is 0, but got dimension size of ", n);
-  const int64_t count = split_size == 0 ? 1 : std::max<int64_t>((n + split_size - 1) / split_size, 1);
+  // ceil(n / split_size) without overflow for huge split sizes
+  const int64_t count = split_size == 0 ? 1 : std::max<int64_t>(n / split_size + (n % split_size != 0), 1);
   TensorList out;
   for (int64_t i = 0; i < count; ++i) {
     const int64_t start = i * split_size;
@@ -185,11 +186,12 @@ TensorList split_with_sizes(const Tensor& x, const Dims& sizes, int64_t dim) {
   const int64_t d = wrap_dim(dim, x.dim(), "split_with_sizes");
   const int64_t n = x.shape()[d];
   int64_t total = 0;
+  bool overflow = false;
   for (int64_t s : sizes) {
     EMBER_CHECK(s >= 0, "split_with_sizes: split sizes must be non-negative, got ", Shape(sizes));
-    total += s;
+    overflow |= __builtin_add_overflow(total, s, &total);
   }
-  EMBER_CHECK(total == n, "split_with_sizes: expects split_sizes to sum exactly to ", n,
+  EMBER_CHECK(!overflow && total == n, "split_with_sizes: expects split_sizes to sum exactly to ", n,
               " (input tensor's size at dimension ", d, "), but got split_sizes=", Shape(sizes));
   TensorList out;
   int64_t start = 0;
@@ -205,7 +207,7 @@ TensorList chunk(const Tensor& x, int64_t chunks, int64_t dim) {
   check_has_dims(x, "chunk");
   const int64_t d = wrap_dim(dim, x.dim(), "chunk");
   const int64_t n = x.shape()[d];
-  const int64_t split_size = (n + chunks - 1) / chunks;
+  const int64_t split_size = n / chunks + (n % chunks != 0);  // ceil, without overflow
   // An empty dim still yields `chunks` (empty) pieces, as in PyTorch.
   if (n == 0) return split_with_sizes(x, Dims(size_t(chunks), 0), d);
   return split(x, split_size, d);
@@ -296,8 +298,11 @@ Tensor repeat(const Tensor& x, const Dims& repeats) {
     const int64_t s = i < lead ? 1 : x.shape()[i - lead];
     inter.insert(inter.end(), {repeats[i], s});
     src_strides.insert(src_strides.end(), {0, i < lead ? 0 : x.strides()[i - lead]});
-    out_shape.push_back(repeats[i] * s);
+    out_shape.push_back(0);
+    EMBER_CHECK(!__builtin_mul_overflow(repeats[i], s, &out_shape.back()), "repeat: repeats ", Shape(repeats),
+                " are too large for shape ", x.shape());
   }
+  checked_numel(out_shape, "repeat");
   Tensor out = empty(out_shape, x.dtype(), x.device());
   if (out.numel())
     copy_kernel_call(make_view(out, inter, contiguous_strides(inter), 0), make_view(x, inter, src_strides, x.offset()));
@@ -354,7 +359,8 @@ Tensor pad_constant(const Tensor& x, const Dims& p, double value) {
     const int64_t crop = std::max<int64_t>(-l, 0) + std::max<int64_t>(-r, 0);
     EMBER_CHECK(crop <= n, "pad: negative padding (", l, ", ", r, ") crops more than the size ", n, " of dim ", d,
                 " of input of shape ", x.shape());
-    out_shape[d] = n + l + r;
+    EMBER_CHECK(!__builtin_add_overflow(n, l, &out_shape[d]) && !__builtin_add_overflow(out_shape[d], r, &out_shape[d]),
+                "pad: padding (", l, ", ", r, ") of dim ", d, " is too large for input of shape ", x.shape());
     src_start[d] = std::max<int64_t>(-l, 0);
     dst_start[d] = std::max<int64_t>(l, 0);
     len[d] = n - crop;

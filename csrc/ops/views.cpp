@@ -61,8 +61,8 @@ Shape infer_shape(const char* op, Shape shape, int64_t numel, const Shape& from)
       infer = int64_t(i);
     } else if (shape[i] < 0) {
       EMBER_VALUE_ERROR(op, ": invalid shape dimension ", shape[i], " in ", shape);
-    } else {
-      prod *= shape[i];
+    } else if (__builtin_mul_overflow(prod, shape[i], &prod)) {
+      EMBER_VALUE_ERROR(op, ": shape ", shape, " is invalid for input of size ", numel, " (shape ", from, ")");
     }
   }
   if (infer >= 0) {
@@ -113,11 +113,15 @@ Tensor reshape(const Tensor& x, Shape shape) {
 Tensor as_strided(const Tensor& x, Shape shape, Shape strides, std::optional<int64_t> offset) {
   EMBER_CHECK(shape.size() == strides.size(), "as_strided: shape ", shape, " and strides ", strides, " differ in length");
   int64_t off = offset.value_or(x.offset()), last = off;
+  bool overflow = false;
   for (size_t i = 0; i < shape.size(); ++i) {
     EMBER_CHECK(shape[i] >= 0 && strides[i] >= 0, "as_strided: negative size or stride in ", shape, " / ", strides);
-    if (shape[i] > 0) last += (shape[i] - 1) * strides[i];
+    int64_t extent;
+    if (shape[i] > 0)
+      overflow |= __builtin_mul_overflow(shape[i] - 1, strides[i], &extent) || __builtin_add_overflow(last, extent, &last);
   }
-  EMBER_CHECK(off >= 0 && (shape_numel(shape) == 0 || (last + 1) * x.itemsize() <= int64_t(x.storage()->nbytes)),
+  const int64_t n = checked_numel(shape, "as_strided");
+  EMBER_CHECK(off >= 0 && (n == 0 || (!overflow && last < int64_t(x.storage()->nbytes) / x.itemsize())),
               "as_strided: view of shape ", shape, " with strides ", strides, " and offset ", off,
               " is out of bounds for the storage");
   Tensor out = make_view(x, shape, strides, off);
@@ -191,6 +195,10 @@ Tensor matrix_mT(const Tensor& x) {
 Tensor movedim(const Tensor& x, Dims src, Dims dst) {
   int64_t n = x.dim();
   EMBER_CHECK(src.size() == dst.size(), "movedim: source ", src, " and destination ", dst, " differ in length");
+  if (n == 0) {  // a 0-d tensor accepts dims 0 / -1 and is returned as a view
+    for (size_t i = 0; i < src.size(); ++i) wrap_dim(src[i], n, "movedim"), wrap_dim(dst[i], n, "movedim");
+    return permute(x, {});
+  }
   Dims order(n, -1);
   std::vector<bool> used(n, false);
   for (size_t i = 0; i < src.size(); ++i) {
@@ -260,6 +268,7 @@ Tensor expand(const Tensor& x, Shape shape) {
     }
     EMBER_CHECK(shape[i] >= 0, "expand: invalid size ", shape[i], " in ", shape);
   }
+  checked_numel(shape, "expand");
   if (shape == x.shape())
     return finish_view("ExpandBackward0", x, make_view(x, shape, x.strides(), x.offset()), [](const Tensor& g) { return g; });
   Shape in_shape = x.shape();
@@ -303,8 +312,8 @@ Tensor slice(const Tensor& x, int64_t dim, std::optional<int64_t> start, std::op
   s = std::clamp<int64_t>(s, 0, size);
   e = std::clamp<int64_t>(e, s, size);
   Shape shape = x.shape(), strides = x.strides();
-  shape[dim] = (e - s + step - 1) / step;
-  strides[dim] *= step;
+  shape[dim] = e == s ? 0 : (e - s - 1) / step + 1;  // ceil((e - s) / step) without overflow
+  if (shape[dim] > 1) strides[dim] *= step;
   Shape in_shape = x.shape();
   Tensor out = make_view(x, shape, strides, x.offset() + s * x.strides()[dim]);
   if (any_requires_grad(x))
@@ -317,8 +326,8 @@ Tensor slice(const Tensor& x, int64_t dim, std::optional<int64_t> start, std::op
                          return {z};
                        }
                        // create_graph: build the scatter from differentiable ops
-                       int64_t n = (e - s + step - 1) / step;
-                       Tensor idx = arange(Scalar(s), Scalar(s + n * step), Scalar(step), Dtype::Int64);
+                       int64_t n = e == s ? 0 : (e - s - 1) / step + 1;
+                       Tensor idx = arange(Scalar(s), Scalar(n ? s + (n - 1) * step + 1 : s), Scalar(step), Dtype::Int64);
                        return {index_add(zeros(in_shape, g[0].dtype()), dim, idx, g[0])};
                      });
   return out;
@@ -340,7 +349,7 @@ Tensor narrow(const Tensor& x, int64_t dim, int64_t start, int64_t length) {
   int64_t size = x.shape()[dim];
   if (start < 0) start += size;
   EMBER_CHECK_KIND(start >= 0 && start <= size, Index, "narrow: start ", start, " out of range for dim ", dim, " of size ", size);
-  EMBER_CHECK(length >= 0 && start + length <= size, "narrow: start (", start, ") + length (", length,
+  EMBER_CHECK(length >= 0 && length <= size - start, "narrow: start (", start, ") + length (", length,
               ") exceeds dimension size (", size, ")");
   return slice(x, dim, start, start + length, 1);
 }

@@ -122,7 +122,7 @@ void binary_typed(BinaryOp op, Iter& it) {
 template <class A>
 inline A erf_(A x) { return std::erf(x); }
 template <class A>
-inline A sigmoid_(A x) { return A(1) / (A(1) + exp_fast(-x)); }
+EMBER_ALWAYS_INLINE A sigmoid_(A x) { return A(1) / (A(1) + exp_fast(-x)); }
 template <class A>
 inline A softplus_(A x, A beta, A threshold) {
   return x * beta > threshold ? x : std::log1p(std::exp(x * beta)) / beta;

@@ -227,38 +227,40 @@ void reduce_kernel(ReduceOp op, const Tensor& out, const Tensor& idx, const Tens
   });
 }
 
+// exp(x - m) over a row into y, returning the sum (lanes keep the loop vectorized)
+template <class A>
+A exp_shift_sum(const A* x, A* y, int64_t n, A m) {
+  for (int64_t k = 0; k < n; ++k) y[k] = exp_fast(x[k] - m);
+  return row_sum<A, A>(y, n);
+}
+
 void softmax_kernel(const Tensor& out, const Tensor& x, bool log) {
   const int64_t n = x.shape().back(), rows = n ? x.numel() / n : 0;
   dispatch_floating(x.dtype(), "softmax", [&]<class T>() {
     using A = acc_t<T>;
+    constexpr bool direct = std::is_same_v<T, A>;
     const T* xp = x.data<T>();
     T* op = out.data<T>();
     parallel_for(0, rows, std::max<int64_t>(1, 16384 / std::max<int64_t>(n, 1)), [&](int64_t b, int64_t e) {
-      std::vector<A> tmp(std::is_same_v<T, A> ? 0 : n);
+      // 16-bit inputs are widened into xa; log_softmax needs scratch for the exps
+      std::vector<A> xa(direct ? 0 : n), scratch(direct && !log ? 0 : n);
       for (int64_t r = b; r < e; ++r) {
         const T* xr = xp + r * n;
         T* yr = op + r * n;
-        A m = row_extreme<T>(xr, n, true);
-        if (m == -INFINITY) m = 0;  // all -inf row: exp gives 0s, sum 0 -> nan like PyTorch
-        A* y = std::is_same_v<T, A> ? reinterpret_cast<A*>(yr) : tmp.data();
-        A lane[kLanes] = {};
-        int64_t i = 0;
-        for (; i + kLanes <= n; i += kLanes)
-          for (int j = 0; j < kLanes; ++j) {
-            A v = exp_fast(A(xr[i + j]) - m);
-            if (!log) y[i + j] = v;
-            lane[j] += v;
-          }
-        A s = 0;
-        for (; i < n; ++i) {
-          A v = exp_fast(A(xr[i]) - m);
-          if (!log) y[i] = v;
-          s += v;
+        const A* xs;
+        if constexpr (direct) {
+          xs = xr;
+        } else {
+          for (int64_t k = 0; k < n; ++k) xa[k] = A(xr[k]);
+          xs = xa.data();
         }
-        for (int j = 0; j < kLanes; ++j) s += lane[j];
+        A m = row_extreme<A>(xs, n, true);
+        if (m == -INFINITY || m == INFINITY || m != m) m = m != m ? m : A(0);  // keep inf/nan rows nan like PyTorch
+        A* y = (direct && !log) ? reinterpret_cast<A*>(yr) : scratch.data();
+        A s = exp_shift_sum(xs, y, n, m);
         if (log) {
           A shift = m + std::log(s);
-          for (int64_t k = 0; k < n; ++k) yr[k] = T(A(xr[k]) - shift);
+          for (int64_t k = 0; k < n; ++k) yr[k] = T(xs[k] - shift);
         } else {
           A inv = A(1) / s;
           for (int64_t k = 0; k < n; ++k) yr[k] = T(y[k] * inv);

@@ -4,10 +4,16 @@
 #include <cmath>
 #include <cstdint>
 
+#if defined(__GNUC__)
+#define EMBER_ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define EMBER_ALWAYS_INLINE inline
+#endif
+
 namespace ember::cpu {
 
 // exp(x) for float, ~1 ulp: range-reduce by ln2, degree-6 polynomial, scale by 2^n via bits.
-inline float exp_f32(float x) {
+EMBER_ALWAYS_INLINE float exp_f32(float x) {
   const float xin = x;
   x = x < -87.3365f ? -87.3365f : x;  // below: flushed to 0 (no subnormal results)
   x = x > 88.7228f ? 88.7228f : x;
@@ -29,7 +35,7 @@ inline float exp_f32(float x) {
 }
 
 template <class A>
-inline A exp_fast(A x) {
+EMBER_ALWAYS_INLINE A exp_fast(A x) {
   if constexpr (std::is_same_v<A, float>) {
     // keep inf/nan semantics: exp(+inf)=inf, exp(nan)=nan
     float y = exp_f32(x);
