@@ -26,6 +26,17 @@ except ImportError:  # pragma: no cover - depends on the environment
 
 requires_torch = pytest.mark.skipif(torch is None, reason="PyTorch not installed")
 
+# CI runs the property-based tests with a fixed seed so a run is reproducible; locally they
+# explore new examples each time.
+try:
+    from hypothesis import settings as _hyp_settings
+
+    _hyp_settings.register_profile("ci", derandomize=True, print_blob=True)
+    if os.environ.get("CI"):
+        _hyp_settings.load_profile("ci")
+except ImportError:  # pragma: no cover
+    pass
+
 
 # --------------------------------------------------------------------------------------------
 # dtypes

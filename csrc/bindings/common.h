@@ -36,6 +36,7 @@ void init_tensor(nb::module_& m);
 void init_ops(nb::module_& m);
 void init_autograd(nb::module_& m);
 void init_interop(nb::module_& m);
+void init_optim(nb::module_& m);
 
 }  // namespace ember::py
 

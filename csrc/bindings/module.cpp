@@ -138,4 +138,5 @@ NB_MODULE(_C, m) {
   init_ops(m);
   init_autograd(m);
   init_interop(m);
+  init_optim(m);
 }

@@ -420,7 +420,8 @@ void init_ops(nb::module_& m) {
     if (!as_tuple) return nb::cast(nz);
     nb::list l;
     int64_t nd = std::max<int64_t>(x.dim(), 1);
-    for (int64_t d = 0; d < nd; ++d) l.append(x.dim() ? select(nz, 1, d) : reshape(nz, {-1}));
+    // a 0-d input has one (size-1) coordinate column per non-zero element: all 0
+    for (int64_t d = 0; d < nd; ++d) l.append(x.dim() ? select(nz, 1, d) : zeros({nz.shape()[0]}, Dtype::Int64));
     return nb::tuple(l);
   }, nb::kw_only(), "as_tuple"_a = false);
   method("scatter_", [](Tensor& x, int64_t d, const Tensor& i, const Tensor& s) -> Tensor& {

@@ -11,6 +11,15 @@ nb::tuple shape_tuple(const Shape& s) {
   return nb::tuple(l);
 }
 
+// A Python int index (IndexError naming the op when it does not even fit in int64).
+int64_t int_index(nb::handle h, const char* op) {
+  int overflow = 0;
+  long long v = PyLong_AsLongLongAndOverflow(h.ptr(), &overflow);
+  if (overflow) EMBER_INDEX_ERROR(op, ": index ", nb::cast<std::string>(nb::repr(h)), " is out of range");
+  if (v == -1 && PyErr_Occurred()) throw nb::python_error();
+  return v;
+}
+
 // Python index object -> TensorIndex items
 TensorIndex index_item(nb::handle h) {
   TensorIndex ti;
@@ -18,14 +27,20 @@ TensorIndex index_item(nb::handle h) {
   if (o == Py_None) { ti.kind = TensorIndex::None; return ti; }
   if (o == Py_Ellipsis) { ti.kind = TensorIndex::Ellipsis; return ti; }
   if (PyBool_Check(o)) { ti.kind = TensorIndex::Bool; ti.i = o == Py_True; return ti; }
-  if (PyLong_Check(o)) { ti.kind = TensorIndex::Int; ti.i = nb::cast<int64_t>(h); return ti; }
+  if (PyLong_Check(o)) { ti.kind = TensorIndex::Int; ti.i = int_index(h, "index"); return ti; }
   if (PySlice_Check(o)) {
     ti.kind = TensorIndex::Slice;
     auto get = [&](const char* a) -> std::optional<int64_t> {
       nb::object v = nb::borrow(h).attr(a);
       if (v.is_none()) return std::nullopt;
       if (nb::isinstance<Tensor>(v)) return nb::cast<Tensor>(v).item().to_int();
-      return nb::cast<int64_t>(v.attr("__index__")());
+      // beyond int64, bounds clamp like Python's own slicing (x[:10**30] is all of x)
+      nb::object i = v.attr("__index__")();
+      int overflow = 0;
+      long long r = PyLong_AsLongLongAndOverflow(i.ptr(), &overflow);
+      if (overflow) return overflow > 0 ? INT64_MAX : INT64_MIN;
+      if (r == -1 && PyErr_Occurred()) throw nb::python_error();
+      return r;
     };
     ti.start = get("start");
     ti.stop = get("stop");
@@ -158,7 +173,7 @@ void init_tensor(nb::module_& m) {
       }, "size"_a, "stride"_a, "storage_offset"_a = nb::none())
       // indexing
       .def("__getitem__", [](const Tensor& t, nb::handle idx) {
-        if (PyLong_Check(idx.ptr()) && !PyBool_Check(idx.ptr())) return select(t, 0, nb::cast<int64_t>(idx));
+        if (PyLong_Check(idx.ptr()) && !PyBool_Check(idx.ptr())) return select(t, 0, int_index(idx, "getitem"));
         return getitem(t, parse_index(idx));
       }, nb::arg("idx").none())
       .def("__setitem__", [](Tensor& t, nb::handle idx, nb::handle v) {

@@ -77,14 +77,15 @@ CachingAllocator& allocator() {
 
 Storage::~Storage() {
   if (deleter) deleter(data);
-  else if (data) allocator().release(data, nbytes);
+  else if (data) allocator().release(data, capacity);
 }
 
 std::shared_ptr<Storage> Storage::allocate(size_t nbytes, Device device) {
   auto s = std::make_shared<Storage>();
   size_t rounded;
   s->data = allocator().alloc(nbytes, &rounded);
-  s->nbytes = rounded;
+  s->nbytes = nbytes;
+  s->capacity = rounded;
   s->device = device;
   return s;
 }

@@ -13,7 +13,8 @@ namespace ember {
 // owner (NumPy, DLPack) through `deleter`. `version` is the in-place counter shared by all views.
 struct Storage {
   void* data = nullptr;
-  size_t nbytes = 0;
+  size_t nbytes = 0;    // bytes asked for: views must stay within them (as_strided checks)
+  size_t capacity = 0;  // bytes the caching allocator reserved (nbytes rounded up)
   Device device = Device::CPU;
   std::function<void(void*)> deleter;  // empty: owned by the caching allocator
   uint32_t version = 0;

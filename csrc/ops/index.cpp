@@ -276,7 +276,7 @@ Parsed parse_index(const Tensor& x, const std::vector<TensorIndex>& items, const
     switch (it.kind) {
       case TensorIndex::Int: select_at(it.i); break;
       case TensorIndex::Slice: {
-        if (it.step <= 0) EMBER_VALUE_ERROR("step must be greater than zero");
+        if (it.step <= 0) EMBER_VALUE_ERROR(op, ": step must be greater than zero, got ", it.step);
         // Python slice rules with a positive step: wrap negatives, clamp to [0, size].
         int64_t size = r.shape()[d];
         auto norm = [&](std::optional<int64_t> v, int64_t dflt) {

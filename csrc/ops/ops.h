@@ -202,4 +202,24 @@ Tensor& uniform_(Tensor& x, double a, double b, Generator* gen = nullptr);
 Tensor& normal_(Tensor& x, double mean, double std, Generator* gen = nullptr);
 Tensor bernoulli(const Tensor& p, Generator* gen = nullptr);
 
+// ---- fused multi-tensor optimizer steps (optim.cpp): in place, no autograd; lists are
+// parallel (one entry per param); state_steps are 0-d float tensors incremented here.
+void sgd_step_(const TensorList& params, const TensorList& grads, const TensorList& momentum_buffers,
+               const std::vector<bool>& fresh, double lr, double momentum, double dampening, double weight_decay,
+               bool nesterov, bool maximize);
+void adam_step_(const TensorList& params, const TensorList& grads, const TensorList& exp_avgs,
+                const TensorList& exp_avg_sqs, const TensorList& max_exp_avg_sqs, const TensorList& state_steps,
+                double lr, double beta1, double beta2, double eps, double weight_decay, bool amsgrad, bool maximize,
+                bool decoupled_weight_decay);
+void rmsprop_step_(const TensorList& params, const TensorList& grads, const TensorList& square_avgs,
+                   const TensorList& grad_avgs, const TensorList& momentum_buffers, const TensorList& state_steps,
+                   double lr, double alpha, double eps, double weight_decay, double momentum, bool centered,
+                   bool maximize);
+void adagrad_step_(const TensorList& params, const TensorList& grads, const TensorList& state_sums,
+                   const TensorList& state_steps, double lr, double lr_decay, double weight_decay, double eps,
+                   bool maximize);
+double multi_tensor_norm(const TensorList& xs, double p);  // p-norm of all elements together
+void multi_tensor_scale_(const TensorList& xs, double scale);
+void multi_tensor_clamp_(const TensorList& xs, double lo, double hi);
+
 }  // namespace ember

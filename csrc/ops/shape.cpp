@@ -331,6 +331,10 @@ namespace {
 Tensor tri(const Tensor& x, int64_t k, bool lower) {
   const char* op = lower ? "tril" : "triu";
   EMBER_CHECK(x.dim() >= 2, op, ": input tensor must have at least 2 dimensions, got shape ", x.shape());
+  // Beyond [-rows, cols] every diagonal keeps all or nothing; clamping keeps the kernel's i + k
+  // from overflowing for huge k.
+  const int64_t rows = x.shape()[x.dim() - 2], cols = x.shape()[x.dim() - 1];
+  k = std::clamp(k, -rows, cols);
   Tensor out = empty(x.shape(), x.dtype(), x.device());
   if (out.numel()) kernel::tri(x.device())(out, x, k, lower);
   if (autograd::any_requires_grad(x)) {

@@ -278,9 +278,9 @@ Tensor expand(const Tensor& x, Shape shape) {
 
 Tensor flatten(const Tensor& x, int64_t start_dim, int64_t end_dim) {
   int64_t n = x.dim();
-  if (n == 0) return reshape(x, {1});
   start_dim = wrap_dim(start_dim, n, "flatten");
   end_dim = wrap_dim(end_dim, n, "flatten");
+  if (n == 0) return reshape(x, {1});
   EMBER_CHECK(start_dim <= end_dim, "flatten: start_dim ", start_dim, " cannot come after end_dim ", end_dim);
   Shape shape(x.shape().begin(), x.shape().begin() + start_dim);
   int64_t m = 1;

@@ -146,19 +146,19 @@ bool unary_float(UnaryOp op, Iter& it, double p0, double p1, double p2) {
     case UnaryOp::Sin: run_unary<T, T>(it, [](A x) { return std::sin(x); }); return true;
     case UnaryOp::Cos: run_unary<T, T>(it, [](A x) { return std::cos(x); }); return true;
     case UnaryOp::Tan: run_unary<T, T>(it, [](A x) { return std::tan(x); }); return true;
-    case UnaryOp::Tanh: run_unary<T, T>(it, [](A x) { return std::tanh(x); }); return true;
+    case UnaryOp::Tanh: run_unary<T, T>(it, [](A x) { return tanh_fast(x); }); return true;
     case UnaryOp::Sigmoid: run_unary<T, T>(it, [](A x) { return sigmoid_(x); }); return true;
     case UnaryOp::Erf: run_unary<T, T>(it, [](A x) { return erf_(x); }); return true;
     case UnaryOp::Silu: run_unary<T, T>(it, [](A x) { return x * sigmoid_(x); }); return true;
     case UnaryOp::Mish:
-      run_unary<T, T>(it, [](A x) { return x * std::tanh(softplus_(x, A(1), A(20))); });
+      run_unary<T, T>(it, [](A x) { return x * tanh_fast(softplus_(x, A(1), A(20))); });
       return true;
     case UnaryOp::GeluErf:
       run_unary<T, T>(it, [](A x) { return A(0.5) * x * (A(1) + erf_(x * A(0.70710678118654752440))); });
       return true;
     case UnaryOp::GeluTanh:
       run_unary<T, T>(it, [](A x) {
-        return A(0.5) * x * (A(1) + std::tanh(A(0.79788456080286535588) * (x + A(0.044715) * x * x * x)));
+        return A(0.5) * x * (A(1) + tanh_fast(A(0.79788456080286535588) * (x + A(0.044715) * x * x * x)));
       });
       return true;
     case UnaryOp::LeakyRelu: run_unary<T, T>(it, [=](A x) { return x > 0 ? x : x * a0; }); return true;

@@ -12,6 +12,7 @@ namespace ember::cpu::EMBER_ISA_NS {
 namespace {
 
 constexpr int kLanes = 16;
+constexpr int kSumLanes = 64;  // 8 AVX2 accumulators: hides the FP-add latency of a long row
 
 template <class A>
 inline A mul(A a, A b) {
@@ -25,13 +26,13 @@ Acc row_sum(const T* x, int64_t n) {
   double total = 0;
   for (int64_t b0 = 0; b0 < n; b0 += 4096) {
     int64_t b1 = std::min(n, b0 + 4096);
-    Acc lane[kLanes] = {};
+    Acc lane[kSumLanes] = {};
     int64_t i = b0;
-    for (; i + kLanes <= b1; i += kLanes)
-      for (int j = 0; j < kLanes; ++j) lane[j] += Acc(x[i + j]);
+    for (; i + kSumLanes <= b1; i += kSumLanes)
+      for (int j = 0; j < kSumLanes; ++j) lane[j] += Acc(x[i + j]);
     Acc s = 0;
     for (; i < b1; ++i) s += Acc(x[i]);
-    for (int j = 0; j < kLanes; ++j) s += lane[j];
+    for (int j = 0; j < kSumLanes; ++j) s += lane[j];
     total += double(s);
   }
   return Acc(total);
