@@ -30,6 +30,9 @@ Tensor run_hooks(Node& node, uint32_t nr, Tensor g) {
   for (auto& h : node.pre_hooks) {
     if (h.output_nr != nr) continue;
     Tensor r = h.fn(g);
+    if (r.defined() && r.shape() != g.shape())
+      EMBER_RUNTIME_ERROR("register_hook: a hook on ", node.name(), " returned a gradient of shape ", shape_str(r.shape()),
+                          " for a gradient of shape ", shape_str(g.shape()), " (hooks must not change the shape)");
     if (r.defined()) g = r;
   }
   for (auto& [onr, weak] : node.retained) {
@@ -195,6 +198,9 @@ TensorList grad(const TensorList& outputs, const TensorList& inputs, const Tenso
         EMBER_RUNTIME_ERROR("grad: grad can be implicitly created only for scalar outputs (got shape ",
                             shape_str(outputs[i].shape()), "); pass grad_outputs");
       grads[i] = full(outputs[i].shape(), Scalar(1.0), outputs[i].dtype());
+    } else if (grads[i].shape() != outputs[i].shape()) {
+      EMBER_VALUE_ERROR("grad: grad_outputs[", i, "] has shape ", shape_str(grads[i].shape()), " but the output has shape ",
+                        shape_str(outputs[i].shape()));
     }
   }
   std::vector<Edge> edges;

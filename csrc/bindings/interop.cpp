@@ -38,7 +38,7 @@ Dtype from_dl(nb::dlpack::dtype t, const char* op) {
 using AnyArray = nb::ndarray<nb::ro, nb::device::cpu>;
 
 // A tensor sharing the array's memory; the array object stays alive as long as the storage.
-Tensor tensor_from_array(const AnyArray& a, nb::handle owner, const char* op) {
+Tensor tensor_from_array(const AnyArray& a, nb::handle owner, const char* op, bool read_only = false) {
   Dtype dt = from_dl(a.dtype(), op);
   Shape shape(a.ndim()), strides(a.ndim());
   int64_t lo = 0, hi = 0;
@@ -58,6 +58,7 @@ Tensor tensor_from_array(const AnyArray& a, nb::handle owner, const char* op) {
     nb::gil_scoped_acquire gil;
     delete holder;
   });
+  storage->read_only = read_only;
   auto impl = std::make_shared<TensorImpl>();
   impl->storage = storage;
   impl->shape = shape;
@@ -85,8 +86,7 @@ void init_interop(nb::module_& m) {
   // dtype and stride validation happens in Python (ember.from_numpy)
   m.def("_from_numpy", [](nb::handle arr) {
     AnyArray a = nb::cast<AnyArray>(arr);
-    Tensor t = tensor_from_array(a, arr, "from_numpy");
-    return t;
+    return tensor_from_array(a, arr, "from_numpy", !nb::cast<bool>(arr.attr("flags").attr("writeable")));
   }, "ndarray"_a);
 
   m.def("_from_dlpack", [](nb::handle obj) {
@@ -102,7 +102,9 @@ void init_interop(nb::module_& m) {
           EMBER_RUNTIME_ERROR("numpy: can't call numpy() on a tensor that requires grad; use tensor.detach().numpy() instead");
         if (t.dtype() == Dtype::BFloat16)
           EMBER_TYPE_ERROR("numpy: NumPy has no bfloat16 dtype; convert first, e.g. tensor.float().numpy()");
-        return nb::cast(array_view<nb::numpy>(t));
+        nb::object arr = nb::cast(array_view<nb::numpy>(t));
+        if (t.storage()->read_only) arr.attr("setflags")("write"_a = false);
+        return arr;
       },
       nb::is_method(), nb::name("numpy"), nb::scope(cls), "force"_a = false);
   cls.attr("_array_view") = nb::cpp_function([](const Tensor& t) { return array_view<nb::array_api>(t); }, nb::is_method(),

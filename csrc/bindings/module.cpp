@@ -121,6 +121,8 @@ NB_MODULE(_C, m) {
 
   m.def("set_num_threads", [](int n) {
     if (n < 1) EMBER_VALUE_ERROR("set_num_threads: expected a positive number of threads, got ", n);
+    // every thread is started at once: a huge count would exhaust the process' threads
+    if (n > 4096) EMBER_VALUE_ERROR("set_num_threads: expected at most 4096 threads, got ", n);
     cpu::set_num_threads(n);
   }, "num"_a);
   m.def("get_num_threads", &cpu::num_threads);

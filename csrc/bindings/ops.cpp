@@ -474,6 +474,19 @@ void init_ops(nb::module_& m) {
   both(m, "bmm", &bmm, "mat2"_a);
   both(m, "mv", &mv, "vec"_a);
   both(m, "dot", &dot, "other"_a);
+  both(m, "addmm", [](const Tensor& x, const Tensor& m1, const Tensor& m2, Scalar beta, Scalar alpha) {
+    return addmm(x, m1, m2, beta, alpha);
+  }, "mat1"_a, "mat2"_a, nb::kw_only(), "beta"_a = Scalar(int64_t(1)), "alpha"_a = Scalar(int64_t(1)));
+  both(m, "baddbmm", [](const Tensor& x, const Tensor& b1, const Tensor& b2, Scalar beta, Scalar alpha) {
+    return baddbmm(x, b1, b2, beta, alpha);
+  }, "batch1"_a, "batch2"_a, nb::kw_only(), "beta"_a = Scalar(int64_t(1)), "alpha"_a = Scalar(int64_t(1)));
+  m.def("linear", [](const Tensor& x, const Tensor& w, std::optional<Tensor> b) {
+    return linear(x, w, b ? *b : Tensor());
+  }, "input"_a, "weight"_a, "bias"_a = nb::none());
+  // linear + activation ("relu", "gelu", "gelu_tanh") fused into the GEMM epilogue
+  m.def("_linear_act", [](const Tensor& x, const Tensor& w, std::optional<Tensor> b, const std::string& act) {
+    return linear_act(x, w, b ? *b : Tensor(), act);
+  }, "input"_a, "weight"_a, "bias"_a = nb::none(), "activation"_a = "relu");
 
   // ---- copies and fills
   method("copy_", [](Tensor& x, const Tensor& src) -> Tensor& { return copy_(x, src); }, "src"_a, nb::rv_policy::reference);

@@ -86,7 +86,10 @@ std::vector<TensorIndex> parse_index(nb::handle idx) {
 Tensor value_tensor(nb::handle v, const Tensor& like) {
   if (nb::isinstance<Tensor>(v)) return nb::cast<Tensor>(v);
   Scalar s;
-  if (nb::try_cast<Scalar>(v, s)) return scalar_tensor(s, like.dtype());
+  if (nb::try_cast<Scalar>(v, s)) {
+    check_scalar_fits(s, like.dtype(), "setitem");
+    return scalar_tensor(s, like.dtype());
+  }
   nb::object t = nb::module_::import_("ember").attr("tensor")(v, "dtype"_a = dtype_object(like.dtype()));
   return nb::cast<Tensor>(t);
 }

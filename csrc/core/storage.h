@@ -18,6 +18,7 @@ struct Storage {
   Device device = Device::CPU;
   std::function<void(void*)> deleter;  // empty: owned by the caching allocator
   uint32_t version = 0;
+  bool read_only = false;  // borrowed from a non-writable array: in-place ops refuse to write (check_inplace)
 
   Storage() = default;
   Storage(const Storage&) = delete;

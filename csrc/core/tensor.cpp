@@ -1,5 +1,6 @@
 #include "core/tensor.h"
 
+#include <cmath>
 #include <sstream>
 
 #include "autograd/node.h"
@@ -145,6 +146,19 @@ Tensor scalar_tensor(const Scalar& s, Dtype dtype) {
   Tensor t = empty({}, dtype);
   dispatch_all(dtype, [&]<class T>() { *t.data<T>() = s.to<acc_t<T>>(); });
   return t;
+}
+
+void check_scalar_fits(const Scalar& s, Dtype dtype, const char* op) {
+  if (!is_integral(dtype, false)) return;
+  int64_t lo = dtype == Dtype::UInt8 ? -255 : dtype == Dtype::Int32 ? INT32_MIN : INT64_MIN;
+  int64_t hi = dtype == Dtype::UInt8 ? 255 : dtype == Dtype::Int32 ? INT32_MAX : INT64_MAX;
+  // floats truncate toward zero (NaN fails every comparison); INT64_MAX rounds up to the double
+  // 2^63, which itself does not fit
+  const double t = std::trunc(s.d);
+  bool fits = s.is_float() ? t >= double(lo) && t <= double(hi) && t < 0x1p63 : s.i >= lo && s.i <= hi;
+  if (!fits)
+    EMBER_RUNTIME_ERROR(op, ": value ", s.is_float() ? detail::cat(s.d) : detail::cat(s.i),
+                        " cannot be converted to type ", dtype_name(dtype), " without overflow");
 }
 
 Tensor wrapped_scalar(const Scalar& s) {

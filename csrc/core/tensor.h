@@ -111,6 +111,10 @@ Tensor empty(const Shape& shape, Dtype dtype, Device device = Device::CPU);
 Tensor make_view(const Tensor& src, Shape shape, Shape strides, int64_t offset);
 // A 0-d tensor holding a Python number (for promotion it counts as a wrapped scalar).
 Tensor scalar_tensor(const Scalar& s, Dtype dtype);
+// Fills and other Python-number-to-tensor conversions (PyTorch's checked conversion): integer
+// dtypes reject NaN, infinities and values outside their range (uint8 also takes [-255, -1],
+// which wrap), where the C++ conversion would be undefined. RuntimeError naming op.
+void check_scalar_fits(const Scalar& s, Dtype dtype, const char* op);
 Tensor wrapped_scalar(const Scalar& s);
 // Same data and geometry, no autograd history (what .detach() returns).
 Tensor alias_detached(const Tensor& t);

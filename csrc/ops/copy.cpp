@@ -13,6 +13,8 @@ void copy_kernel_call(const Tensor& dst, const Tensor& src) {
 }
 
 void check_inplace(const Tensor& x, const char* op) {
+  if (x.storage()->read_only)  // e.g. np.load(..., mmap_mode="r"): writing would crash
+    EMBER_RUNTIME_ERROR(op, ": the tensor shares the memory of a read-only (non-writable) array; clone() it first");
   if (!autograd::GradMode::enabled() || !x.requires_grad()) return;
   if (x.is_leaf())
     EMBER_RUNTIME_ERROR(op, ": a leaf Variable that requires grad is being used in an in-place operation.");
@@ -83,6 +85,7 @@ Tensor& copy_(Tensor& dst, const Tensor& src) {
 Tensor& fill_(Tensor& x, const Scalar& value) {
   check_inplace(x, "fill_");
   check_writable(x, "fill_");
+  check_scalar_fits(value, x.dtype(), "fill_");
   if (x.numel()) kernel::fill(x.device())(x, value);
   x.bump_version();
   if (autograd::GradMode::enabled() && x.requires_grad())

@@ -14,13 +14,12 @@
 namespace ember {
 namespace {
 
-void check_size(const Shape& shape, const char* op) {
-  for (auto s : shape)
-    if (s < 0) EMBER_VALUE_ERROR(op, ": negative dimension ", s, " in size ", shape);
-}
+// Negative sizes and sizes whose byte count overflows are ValueErrors naming op.
+void check_size(const Shape& shape, const char* op, Dtype dtype) { checked_numel(shape, op, itemsize(dtype)); }
 
 Tensor filled(const Shape& shape, const Scalar& value, Dtype dtype, const char* op) {
-  check_size(shape, op);
+  check_size(shape, op, dtype);
+  check_scalar_fits(value, dtype, op);
   Tensor t = empty(shape, dtype);
   if (t.numel() > 0) kernel::fill(t.device())(t, value);
   return t;
@@ -140,6 +139,7 @@ Tensor arange(const Scalar& start, const Scalar& end, const Scalar& step, std::o
     n = int64_t(nd);
   }
   n = std::max<int64_t>(n, 0);
+  check_size({n}, "arange", dt);
   Tensor t = empty({n}, dt);
   dispatch_all(dt, [&]<class T>() {
     T* p = t.data<T>();
@@ -155,6 +155,7 @@ Tensor arange(const Scalar& start, const Scalar& end, const Scalar& step, std::o
 
 Tensor linspace(double start, double end, int64_t steps, Dtype dtype) {
   if (steps < 0) EMBER_VALUE_ERROR("linspace: number of steps must be non-negative, got ", steps);
+  check_size({steps}, "linspace", dtype);
   Tensor t = empty({steps}, dtype);
   // NumPy's formula (start + i * step, last element exactly end) so float64 matches it bit-wise.
   const double step = steps > 1 ? (end - start) / double(steps - 1) : 0.0;
@@ -171,6 +172,7 @@ Tensor linspace(double start, double end, int64_t steps, Dtype dtype) {
 Tensor eye(int64_t n, std::optional<int64_t> m, Dtype dtype) {
   const int64_t cols = m ? *m : n;
   if (n < 0 || cols < 0) EMBER_VALUE_ERROR("eye: n and m must be non-negative, got n=", n, ", m=", cols);
+  check_size({n, cols}, "eye", dtype);
   Tensor t = zeros({n, cols}, dtype);
   dispatch_all(dtype, [&]<class T>() {
     T* p = t.data<T>();
@@ -243,7 +245,7 @@ Tensor& normal_(Tensor& x, double mean, double std, Generator* gen) {
 }
 
 Tensor rand(const Shape& shape, Dtype dtype, Generator* gen) {
-  check_size(shape, "rand");
+  check_size(shape, "rand", dtype);
   check_float(dtype, "rand");
   Tensor t = empty(shape, dtype);
   std::lock_guard lock(rng_mutex());
@@ -252,7 +254,7 @@ Tensor rand(const Shape& shape, Dtype dtype, Generator* gen) {
 }
 
 Tensor randn(const Shape& shape, Dtype dtype, Generator* gen) {
-  check_size(shape, "randn");
+  check_size(shape, "randn", dtype);
   check_float(dtype, "randn");
   Tensor t = empty(shape, dtype);
   std::lock_guard lock(rng_mutex());
@@ -261,7 +263,7 @@ Tensor randn(const Shape& shape, Dtype dtype, Generator* gen) {
 }
 
 Tensor randint(int64_t low, int64_t high, const Shape& shape, Dtype dtype, Generator* gen) {
-  check_size(shape, "randint");
+  check_size(shape, "randint", dtype);
   if (low >= high)
     EMBER_VALUE_ERROR("randint: expects 'low' to be less than 'high', but got low=", low, " >= high=", high);
   auto [lo, hi] = int_range(dtype);
@@ -287,6 +289,7 @@ Tensor randperm(int64_t n, Dtype dtype, Generator* gen) {
   if (dtype == Dtype::Bool) EMBER_TYPE_ERROR("randperm: not implemented for dtype bool");
   if (n > 0 && double(n - 1) > int_range(dtype).second)
     EMBER_VALUE_ERROR("randperm: n=", n, " is too large for result dtype ", dtype_name(dtype));
+  check_size({n}, "randperm", Dtype::Int64);
   std::vector<int64_t> perm(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) perm[i] = i;
   {

@@ -538,6 +538,14 @@ Tensor clamp(const Tensor& x, std::optional<Scalar> lo, std::optional<Scalar> hi
   // an integer tensor clamped by float bounds becomes float, like PyTorch
   Tensor in = x;
   if (!is_floating(x.dtype()) && ((lo && lo->is_float()) || (hi && hi->is_float()))) in = to_dtype(x, default_dtype());
+  for (const auto& bound : {lo, hi})
+    if (bound) check_scalar_fits(*bound, in.dtype(), "clamp");
+  if (is_integral(in.dtype(), false)) {  // exact: the kernel takes its bounds as doubles (inexact past 2^53)
+    Tensor r = in;
+    if (lo) r = binary(BinaryOp::Maximum, r, scalar_tensor(*lo, in.dtype()));
+    if (hi) r = binary(BinaryOp::Minimum, r, scalar_tensor(*hi, in.dtype()));
+    return r;
+  }
   if (lo && hi) return unary(UnaryOp::Clamp, in, lo->to_double(), hi->to_double());
   if (lo) return unary(UnaryOp::ClampMin, in, lo->to_double());
   return unary(UnaryOp::ClampMax, in, hi->to_double());

@@ -517,6 +517,7 @@ Tensor scatter(const Tensor& x, int64_t dim, const Tensor& index_in, const Scala
   Tensor x1 = atleast_1d_raw(x), i1 = atleast_1d_raw(index);
   check_scatter_shapes(x1, dim, i1, nullptr, x, index, op);
   check_range(i1, x1.shape()[dim], op, dim);
+  check_scalar_fits(value, x.dtype(), op);
   Tensor v = scalar_tensor(value, x.dtype());
   Tensor out = scatter_raw(x, dim, i1, make_view(v, i1.shape(), Shape(i1.dim(), 0), v.offset()), false);
   if (autograd::any_requires_grad(x)) {

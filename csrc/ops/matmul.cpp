@@ -1,9 +1,11 @@
-// matmul (PyTorch's 1-D / 2-D / batched broadcasting rules), mm, bmm, mv, dot.
+// matmul (PyTorch's 1-D / 2-D / batched broadcasting rules), mm, bmm, mv, dot, and the fused
+// forms addmm, baddbmm, linear.
 // Every variant reduces to the 3-D kernel out[B, M, N] = a[B, M, K] @ b[B, K, N] on strided
 // views: 1-D operands get a size-1 dim, broadcast batch dims become stride-0 dims, and batch
 // dims are collapsed into one when their strides allow (else that operand is copied).
+// Transposes (in backward formulas, linear's weight) are views: the GEMM engine absorbs strides.
 #include "autograd/node.h"
-#include "backend/kernels.h"
+#include "backend/kernels_gemm.h"
 #include "ops/ops.h"
 
 namespace ember {
@@ -168,6 +170,211 @@ Tensor dot(const Tensor& a, const Tensor& b) {
     EMBER_VALUE_ERROR("dot: expected both vectors to have the same number of elements, got shapes ", a.shape(),
                       " and ", b.shape());
   return matmul_impl(a, b, "dot", "DotBackward0");
+}
+
+// ---------------------------------------------------------------------------------------------
+// addmm / baddbmm / linear: one GEMM call with the epilogue fused.
+
+namespace {
+
+// A 3-D [1, R, C] (or the 3-D tensor itself) view of a 2-D / 3-D operand.
+Tensor as3(const Tensor& x) {
+  if (x.dim() == 3) return x;
+  return make_view(x, {1, x.shape()[0], x.shape()[1]}, {0, x.strides()[0], x.strides()[1]}, x.offset());
+}
+
+// input broadcast to [..., M, N] is one row of N values: the GEMM adds it as a bias.
+bool is_row_bias(const Tensor& input, int64_t N) {
+  if (input.dim() == 0 || input.shape().back() != N) return false;
+  for (int64_t d = 0; d + 1 < input.dim(); ++d)
+    if (input.shape()[d] != 1) return false;
+  return true;
+}
+
+// out (fresh, [B?, M, N]) = act(beta * input + alpha * a3 @ b3) for floating dtypes. A row-vector
+// input becomes the bias epilogue; any other input is copied into out first (beta != 0).
+void gemm_fused(const Tensor& out, const Tensor& a3, const Tensor& b3, const Tensor& input, double beta, double alpha,
+                GemmActivation act) {
+  kernel::GemmEpilogue e;
+  e.alpha = alpha;
+  e.act = act;
+  const int64_t N = out.shape().back();
+  if (input.defined() && beta != 0) {
+    if (is_row_bias(input, N)) {
+      Tensor bias = reshape(input, {N});
+      e.bias = beta == 1 ? bias : bias * beta;
+    } else {
+      copy_kernel_call(out, expand(input, out.shape()));
+      e.beta = beta;
+    }
+  }
+  kernel::gemm(out.device())(as3(out), a3, b3, e);
+}
+
+void check_same_dtype(const Tensor& a, const Tensor& b, const char* op, const char* an, const char* bn) {
+  if (a.dtype() != b.dtype())
+    EMBER_TYPE_ERROR(op, ": expected ", an, " and ", bn, " to have the same dtype, got ", dtype_name(a.dtype()),
+                     " and ", dtype_name(b.dtype()));
+}
+
+// beta * input + alpha * (a @ b) for 2-D a, b or 3-D a, b with equal batch sizes; input may be
+// undefined (then a plain product scaled by alpha). Differentiable, also in its backward.
+Tensor gemm_op(const Tensor& input, const Tensor& a, const Tensor& b, const Scalar& beta, const Scalar& alpha,
+               const char* op, const char* node) {
+  const bool batched = a.dim() == 3;
+  const int64_t M = a.shape()[a.dim() - 2], K = a.shape()[a.dim() - 1], N = b.shape()[b.dim() - 1];
+  if (b.shape()[b.dim() - 2] != K || (batched && a.shape()[0] != b.shape()[0]))
+    EMBER_VALUE_ERROR(op, ": shapes ", a.shape(), " and ", b.shape(), " cannot be multiplied");
+  Shape out_shape = batched ? Shape{a.shape()[0], M, N} : Shape{M, N};
+  if (input.defined()) {
+    if (broadcast_shapes(input.shape(), out_shape, op) != out_shape)
+      EMBER_VALUE_ERROR(op, ": input of shape ", input.shape(), " cannot be broadcast to the product's shape ",
+                        out_shape);
+  }
+  Tensor out;
+  {
+    autograd::GradModeGuard no_grad(false);
+    const Tensor ad = alias_detached(a), bd = alias_detached(b);
+    const Tensor id = input.defined() ? alias_detached(input) : Tensor();
+    if (is_floating(a.dtype())) {
+      out = empty(out_shape, a.dtype(), a.device());
+      gemm_fused(out, as3(ad), as3(bd), id, beta.to_double(), alpha.to_double(), GemmActivation::None);
+    } else {  // integers: no GEMM engine, compose
+      out = matmul_forward(ad, bd, op);
+      if (alpha.to_double() != 1) out = binary(BinaryOp::Mul, out, alpha);
+      if (id.defined() && beta.to_double() != 0) out = add(out, id, beta);
+    }
+  }
+  if (autograd::any_requires_grad(input, a, b)) {
+    autograd::record(node, {input, a, b}, {out}, {a, b},
+                     [beta, alpha, batched](const TensorList& g, const TensorList& s,
+                                            const std::vector<bool>& needs) -> TensorList {
+                       const char* mm_op = batched ? "bmm" : "mm";
+                       const char* mm_node = batched ? "BmmBackward0" : "MmBackward0";
+                       Tensor gi, ga, gb;
+                       if (needs[0]) gi = beta.to_double() == 1 ? g[0] : g[0] * beta.to_double();
+                       if (needs[1]) ga = gemm_op(Tensor(), g[0], matrix_mT(s[1]), 0.0, alpha, mm_op, mm_node);
+                       if (needs[2]) gb = gemm_op(Tensor(), matrix_mT(s[0]), g[0], 0.0, alpha, mm_op, mm_node);
+                       return {gi, ga, gb};
+                     });
+  }
+  return out;
+}
+
+void check_operands3(const Tensor& input, const Tensor& a, const Tensor& b, const char* op) {
+  check_operands(a, b, op);
+  check_same_dtype(input, a, op, "input", "the matrices");
+  if (input.device() != a.device())
+    EMBER_RUNTIME_ERROR(op, ": expected all tensors on the same device, got ", device_name(input.device()), " and ",
+                        device_name(a.device()));
+}
+
+GemmActivation parse_act(const std::string& act) {
+  if (act == "none" || act.empty()) return GemmActivation::None;
+  if (act == "relu") return GemmActivation::Relu;
+  if (act == "gelu") return GemmActivation::Gelu;
+  if (act == "gelu_tanh" || act == "tanh") return GemmActivation::GeluTanh;
+  EMBER_VALUE_ERROR("linear: unknown activation '", act, "' (expected none, relu, gelu or gelu_tanh)");
+}
+
+Tensor apply_act(const Tensor& x, GemmActivation act) {
+  switch (act) {
+    case GemmActivation::Relu: return unary(UnaryOp::Relu, x);
+    case GemmActivation::Gelu: return unary(UnaryOp::GeluErf, x);
+    case GemmActivation::GeluTanh: return unary(UnaryOp::GeluTanh, x);
+    default: return x;
+  }
+}
+
+Tensor linear_impl(const Tensor& input, const Tensor& weight, const Tensor& bias, GemmActivation act) {
+  const char* op = "linear";
+  check_operands(input, weight, op);
+  if (bias.defined()) {
+    check_same_dtype(input, bias, op, "input", "bias");
+    if (bias.device() != input.device())
+      EMBER_RUNTIME_ERROR(op, ": expected all tensors on the same device, got ", device_name(input.device()), " and ",
+                          device_name(bias.device()));
+  }
+  if (input.dim() == 0 || weight.dim() == 0 || weight.dim() > 2)
+    EMBER_VALUE_ERROR(op, ": expected input of at least 1 dim and a 1-D or 2-D weight, got shapes ", input.shape(),
+                      " and ", weight.shape());
+  if (weight.dim() == 1) {  // a dot along the last dim
+    Tensor r = matmul(input, weight);
+    return apply_act(bias.defined() ? r + bias : r, act);
+  }
+  const int64_t in = weight.shape()[1], outf = weight.shape()[0];
+  if (input.shape().back() != in)
+    EMBER_VALUE_ERROR(op, ": input of shape ", input.shape(), " and weight of shape ", weight.shape(),
+                      " cannot be multiplied (", input.shape().back(), " != ", in, ")");
+  if (bias.defined() && (bias.dim() > 1 || (bias.numel() != outf && bias.numel() != 1)))
+    EMBER_VALUE_ERROR(op, ": bias of shape ", bias.shape(), " does not match ", outf, " output features");
+  // gelu's backward needs the pre-activation: when a graph is recorded, keep it unfused
+  const bool grad = autograd::any_requires_grad(input, weight, bias);
+  if (act != GemmActivation::None && act != GemmActivation::Relu && grad)
+    return apply_act(linear_impl(input, weight, bias, GemmActivation::None), act);
+
+  Shape out_shape(input.shape().begin(), input.shape().end() - 1);
+  const int64_t rows = shape_numel(out_shape);
+  out_shape.push_back(outf);
+  Tensor out;
+  {
+    autograd::GradModeGuard no_grad(false);
+    const Tensor x2 = reshape(alias_detached(input), {rows, in});
+    const Tensor w = alias_detached(weight);
+    const Tensor wt = make_view(w, {1, in, outf}, {0, w.strides()[1], w.strides()[0]}, w.offset());
+    const Tensor bd = bias.defined() ? expand(reshape(alias_detached(bias), {-1}), {outf}) : Tensor();
+    if (is_floating(input.dtype())) {
+      out = empty(out_shape, input.dtype(), input.device());
+      gemm_fused(reshape(out, {rows, outf}), as3(x2), wt, bd, 1.0, 1.0, act);  // [*, out] as 2-D rows
+    } else {
+      out = reshape(matmul_forward(x2, matrix_mT(w), op), out_shape);
+      if (bd.defined()) out = out + bd;
+      out = apply_act(out, act);
+    }
+  }
+  if (grad) {
+    autograd::record(bias.defined() ? "AddmmBackward0" : "MmBackward0", {input, weight, bias}, {out},
+                     {input, weight, act == GemmActivation::Relu ? out : Tensor()},
+                     [rows, in, outf, ishape = input.shape()](const TensorList& g, const TensorList& s,
+                                                             const std::vector<bool>& needs) -> TensorList {
+                       Tensor G = g[0];
+                       if (s[2].defined()) G = where(binary(BinaryOp::Gt, s[2], Scalar(0.0)), G, zeros_like(G));
+                       const Tensor G2 = reshape(G, {rows, outf});
+                       Tensor gx, gw, gb;
+                       if (needs[0])
+                         gx = reshape(gemm_op(Tensor(), G2, s[1], 0.0, 1.0, "mm", "MmBackward0"), ishape);
+                       if (needs[1])
+                         gw = gemm_op(Tensor(), matrix_mT(G2), reshape(s[0], {rows, in}), 0.0, 1.0, "mm", "MmBackward0");
+                       if (needs[2]) gb = sum(G2, Dims{0});
+                       return {gx, gw, gb};
+                     });
+  }
+  return out;
+}
+
+}  // namespace
+
+Tensor addmm(const Tensor& input, const Tensor& mat1, const Tensor& mat2, const Scalar& beta, const Scalar& alpha) {
+  check_operands3(input, mat1, mat2, "addmm");
+  if (mat1.dim() != 2 || mat2.dim() != 2)
+    EMBER_VALUE_ERROR("addmm: expected 2-D matrices, got shapes ", mat1.shape(), " and ", mat2.shape());
+  return gemm_op(input, mat1, mat2, beta, alpha, "addmm", "AddmmBackward0");
+}
+
+Tensor baddbmm(const Tensor& input, const Tensor& batch1, const Tensor& batch2, const Scalar& beta,
+               const Scalar& alpha) {
+  check_operands3(input, batch1, batch2, "baddbmm");
+  if (batch1.dim() != 3 || batch2.dim() != 3)
+    EMBER_VALUE_ERROR("baddbmm: expected 3-D tensors, got shapes ", batch1.shape(), " and ", batch2.shape());
+  return gemm_op(input, batch1, batch2, beta, alpha, "baddbmm", "BaddbmmBackward0");
+}
+
+Tensor linear(const Tensor& input, const Tensor& weight, const Tensor& bias) {
+  return linear_impl(input, weight, bias, GemmActivation::None);
+}
+
+Tensor linear_act(const Tensor& input, const Tensor& weight, const Tensor& bias, const std::string& act) {
+  return linear_impl(input, weight, bias, parse_act(act));
 }
 
 }  // namespace ember

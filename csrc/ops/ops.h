@@ -173,6 +173,17 @@ Tensor mm(const Tensor& a, const Tensor& b);
 Tensor bmm(const Tensor& a, const Tensor& b);
 Tensor mv(const Tensor& a, const Tensor& b);
 Tensor dot(const Tensor& a, const Tensor& b);
+// beta * input + alpha * (mat1 @ mat2); input broadcasts to the product's shape (beta == 0:
+// input is ignored, NaN included). One GEMM: a row-vector input becomes a fused bias.
+Tensor addmm(const Tensor& input, const Tensor& mat1, const Tensor& mat2, const Scalar& beta = Scalar(int64_t(1)),
+             const Scalar& alpha = Scalar(int64_t(1)));
+Tensor baddbmm(const Tensor& input, const Tensor& batch1, const Tensor& batch2,
+               const Scalar& beta = Scalar(int64_t(1)), const Scalar& alpha = Scalar(int64_t(1)));
+// input [*, in] @ weight[out, in]^T + bias[out] (bias may be undefined).
+Tensor linear(const Tensor& input, const Tensor& weight, const Tensor& bias = Tensor());
+// act(linear(input, weight, bias)) with act "relu", "gelu" or "gelu_tanh" (or "none") applied in
+// the GEMM epilogue.
+Tensor linear_act(const Tensor& input, const Tensor& weight, const Tensor& bias, const std::string& act);
 
 // ---- creation and random (creation.cpp)
 Tensor zeros(const Shape& shape, Dtype dtype);

@@ -20,9 +20,14 @@ struct Plan {
   Dims reduced;
 };
 
+// The reduction kernels track at most this many dims (like the elementwise ones).
+constexpr int64_t kMaxReduceDims = 25;
+
 Plan make_plan(const Tensor& x, const OptDims& dims, bool keepdim, const char* op) {
   Plan p;
   int64_t nd = x.dim();
+  EMBER_CHECK(nd <= kMaxReduceDims, op, ": tensors with more than ", kMaxReduceDims, " dims are not supported, got shape ",
+              x.shape());
   p.in_shape = x.shape();
   std::vector<bool> red(nd, !dims || dims->empty());
   if (dims && !dims->empty()) {

@@ -302,7 +302,7 @@ Tensor repeat(const Tensor& x, const Dims& repeats) {
     EMBER_CHECK(!__builtin_mul_overflow(repeats[i], s, &out_shape.back()), "repeat: repeats ", Shape(repeats),
                 " are too large for shape ", x.shape());
   }
-  checked_numel(out_shape, "repeat");
+  checked_numel(out_shape, "repeat", x.itemsize());
   Tensor out = empty(out_shape, x.dtype(), x.device());
   if (out.numel())
     copy_kernel_call(make_view(out, inter, contiguous_strides(inter), 0), make_view(x, inter, src_strides, x.offset()));
@@ -467,6 +467,7 @@ Tensor one_hot(const Tensor& x, int64_t num_classes) {
     EMBER_INDEX_ERROR("one_hot: class value ", hi, " is out of range for num_classes=", num_classes);
   Shape out_shape = x.shape();
   out_shape.push_back(num_classes);
+  checked_numel(out_shape, "one_hot", itemsize(Dtype::Int64));
   Tensor out = empty(out_shape, Dtype::Int64, x.device());
   if (out.numel()) kernel::one_hot(x.device())(out, idx, num_classes);
   return out;
@@ -500,14 +501,15 @@ Tensor masked_fill_impl(const Tensor& x, const Tensor& mask, const Tensor& value
   return out;
 }
 
-void check_fill_value(const Tensor& x, double v) {
-  if (is_integral(x.dtype(), true) && !std::isfinite(v))
-    EMBER_VALUE_ERROR("masked_fill: value ", v, " cannot be converted to ", dtype_name(x.dtype()));
+void check_fill_value(const Tensor& x, const Scalar& v) {
+  if (v.is_float() && is_integral(x.dtype(), true) && !std::isfinite(v.d))
+    EMBER_VALUE_ERROR("masked_fill: value ", v.d, " cannot be converted to ", dtype_name(x.dtype()));
+  check_scalar_fits(v, x.dtype(), "masked_fill");
 }
 }  // namespace
 
 Tensor masked_fill(const Tensor& x, const Tensor& mask, const Scalar& value) {
-  if (value.is_float()) check_fill_value(x, value.d);
+  check_fill_value(x, value);
   return masked_fill_impl(x, mask, scalar_tensor(value, x.dtype()), Tensor());
 }
 
@@ -515,7 +517,7 @@ Tensor masked_fill(const Tensor& x, const Tensor& mask, const Tensor& value) {
   EMBER_CHECK(value.dim() == 0, "masked_fill: only supports a 0-dimensional value tensor, but got a tensor of shape ",
               value.shape());
   const Scalar v = value.item();
-  if (v.is_float()) check_fill_value(x, v.d);
+  check_fill_value(x, v);
   return masked_fill_impl(x, mask, scalar_tensor(v, x.dtype()), value);
 }
 

@@ -17,7 +17,9 @@ namespace ember::cpu {
 EMBER_DECLARE_ISA(base)
 #if defined(__x86_64__) || defined(_M_X64)
 EMBER_DECLARE_ISA(avx2)
-#define EMBER_PICK(fn) (cpu_isa() >= Isa::Avx2 && cpu_isa() != Isa::Neon ? &avx2::fn : &base::fn)
+EMBER_DECLARE_ISA(avx512)
+#define EMBER_PICK(fn) \
+  (cpu_isa() == Isa::Avx512 ? &avx512::fn : cpu_isa() == Isa::Avx2 ? &avx2::fn : &base::fn)
 #else
 #define EMBER_PICK(fn) (&base::fn)
 #endif

@@ -10,6 +10,9 @@
 #include "core/tensor.h"
 
 namespace ember::cpu {
+// Internal linkage: this header is compiled with different ISA flags in several files, and
+// one shared (ODR-merged) copy could hand AVX-512 code to the portable path.
+namespace {
 
 constexpr int kMaxOps = 4;
 constexpr int kMaxDims = 25;
@@ -98,9 +101,17 @@ inline To cast(From v) {
   else return static_cast<To>(static_cast<acc_t<From>>(v));
 }
 
+// `flatten` inlines the functor into the loop whatever the inliner's budget says (GCC may
+// otherwise fold identical lambdas of different instantiations and call them per element).
+#if defined(__GNUC__)
+#define EMBER_FLATTEN __attribute__((flatten))
+#else
+#define EMBER_FLATTEN
+#endif
+
 // out = f(a, b) over one run; the unit/zero-stride cases are separate loops so they vectorize.
 template <class T, class R, class F>
-inline void binary_run(char** p, const int64_t* s, int64_t n, F&& f) {
+EMBER_FLATTEN inline void binary_run(char** p, const int64_t* s, int64_t n, F&& f) {
   using A = acc_t<T>;
   R* o = reinterpret_cast<R*>(p[0]);
   const T* a = reinterpret_cast<const T*>(p[1]);
@@ -122,7 +133,7 @@ inline void binary_run(char** p, const int64_t* s, int64_t n, F&& f) {
 }
 
 template <class T, class R, class F>
-inline void unary_run(char** p, const int64_t* s, int64_t n, F&& f) {
+EMBER_FLATTEN inline void unary_run(char** p, const int64_t* s, int64_t n, F&& f) {
   using A = acc_t<T>;
   R* o = reinterpret_cast<R*>(p[0]);
   const T* a = reinterpret_cast<const T*>(p[1]);
@@ -134,4 +145,5 @@ inline void unary_run(char** p, const int64_t* s, int64_t n, F&& f) {
   }
 }
 
+}  // namespace
 }  // namespace ember::cpu

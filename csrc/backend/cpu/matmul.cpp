@@ -1,28 +1,22 @@
-// Portable blocked GEMM for the `matmul` slot: out[b] = a[b] @ b[b] for any input strides.
-// BLIS-style: for each (batch, MC-row block, NC-column block) work unit, K is walked in KC steps;
-// the A block and the B panel are packed into contiguous strips (converted to the accumulation
-// type: f32 for f16/bf16, int64 for ints), and an MR x NR register tile is accumulated over the
-// packed strips. Units are spread over the thread pool. A faster per-ISA micro-kernel engine
-// replaces this later; this one aims to be correct and reasonably quick everywhere.
+// The `matmul` slot: out[b] = a[b] @ b[b] for any input strides. Floating dtypes go to the GEMM
+// engine (the `gemm` slot, backend/cpu/gemm*); integer dtypes use the portable blocked loop
+// below: for each (batch, MC-row block, NC-column block) work unit, K is walked in KC steps, the
+// A block and the B panel are packed into contiguous strips (converted to int64), and an MR x NR
+// register tile is accumulated over the packed strips. Units are spread over the thread pool.
 #include <algorithm>
 #include <cstdlib>
 #include <vector>
 
 #include "backend/cpu/threadpool.h"
-#include "backend/kernels.h"
+#include "backend/kernels_gemm.h"
 
 namespace ember::cpu {
 namespace {
 
-template <class T> struct gemm_acc { using type = acc_t<T>; };
-template <> struct gemm_acc<uint8_t> { using type = int64_t; };
-template <> struct gemm_acc<int32_t> { using type = int64_t; };
+template <class T> struct gemm_acc { using type = int64_t; };
 
-// Register tile and cache blocks per accumulation type. The tile fits the 16 vector registers
-// of baseline SSE2/NEON; the packed B panel (KC x NC) is sized for L2.
+// Register tile and cache blocks (integers only: floats use the GEMM engine).
 template <class Acc> struct Blocking;
-template <> struct Blocking<float> { static constexpr int MR = 4, NR = 8, MC = 64, KC = 256, NC = 256; };
-template <> struct Blocking<double> { static constexpr int MR = 4, NR = 4, MC = 64, KC = 256, NC = 128; };
 template <> struct Blocking<int64_t> { static constexpr int MR = 4, NR = 4, MC = 64, KC = 256, NC = 128; };
 
 constexpr int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
@@ -132,10 +126,10 @@ void cpu_matmul(const Tensor& out, const Tensor& a, const Tensor& b) {
     case Dtype::UInt8: return gemm<uint8_t>(out, a, b);
     case Dtype::Int32: return gemm<int32_t>(out, a, b);
     case Dtype::Int64: return gemm<int64_t>(out, a, b);
-    case Dtype::Float16: return gemm<Half>(out, a, b);
-    case Dtype::BFloat16: return gemm<BFloat16>(out, a, b);
-    case Dtype::Float32: return gemm<float>(out, a, b);
-    case Dtype::Float64: return gemm<double>(out, a, b);
+    case Dtype::Float16:
+    case Dtype::BFloat16:
+    case Dtype::Float32:
+    case Dtype::Float64: return kernel::gemm(Device::CPU)(out, a, b, {});
     default: EMBER_TYPE_ERROR("matmul: not implemented for dtype ", dtype_name(out.dtype()));
   }
 }

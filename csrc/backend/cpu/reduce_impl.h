@@ -6,6 +6,7 @@
 #include "backend/cpu/simd_math.h"
 #include "backend/kernels.h"
 
+#include <cstring>
 #include <memory>
 
 namespace ember::cpu::EMBER_ISA_NS {
@@ -20,8 +21,100 @@ inline A mul(A a, A b) {
   else return a * b;
 }
 
+// Accumulators held in registers as native-width vectors of this file's ISA (GCC/Clang vector
+// extensions: zmm for AVX-512, ymm for AVX2, xmm otherwise).
+#if defined(__AVX512F__)
+constexpr int kVecBytes = 64;
+#elif defined(__AVX__)
+constexpr int kVecBytes = 32;
+#else
+constexpr int kVecBytes = 16;
+#endif
+template <class A>
+struct VecOf;
+template <>
+struct VecOf<float> {
+  typedef float type __attribute__((vector_size(kVecBytes)));
+};
+template <>
+struct VecOf<double> {
+  typedef double type __attribute__((vector_size(kVecBytes)));
+};
+template <class A>
+using Vec64 = typename VecOf<A>::type;
+
+template <class A>
+inline Vec64<A> vload(const A* p) {
+  Vec64<A> v;
+  std::memcpy(&v, p, sizeof(v));
+  return v;
+}
+
+template <class A>
+A vsum(const A* x, int64_t n) {
+  constexpr int W = kVecBytes / sizeof(A);
+  Vec64<A> a0 = {}, a1 = {}, a2 = {}, a3 = {};
+  int64_t i = 0;
+  for (; i + 4 * W <= n; i += 4 * W) {
+    a0 += vload(x + i);
+    a1 += vload(x + i + W);
+    a2 += vload(x + i + 2 * W);
+    a3 += vload(x + i + 3 * W);
+  }
+  for (; i + W <= n; i += W) a0 += vload(x + i);
+  Vec64<A> t = (a0 + a1) + (a2 + a3);
+  A s = 0;
+  for (int j = 0; j < W; ++j) s += t[j];
+  for (; i < n; ++i) s += x[i];
+  return s;
+}
+
+template <class A>
+A vextreme(const A* x, int64_t n, bool is_max) {
+  constexpr int W = kVecBytes / sizeof(A);
+  if (n < 2 * W) {
+    A best = x[0];
+    for (int64_t i = 1; i < n; ++i) {
+      A v = x[i];
+      if (best != best) break;
+      if (v != v || (is_max ? v > best : v < best)) best = v;
+    }
+    return best;
+  }
+  Vec64<A> m0 = vload(x), m1 = vload(x + W);
+  int64_t i = 2 * W;
+  // NaN wins: pick v where it is better or NaN
+  if (is_max) {
+    for (; i + 2 * W <= n; i += 2 * W) {
+      Vec64<A> v0 = vload(x + i), v1 = vload(x + i + W);
+      m0 = (v0 > m0) | (v0 != v0) ? v0 : m0;
+      m1 = (v1 > m1) | (v1 != v1) ? v1 : m1;
+    }
+  } else {
+    for (; i + 2 * W <= n; i += 2 * W) {
+      Vec64<A> v0 = vload(x + i), v1 = vload(x + i + W);
+      m0 = (v0 < m0) | (v0 != v0) ? v0 : m0;
+      m1 = (v1 < m1) | (v1 != v1) ? v1 : m1;
+    }
+  }
+  A best = m0[0];
+  auto take = [&](A v) {
+    if (best != best) return;
+    if (v != v || (is_max ? v > best : v < best)) best = v;
+  };
+  for (int j = 0; j < W; ++j) take(m0[j]), take(m1[j]);
+  for (; i < n; ++i) take(x[i]);
+  return best;
+}
+
 template <class T, class Acc>
 Acc row_sum(const T* x, int64_t n) {
+  if constexpr (std::is_same_v<T, Acc> && std::is_floating_point_v<T>) {
+    // blocks keep float error small: vector lanes within a block, block totals in double
+    double total = 0;
+    for (int64_t b0 = 0; b0 < n; b0 += 8192) total += double(vsum(x + b0, std::min<int64_t>(8192, n - b0)));
+    return Acc(total);
+  }
   // blocks keep float error small: lanes within a block, block totals in double
   double total = 0;
   for (int64_t b0 = 0; b0 < n; b0 += 4096) {
@@ -57,6 +150,7 @@ inline bool better(A v, A best, bool is_max) {
 template <class T>
 acc_t<T> row_extreme(const T* x, int64_t n, bool is_max) {
   using A = acc_t<T>;
+  if constexpr (std::is_same_v<T, A> && std::is_floating_point_v<A>) return vextreme(x, n, is_max);
   A lane[kLanes];
   int64_t i = 0;
   if (n >= kLanes) {
@@ -230,7 +324,7 @@ void reduce_kernel(ReduceOp op, const Tensor& out, const Tensor& idx, const Tens
 
 // exp(x - m) over a row into y, returning the sum (lanes keep the loop vectorized)
 template <class A>
-A exp_shift_sum(const A* x, A* y, int64_t n, A m) {
+EMBER_FLATTEN A exp_shift_sum(const A* x, A* y, int64_t n, A m) {
   for (int64_t k = 0; k < n; ++k) y[k] = exp_fast(x[k] - m);
   return row_sum<A, A>(y, n);
 }
@@ -260,8 +354,8 @@ void softmax_kernel(const Tensor& out, const Tensor& x, bool log) {
         A* y = (direct && !log) ? reinterpret_cast<A*>(yr) : scratch.data();
         A s = exp_shift_sum(xs, y, n, m);
         if (log) {
-          A shift = m + std::log(s);
-          for (int64_t k = 0; k < n; ++k) yr[k] = T(xs[k] - shift);
+          A logs = std::log(s);  // (x - m) - log(s): exact for the large shifts m can have
+          for (int64_t k = 0; k < n; ++k) yr[k] = T((xs[k] - m) - logs);
         } else {
           A inv = A(1) / s;
           for (int64_t k = 0; k < n; ++k) yr[k] = T(y[k] * inv);

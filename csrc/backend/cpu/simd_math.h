@@ -11,6 +11,9 @@
 #endif
 
 namespace ember::cpu {
+// Internal linkage: this header is compiled with different ISA flags in several files, and
+// one shared (ODR-merged) copy could hand AVX-512 code to the portable path.
+namespace {
 
 // exp(x) for float, ~1 ulp: range-reduce by ln2, degree-6 polynomial, scale by 2^n via bits.
 EMBER_ALWAYS_INLINE float exp_f32(float x) {
@@ -68,4 +71,5 @@ EMBER_ALWAYS_INLINE A tanh_fast(A x) {
   else return std::tanh(x);
 }
 
+}  // namespace
 }  // namespace ember::cpu

@@ -1,0 +1,886 @@
+// The GEMM engine, compiled once per ISA: gemm_isa_*.cpp define EMBER_ISA_NS and include this
+// file, so each copy is built with its own target flags. Everything below lives in
+// ember::cpu::EMBER_ISA_NS (helpers in an anonymous namespace inside it) and no inline function
+// from a shared header is called: copies built with different flags must never be merged by the
+// linker (that could run AVX-512 code on a CPU without it).
+//
+// Algorithm (BLIS-style, rows of C vectorized):
+//  - C is cut into work units (batch, MC-row block, NC-column block), claimed dynamically by the
+//    pool's threads. A unit walks K in KC steps.
+//  - B is packed into NR-column strips (kc x NR, row-major) shared by all threads: a strip is
+//    packed by the first thread that needs it (atomic per-strip flags), so threads working on
+//    the same column block split its packing and nobody waits on a barrier. A (kc x nc) block of
+//    strips stays in L2 while the unit's rows stream past it. Small B (or few rows of A) with
+//    unit column stride is read in place instead.
+//  - A is packed MR rows at a time (kc x MR, column-interleaved) into an L1-resident buffer.
+//  - The micro-kernel keeps an MR x NR tile of C in registers (MR broadcasts of A times NV
+//    vectors of B per k step) and hands it to a vectorized epilogue (alpha, beta, bias, act).
+//  - M == 1 or N == 1 (matrix-vector) takes a streaming path without packing.
+// Packing converts the inputs to the accumulation type (f16/bf16 -> f32), so any dtype and any
+// strides (transposed or sliced operands) cost one pass over the data, never an extra copy.
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <new>
+#include <type_traits>
+#include <utility>
+
+#include "backend/cpu/gemm.h"
+#include "backend/cpu/threadpool.h"
+
+#if defined(__AVX512F__) || defined(__AVX2__)
+#include <immintrin.h>
+#elif defined(__aarch64__)
+#include <arm_neon.h>
+#elif defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+namespace ember::cpu::EMBER_ISA_NS {
+namespace {
+
+// ---------------------------------------------------------------------------------------------
+// Vectors of this ISA and the register tile: kMR rows x kNV vectors, sized to the register file
+// (the accumulators plus kNV B vectors and one broadcast must fit).
+#if defined(__AVX512F__)
+using VF = __m512;
+using VD = __m512d;
+inline VF bcast(float s) { return _mm512_set1_ps(s); }
+inline VD bcast(double s) { return _mm512_set1_pd(s); }
+inline VF vfma(VF a, VF b, VF c) { return _mm512_fmadd_ps(a, b, c); }
+inline VD vfma(VD a, VD b, VD c) { return _mm512_fmadd_pd(a, b, c); }
+constexpr int kMR = 14, kNV = 2;  // 28 of 32 zmm registers accumulate
+#elif defined(__AVX2__) && defined(__FMA__)
+using VF = __m256;
+using VD = __m256d;
+inline VF bcast(float s) { return _mm256_set1_ps(s); }
+inline VD bcast(double s) { return _mm256_set1_pd(s); }
+inline VF vfma(VF a, VF b, VF c) { return _mm256_fmadd_ps(a, b, c); }
+inline VD vfma(VD a, VD b, VD c) { return _mm256_fmadd_pd(a, b, c); }
+constexpr int kMR = 6, kNV = 2;  // 12 of 16 ymm registers
+#elif defined(__aarch64__)
+using VF = float32x4_t;
+using VD = float64x2_t;
+inline VF bcast(float s) { return vdupq_n_f32(s); }
+inline VD bcast(double s) { return vdupq_n_f64(s); }
+inline VF vfma(VF a, VF b, VF c) { return vfmaq_f32(c, a, b); }
+inline VD vfma(VD a, VD b, VD c) { return vfmaq_f64(c, a, b); }
+constexpr int kMR = 8, kNV = 3;  // 24 of 32 NEON registers
+#elif defined(__SSE2__)
+using VF = __m128;
+using VD = __m128d;
+inline VF bcast(float s) { return _mm_set1_ps(s); }
+inline VD bcast(double s) { return _mm_set1_pd(s); }
+inline VF vfma(VF a, VF b, VF c) { return _mm_add_ps(_mm_mul_ps(a, b), c); }
+inline VD vfma(VD a, VD b, VD c) { return _mm_add_pd(_mm_mul_pd(a, b), c); }
+constexpr int kMR = 6, kNV = 2;  // 12 of 16 xmm registers
+#else  // any other target: GCC/Clang generic vectors
+typedef float VF __attribute__((vector_size(16)));
+typedef double VD __attribute__((vector_size(16)));
+inline VF bcast(float s) { return VF{s, s, s, s}; }
+inline VD bcast(double s) { return VD{s, s}; }
+inline VF vfma(VF a, VF b, VF c) { return a * b + c; }
+inline VD vfma(VD a, VD b, VD c) { return a * b + c; }
+constexpr int kMR = 6, kNV = 2;
+#endif
+
+template <class T> struct VecOf;
+template <> struct VecOf<float> { using type = VF; };
+template <> struct VecOf<double> { using type = VD; };
+template <class T> using Vec = typename VecOf<T>::type;
+template <class T> constexpr int kLanes = int(sizeof(Vec<T>) / sizeof(T));
+template <class T> constexpr int kNR = kNV * kLanes<T>;
+
+template <class T>
+inline Vec<T> loadu(const T* p) {
+  Vec<T> v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+template <class T>
+inline void storeu(T* p, Vec<T> v) {
+  std::memcpy(p, &v, sizeof v);
+}
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
+constexpr int64_t imin(int64_t a, int64_t b) { return a < b ? a : b; }
+constexpr int64_t imax(int64_t a, int64_t b) { return a > b ? a : b; }
+constexpr int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+constexpr int64_t round_up(int64_t a, int64_t b) { return cdiv(a, b) * b; }
+
+// ---------------------------------------------------------------------------------------------
+// Input element types: 16-bit floats are widened to float while packing.
+struct F16 { uint16_t x; };
+struct BF16 { uint16_t x; };
+
+inline float cvt(float x) { return x; }
+inline double cvt(double x) { return x; }
+inline float cvt(BF16 h) {
+  const uint32_t u = uint32_t(h.x) << 16;
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+inline float cvt(F16 h) {
+#if defined(__F16C__)
+  return _cvtsh_ss(h.x);
+#else
+  const uint32_t sign = uint32_t(h.x & 0x8000) << 16, exp = (h.x >> 10) & 0x1f;
+  uint32_t man = h.x & 0x3ff, bits;
+  if (exp == 0) {
+    if (man == 0) {
+      bits = sign;
+    } else {  // subnormal: renormalize
+      int e = -1;
+      do {
+        e++;
+        man <<= 1;
+      } while (!(man & 0x400));
+      bits = sign | uint32_t(127 - 15 - e) << 23 | (man & 0x3ff) << 13;
+    }
+  } else if (exp == 31) {
+    bits = sign | 0x7f800000u | man << 13;
+  } else {
+    bits = sign | (exp + 112) << 23 | man << 13;
+  }
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+#endif
+}
+
+// ---------------------------------------------------------------------------------------------
+// Packing: a panel of n <= R "lanes" (rows of A, or columns of B) over kc steps of K, stored
+// step-major: dst[p * R + i] = src[i * si + p * sp]. B panels are zero-padded to R lanes; A
+// panels are not (the kernel for n rows reads only n).
+template <class T>
+using PackFn = void (*)(const void* base, int64_t off, int64_t si, int64_t sp, int64_t n, int64_t kc, T* dst,
+                        bool pad);
+
+// 16-byte vectors for the transposes in packing (SSE2 / NEON registers, on every target).
+typedef float V4f __attribute__((vector_size(16)));
+typedef double V2d __attribute__((vector_size(16)));
+
+// dst[q * R + i] = src[i * si + q] for i, q < 4 (a 4 x 4 float block transposed).
+template <int R>
+inline void transpose_block(const float* src, int64_t si, float* dst) {
+  V4f r0, r1, r2, r3;
+  std::memcpy(&r0, src, 16);
+  std::memcpy(&r1, src + si, 16);
+  std::memcpy(&r2, src + 2 * si, 16);
+  std::memcpy(&r3, src + 3 * si, 16);
+  const V4f t0 = __builtin_shufflevector(r0, r1, 0, 4, 1, 5), t1 = __builtin_shufflevector(r0, r1, 2, 6, 3, 7);
+  const V4f t2 = __builtin_shufflevector(r2, r3, 0, 4, 1, 5), t3 = __builtin_shufflevector(r2, r3, 2, 6, 3, 7);
+  const V4f c0 = __builtin_shufflevector(t0, t2, 0, 1, 4, 5), c1 = __builtin_shufflevector(t0, t2, 2, 3, 6, 7);
+  const V4f c2 = __builtin_shufflevector(t1, t3, 0, 1, 4, 5), c3 = __builtin_shufflevector(t1, t3, 2, 3, 6, 7);
+  std::memcpy(dst, &c0, 16);
+  std::memcpy(dst + R, &c1, 16);
+  std::memcpy(dst + 2 * R, &c2, 16);
+  std::memcpy(dst + 3 * R, &c3, 16);
+}
+template <int R>
+inline void transpose_block(const double* src, int64_t si, double* dst) {
+  V2d r0, r1;
+  std::memcpy(&r0, src, 16);
+  std::memcpy(&r1, src + si, 16);
+  const V2d c0 = __builtin_shufflevector(r0, r1, 0, 2), c1 = __builtin_shufflevector(r0, r1, 1, 3);
+  std::memcpy(dst, &c0, 16);
+  std::memcpy(dst + R, &c1, 16);
+}
+
+#if defined(__AVX__)
+typedef float V8f __attribute__((vector_size(32)));
+typedef double V4d __attribute__((vector_size(32)));
+
+// dst[q * R + i] = src[i * si + q] for i, q < 8 (8 x 8 floats; 24 shuffles).
+template <int R>
+inline void transpose_block8(const float* src, int64_t si, float* dst) {
+  V8f r[8], t[8], u[8];
+  for (int i = 0; i < 8; ++i) std::memcpy(&r[i], src + i * si, 32);
+  for (int i = 0; i < 8; i += 2) {
+    t[i] = __builtin_shufflevector(r[i], r[i + 1], 0, 8, 1, 9, 4, 12, 5, 13);
+    t[i + 1] = __builtin_shufflevector(r[i], r[i + 1], 2, 10, 3, 11, 6, 14, 7, 15);
+  }
+  for (int i = 0; i < 8; i += 4) {
+    u[i] = __builtin_shufflevector(t[i], t[i + 2], 0, 1, 8, 9, 4, 5, 12, 13);
+    u[i + 1] = __builtin_shufflevector(t[i], t[i + 2], 2, 3, 10, 11, 6, 7, 14, 15);
+    u[i + 2] = __builtin_shufflevector(t[i + 1], t[i + 3], 0, 1, 8, 9, 4, 5, 12, 13);
+    u[i + 3] = __builtin_shufflevector(t[i + 1], t[i + 3], 2, 3, 10, 11, 6, 7, 14, 15);
+  }
+  for (int q = 0; q < 4; ++q) {
+    const V8f lo = __builtin_shufflevector(u[q], u[q + 4], 0, 1, 2, 3, 8, 9, 10, 11);
+    const V8f hi = __builtin_shufflevector(u[q], u[q + 4], 4, 5, 6, 7, 12, 13, 14, 15);
+    std::memcpy(dst + q * R, &lo, 32);
+    std::memcpy(dst + (q + 4) * R, &hi, 32);
+  }
+}
+// 4 x 4 doubles.
+template <int R>
+inline void transpose_block8(const double* src, int64_t si, double* dst) {
+  V4d r0, r1, r2, r3;
+  std::memcpy(&r0, src, 32);
+  std::memcpy(&r1, src + si, 32);
+  std::memcpy(&r2, src + 2 * si, 32);
+  std::memcpy(&r3, src + 3 * si, 32);
+  const V4d t0 = __builtin_shufflevector(r0, r1, 0, 4, 2, 6), t1 = __builtin_shufflevector(r0, r1, 1, 5, 3, 7);
+  const V4d t2 = __builtin_shufflevector(r2, r3, 0, 4, 2, 6), t3 = __builtin_shufflevector(r2, r3, 1, 5, 3, 7);
+  const V4d c0 = __builtin_shufflevector(t0, t2, 0, 1, 4, 5), c1 = __builtin_shufflevector(t1, t3, 0, 1, 4, 5);
+  const V4d c2 = __builtin_shufflevector(t0, t2, 2, 3, 6, 7), c3 = __builtin_shufflevector(t1, t3, 2, 3, 6, 7);
+  std::memcpy(dst, &c0, 32);
+  std::memcpy(dst + R, &c1, 32);
+  std::memcpy(dst + 2 * R, &c2, 32);
+  std::memcpy(dst + 3 * R, &c3, 32);
+}
+#endif
+
+// Lanes [i0, n) of a steps-contiguous panel, transposed in L x L blocks (L = bytes / sizeof(T));
+// returns the first lane not done.
+template <int R, int Bytes, class T>
+int64_t transpose_lanes(const T* src, int64_t si, int64_t i0, int64_t n, int64_t kc, T* dst) {
+  constexpr int L = int(Bytes / sizeof(T));
+  const int64_t kcl = kc / L * L;
+  for (; i0 + L <= n; i0 += L) {
+    const T* s = src + i0 * si;
+    for (int64_t p = 0; p < kcl; p += L) {
+      if constexpr (Bytes == 32) {
+#if defined(__AVX__)
+        transpose_block8<R>(s + p, si, dst + p * R + i0);
+#endif
+      } else {
+        transpose_block<R>(s + p, si, dst + p * R + i0);
+      }
+    }
+    for (int64_t p = kcl; p < kc; ++p)
+      for (int i = 0; i < L; ++i) dst[p * R + i0 + i] = s[i * si + p];
+  }
+  return i0;
+}
+
+template <int R, class In, class T>
+void pack(const void* base, int64_t off, int64_t si, int64_t sp, int64_t n, int64_t kc, T* __restrict dst,
+          bool pad) {
+  const In* src = static_cast<const In*>(base) + off;
+  const int64_t nz = pad ? R : n;  // lanes written per step
+  if (si == 1) {  // lanes contiguous: each step is a short copy
+    if (n == R && std::is_same_v<In, T> && R % kLanes<T> == 0) {  // whole vectors (no memcpy calls)
+      for (int64_t p = 0; p < kc; ++p) {
+        const T* s = reinterpret_cast<const T*>(src + p * sp);
+        T* d = dst + p * R;
+#pragma GCC unroll 8
+        for (int i = 0; i < R; i += kLanes<T>) storeu<T>(d + i, loadu<T>(s + i));
+      }
+    } else if (n == R) {
+      for (int64_t p = 0; p < kc; ++p) {
+        const In* s = src + p * sp;
+        T* d = dst + p * R;
+        for (int i = 0; i < R; ++i) d[i] = T(cvt(s[i]));
+      }
+    } else {
+      for (int64_t p = 0; p < kc; ++p) {
+        const In* s = src + p * sp;
+        T* d = dst + p * R;
+        for (int64_t i = 0; i < n; ++i) d[i] = T(cvt(s[i]));
+        for (int64_t i = n; i < nz; ++i) d[i] = T(0);
+      }
+    }
+    return;
+  }
+  if (sp == 1) {  // steps contiguous (rows of a row-major A, columns of a transposed B): transpose
+    int64_t i0 = 0;
+    if constexpr (std::is_same_v<In, T>) {  // in register blocks
+#if defined(__AVX__)
+      i0 = transpose_lanes<R, 32>(src, si, i0, n, kc, dst);
+#endif
+      i0 = transpose_lanes<R, 16>(src, si, i0, n, kc, dst);
+    }
+    for (int64_t i = i0; i < n; ++i) {
+      const In* s = src + i * si;
+      for (int64_t p = 0; p < kc; ++p) dst[p * R + i] = T(cvt(s[p]));
+    }
+  } else {
+    for (int64_t p = 0; p < kc; ++p)
+      for (int64_t i = 0; i < n; ++i) dst[p * R + i] = T(cvt(src[i * si + p * sp]));
+  }
+  if (nz > n)
+    for (int64_t p = 0; p < kc; ++p)
+      for (int64_t i = n; i < nz; ++i) dst[p * R + i] = T(0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Micro-kernel: C[H x NR] (row stride ldc) = (acc ? C : 0) + sum over p < kc of
+// a[p * kMR + i] * b[p * bs + j]. The tile lives in H * kNV vector registers; B rows are NR
+// contiguous values (a packed strip, bs = NR, or a row-major B read in place, bs = its row stride).
+template <class T>
+using MicroFn = void (*)(int64_t kc, const T* a, const T* b, int64_t bs, T* c, int64_t ldc, bool acc);
+
+template <class T, int H>
+void micro(int64_t kc, const T* __restrict a, const T* __restrict b, int64_t bs, T* __restrict c, int64_t ldc,
+           bool acc) {
+  using V = Vec<T>;
+  constexpr int W = kLanes<T>, NV = kNV;
+  V t[H][NV];
+#pragma GCC unroll 16
+  for (int i = 0; i < H; ++i)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) t[i][v] = bcast(T(0));
+#pragma GCC unroll 2
+  for (int64_t p = 0; p < kc; ++p) {
+    V bv[NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) bv[v] = loadu<T>(b + v * W);
+#pragma GCC unroll 16
+    for (int i = 0; i < H; ++i) {
+      const V ai = bcast(a[i]);
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) t[i][v] = vfma(ai, bv[v], t[i][v]);
+    }
+    a += kMR;
+    b += bs;
+  }
+  if (acc) {
+#pragma GCC unroll 16
+    for (int i = 0; i < H; ++i)
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) storeu<T>(c + i * ldc + v * W, loadu<T>(c + i * ldc + v * W) + t[i][v]);
+  } else {
+#pragma GCC unroll 16
+    for (int i = 0; i < H; ++i)
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) storeu<T>(c + i * ldc + v * W, t[i][v]);
+  }
+}
+
+// Kernels for every row count 1..kMR, so edge rows cost no wasted FMAs.
+template <class T>
+struct Kernels {
+  MicroFn<T> f[kMR];
+};
+template <class T, size_t... I>
+constexpr Kernels<T> make_kernels(std::index_sequence<I...>) {
+  return {{&micro<T, int(I) + 1>...}};
+}
+template <class T>
+constexpr Kernels<T> kKernels = make_kernels<T>(std::make_index_sequence<kMR>{});
+
+// ---------------------------------------------------------------------------------------------
+// Epilogue: C = act(alpha * acc + beta * C + bias). Over K blocks: the first block applies beta
+// and bias, later ones add alpha * acc, the last applies the activation.
+template <class T>
+struct Epi {
+  T alpha, beta;
+  const T* bias;   // per column of C (per row with bias_rows), or null
+  bool bias_rows;  // set when the engine computes C^T (swapped operands)
+  GemmAct act;
+};
+
+template <class T>
+void apply_act(T* __restrict c, int64_t n, GemmAct act) {
+  switch (act) {
+    case GemmAct::None: break;
+    case GemmAct::Relu:
+      for (int64_t j = 0; j < n; ++j) c[j] = c[j] < T(0) ? T(0) : c[j];  // NaN stays NaN
+      break;
+    case GemmAct::Gelu:
+      for (int64_t j = 0; j < n; ++j) c[j] = T(0.5) * c[j] * (T(1) + std::erf(c[j] * T(0.70710678118654752440)));
+      break;
+    case GemmAct::GeluTanh:
+      for (int64_t j = 0; j < n; ++j) {
+        const T x = c[j];
+        c[j] = T(0.5) * x * (T(1) + std::tanh(T(0.79788456080286535588) * (x + T(0.044715) * x * x * x)));
+      }
+      break;
+  }
+}
+
+// One row of C (n values, unit stride) from one row of the product t.
+template <class T>
+void merge_row(const T* __restrict t, T* __restrict c, int64_t n, const Epi<T>& e, const T* __restrict bias,
+               T row_bias, bool first, bool last) {
+  const T alpha = e.alpha, beta = e.beta;
+  if (!first || beta == T(1)) {
+    if (alpha == T(1))
+      for (int64_t j = 0; j < n; ++j) c[j] += t[j];
+    else
+      for (int64_t j = 0; j < n; ++j) c[j] += alpha * t[j];
+  } else if (beta == T(0)) {
+    if (alpha == T(1))
+      for (int64_t j = 0; j < n; ++j) c[j] = t[j];
+    else
+      for (int64_t j = 0; j < n; ++j) c[j] = alpha * t[j];
+  } else {
+    for (int64_t j = 0; j < n; ++j) c[j] = alpha * t[j] + beta * c[j];
+  }
+  if (first && bias)
+    for (int64_t j = 0; j < n; ++j) c[j] += bias[j];
+  if (first && row_bias != T(0))
+    for (int64_t j = 0; j < n; ++j) c[j] += row_bias;
+  if (last) apply_act(c, n, e.act);
+}
+
+// C[mr x nr] (row stride ldc, column stride cs) from the product tile (row stride ldt). bias
+// points at the bias of C's first row or column.
+template <class T>
+void merge(const T* t, int64_t ldt, T* c, int64_t ldc, int64_t cs, int64_t mr, int64_t nr, const Epi<T>& e,
+           const T* bias, bool first, bool last) {
+  const T* col_bias = bias && !e.bias_rows ? bias : nullptr;
+  T row[kNR<T> > 64 ? kNR<T> : 64];
+  for (int64_t i = 0; i < mr; ++i, t += ldt, c += ldc) {
+    const T rb = bias && e.bias_rows ? bias[i] : T(0);
+    if (cs == 1) {
+      merge_row<T>(t, c, nr, e, col_bias, rb, first, last);
+      continue;
+    }
+    for (int64_t j0 = 0; j0 < nr; j0 += 64) {  // strided C: through a contiguous row buffer
+      const int64_t n = imin(64, nr - j0);
+      for (int64_t j = 0; j < n; ++j) row[j] = c[(j0 + j) * cs];
+      merge_row<T>(t + j0, row, n, e, col_bias ? col_bias + j0 : nullptr, rb, first, last);
+      for (int64_t j = 0; j < n; ++j) c[(j0 + j) * cs] = row[j];
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Workspace for packed B: grown on demand, kept by the calling thread between calls (a fresh
+// allocation per call would page-fault through megabytes every time).
+struct Workspace {
+  void* p = nullptr;
+  size_t size = 0;
+  void* get(size_t bytes) {
+    if (bytes > size) {
+      if (p) ::operator delete(p, std::align_val_t(64));
+      p = nullptr;
+      size = 0;
+      p = ::operator new(bytes, std::align_val_t(64));
+      size = bytes;
+    }
+    return p;
+  }
+  ~Workspace() {
+    if (p) ::operator delete(p, std::align_val_t(64));
+  }
+};
+thread_local Workspace t_ws;
+
+constexpr int64_t kPackCapBytes = int64_t(64) << 20;  // packed B per pass; larger problems are split
+constexpr int64_t kParallelFlops = int64_t(1) << 21;  // below this, waking the pool costs more
+
+// Cache blocking: an A panel (kMR x KC) in half of L1 (32 KB), a B block (KC x NC) in half of
+// L2 (>= 512 KB per core on current x86 and arm64 server cores).
+template <class T> constexpr int64_t kKC = sizeof(T) == 4 ? 256 : 128;
+template <class T> constexpr int64_t kNC = round_up((int64_t(512) << 10) / (kKC<T> * int64_t(sizeof(T))), kNR<T>);
+
+template <class T>
+struct Plan {
+  const GemmDesc* d;
+  PackFn<T> pack_a, pack_b;
+  Epi<T> epi;
+  T* c;
+  int64_t mc, nc, kc, mblocks, nblocks, kblocks, units;
+  bool direct_b;     // B read in place (row-major, same dtype)
+  T* bpack;          // packed B: [batch][column block][k block][strip] of kc x NR
+  uint8_t* flags;    // per packed strip: 0 empty, 1 being packed, 2 ready
+  int64_t npad;      // N rounded up to NR
+  int64_t spb;       // strips per column block
+  int64_t in_size;   // bytes per input element
+  int64_t next;      // next unit to claim (atomic)
+};
+
+template <class T>
+void ensure_packed(const Plan<T>& pl, int64_t bi, int64_t jb, int64_t pc, int64_t j0, int64_t ncur, int64_t p0,
+                   int64_t kcur, T* block) {
+  constexpr int NR = kNR<T>;
+  const GemmDesc& d = *pl.d;
+  uint8_t* f = pl.flags + ((bi * pl.nblocks + jb) * pl.kblocks + pc) * pl.spb;
+  const int64_t nstrips = cdiv(ncur, NR);
+  for (int64_t s = 0; s < nstrips; ++s) {
+    uint8_t expected = 0;
+    if (__atomic_load_n(&f[s], __ATOMIC_ACQUIRE) == 0 &&
+        __atomic_compare_exchange_n(&f[s], &expected, uint8_t(1), false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+      const int64_t js = s * NR;
+      pl.pack_b(d.b, bi * d.b_bs + p0 * d.b_rs + (j0 + js) * d.b_cs, d.b_cs, d.b_rs, imin(NR, ncur - js), kcur,
+                block + s * kcur * NR, true);
+      __atomic_store_n(&f[s], uint8_t(2), __ATOMIC_RELEASE);
+    }
+  }
+  for (int64_t s = 0; s < nstrips; ++s)
+    while (__atomic_load_n(&f[s], __ATOMIC_ACQUIRE) != 2) cpu_relax();
+}
+
+template <class T>
+void run_unit(const Plan<T>& pl, int64_t u, T* abuf, T* bedge, T* tile) {
+  constexpr int MR = kMR, NR = kNR<T>;
+  const GemmDesc& d = *pl.d;
+  const int64_t M = d.m, N = d.n, K = d.k;
+  const int64_t ib = u % pl.mblocks, jb = (u / pl.mblocks) % pl.nblocks, bi = u / (pl.mblocks * pl.nblocks);
+  const int64_t i0 = ib * pl.mc, mcur = imin(pl.mc, M - i0);
+  const int64_t j0 = jb * pl.nc, ncur = imin(pl.nc, N - j0), ncpad = round_up(ncur, NR);
+  const int64_t nstrips = cdiv(ncur, NR), last_nr = ncur - (nstrips - 1) * NR;
+  T* C = pl.c + bi * d.c_bs + i0 * d.c_rs + j0 * d.c_cs;
+  const T* bias = pl.epi.bias ? pl.epi.bias + (pl.epi.bias_rows ? i0 : j0) : nullptr;
+  const int64_t aoff = bi * d.a_bs + i0 * d.a_rs;
+  const T* bdirect = pl.direct_b ? static_cast<const T*>(d.b) + bi * d.b_bs + j0 : nullptr;
+
+  for (int64_t pc = 0; pc < pl.kblocks; ++pc) {
+    const int64_t p0 = pc * pl.kc, kcur = imin(pl.kc, K - p0);
+    const bool first = pc == 0, last = pc == pl.kblocks - 1;
+    T* block = nullptr;
+    if (pl.direct_b) {
+      if (last_nr < NR)  // the partial last strip is padded into a local buffer
+        pl.pack_b(d.b, bi * d.b_bs + p0 * d.b_rs + (j0 + (nstrips - 1) * NR), 1, d.b_rs, last_nr, kcur, bedge, true);
+    } else {
+      block = pl.bpack + bi * K * pl.npad + j0 * K + p0 * ncpad;
+      ensure_packed(pl, bi, jb, pc, j0, ncur, p0, kcur, block);
+    }
+    // the kernel writes C itself when the epilogue of this K block is a plain store or add
+    const T alpha = pl.epi.alpha, beta = pl.epi.beta;
+    const bool direct_c = d.c_cs == 1 && alpha == T(1) && (!first || beta == T(0) || beta == T(1));
+    const bool acc = !first || beta == T(1);
+    for (int64_t is = 0; is < mcur; is += MR) {
+      const int64_t mr = imin(MR, mcur - is);
+      pl.pack_a(d.a, aoff + is * d.a_rs + p0 * d.a_cs, d.a_rs, d.a_cs, mr, kcur, abuf, false);
+      const MicroFn<T> kern = kKernels<T>.f[mr - 1];
+      T* Cr = C + is * d.c_rs;
+      const T* rbias = bias && pl.epi.bias_rows ? bias + is : nullptr;
+      // the next A panel's source is fetched into L2 in slices while this one computes (its
+      // rows are short strided streams the hardware prefetchers pick up late)
+      const int64_t next_rows = imin(MR, mcur - is - MR);
+      const char* next_a = static_cast<const char*>(d.a) + (aoff + (is + MR) * d.a_rs + p0 * d.a_cs) * pl.in_size;
+      const int64_t line_elems = 64 / pl.in_size, row_lines = cdiv(kcur, line_elems);
+      const bool prefetch = next_rows > 0 && d.a_cs == 1;
+      const int64_t lines_per_strip = prefetch ? cdiv(next_rows * row_lines, nstrips) : 0;
+      int64_t pf = 0;
+      for (int64_t s = 0; s < nstrips; ++s) {
+        for (int64_t l = 0; l < lines_per_strip && pf < next_rows * row_lines; ++l, ++pf)
+          __builtin_prefetch(next_a + ((pf / row_lines) * d.a_rs + (pf % row_lines) * line_elems) * pl.in_size, 0, 2);
+        const int64_t js = s * NR, nr = imin(NR, ncur - js);
+        const T* bp = block ? block + s * kcur * NR : nr == NR ? bdirect + p0 * d.b_rs + js : bedge;
+        const int64_t bs = block || nr < NR ? NR : d.b_rs;
+        const T* cbias = bias && !pl.epi.bias_rows ? bias + js : rbias;
+        if (direct_c && nr == NR) {
+          T* Ct = Cr + js;
+          kern(kcur, abuf, bp, bs, Ct, d.c_rs, acc);
+          if ((first && bias) || (last && pl.epi.act != GemmAct::None))
+            for (int64_t i = 0; i < mr; ++i) {
+              T* row = Ct + i * d.c_rs;
+              if (first && cbias && !pl.epi.bias_rows)
+                for (int64_t j = 0; j < NR; ++j) row[j] += cbias[j];
+              if (first && rbias)
+                for (int64_t j = 0; j < NR; ++j) row[j] += rbias[i];
+              if (last) apply_act(row, NR, pl.epi.act);
+            }
+        } else {
+          kern(kcur, abuf, bp, bs, tile, NR, false);
+          merge(tile, NR, Cr + js * d.c_cs, d.c_rs, d.c_cs, mr, nr, pl.epi, cbias, first, last);
+        }
+      }
+    }
+  }
+}
+
+template <class T>
+void worker(Plan<T>& pl) {
+  alignas(64) T abuf[kMR * kKC<T>];
+  alignas(64) T bedge[kNR<T> * kKC<T>];
+  alignas(64) T tile[kMR * kNR<T>];
+  for (;;) {
+    const int64_t u = __atomic_fetch_add(&pl.next, 1, __ATOMIC_RELAXED);
+    if (u >= pl.units) break;
+    run_unit(pl, u, abuf, bedge, tile);
+  }
+}
+
+// Splits C into units of whole MR-row / NR-column strips for nt threads: column blocks of at
+// most NC, then the split (mb x nb) with the least estimated time, counting the threads'
+// makespan in whole units (units are claimed dynamically), each unit's A packing and B
+// streaming, and the shared B packing. Costs are in cycles of one core.
+template <class T>
+void choose_blocks(Plan<T>& pl, int64_t M, int64_t N, int64_t K, int64_t B, int nt) {
+  constexpr int64_t MR = kMR, NR = kNR<T>;
+  const int64_t ms = cdiv(M, MR), ns = cdiv(N, NR), nb_min = cdiv(N, kNC<T>);
+  int64_t best_mb = 1, best_nb = nb_min;
+  if (nt > 1 && B * nb_min < 4 * nt) {
+    const double fma_per_cycle = 64.0 / double(sizeof(T));  // two 256-bit FMA pipes
+    const double kk = double(K > 0 ? K : 1);
+    double best = -1;
+    for (int64_t mb = 1; mb <= imin(ms, 16 * nt); ++mb) {
+      const int64_t rows = cdiv(ms, mb) * MR;
+      if (mb > 1 && cdiv(ms, mb) == cdiv(ms, mb - 1)) continue;  // same split as mb - 1
+      for (int64_t nb = nb_min; nb <= imin(ns, 16 * nt); ++nb) {
+        if (nb > nb_min && cdiv(ns, nb) == cdiv(ns, nb - 1)) continue;
+        const int64_t cols = cdiv(ns, nb) * NR;
+        const int64_t units = B * cdiv(ms, cdiv(ms, mb)) * cdiv(ns, cdiv(ns, nb));
+        if (units > 16 * nt) break;
+        const double unit = double(imin(rows, M)) * double(cols) * kk / fma_per_cycle +
+                            double(imin(rows, M)) * kk / 2 + double(cols) * kk / 8 + 2000;
+        const double t = double(cdiv(units, nt)) * unit;
+        if (best < 0 || t < best) {
+          best = t;
+          best_mb = mb;
+          best_nb = nb;
+        }
+      }
+    }
+  }
+  pl.mc = cdiv(ms, best_mb) * MR;
+  pl.mblocks = cdiv(M, pl.mc);
+  pl.nc = cdiv(ns, best_nb) * NR;
+  pl.nblocks = cdiv(N, pl.nc);
+}
+
+inline int threads_for(const GemmDesc& d, double flops) {
+  if (flops < double(kParallelFlops) || in_parallel_region()) return 1;
+  return d.threads > 0 ? d.threads : num_threads();
+}
+
+template <class T>
+void gemm_packed(const GemmDesc& d, PackFn<T> pack_a, PackFn<T> pack_b, int64_t in_size, bool bias_rows) {
+  const bool same_type = in_size == int64_t(sizeof(T));
+  constexpr int MR = kMR, NR = kNR<T>;
+  const int64_t M = d.m, N = d.n, K = d.k, B = d.batch;
+  Plan<T> pl{};
+  pl.d = &d;
+  pl.pack_a = pack_a;
+  pl.pack_b = pack_b;
+  pl.in_size = in_size;
+  pl.c = static_cast<T*>(d.c);
+  pl.epi = {T(d.alpha), T(d.beta), static_cast<const T*>(d.bias), bias_rows, d.act};
+
+  pl.kblocks = K == 0 ? 1 : cdiv(K, kKC<T>);
+  pl.kc = K == 0 ? 0 : cdiv(K, pl.kblocks);
+  const int nt = threads_for(d, 2.0 * double(B) * double(M) * double(N) * double(K));
+  // few rows of A (each B element used by few panels) or a small B: read B in place
+  pl.direct_b = same_type && d.b_cs == 1 && (M <= 2 * MR || K * N * int64_t(sizeof(T)) <= (int64_t(256) << 10));
+
+  choose_blocks<T>(pl, M, N, K, B, nt);
+  pl.units = B * pl.nblocks * pl.mblocks;
+  pl.npad = round_up(N, NR);
+  pl.spb = pl.nc / NR;
+
+  if (!pl.direct_b) {
+    const int64_t pack_bytes = B * K * pl.npad * int64_t(sizeof(T));
+    const int64_t nflags = B * pl.nblocks * pl.kblocks * pl.spb;
+    char* ws = static_cast<char*>(t_ws.get(size_t(pack_bytes + nflags + 64)));
+    pl.bpack = reinterpret_cast<T*>(ws);
+    pl.flags = reinterpret_cast<uint8_t*>(ws + pack_bytes);
+    std::memset(pl.flags, 0, size_t(nflags));
+  }
+  pl.next = 0;
+  const int64_t nworkers = imin(nt, pl.units);
+  if (nworkers <= 1) {
+    worker(pl);
+  } else {
+    parallel_for(0, nworkers, 1, [&](int64_t, int64_t) { worker(pl); });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Matrix-vector products (M == 1 or N == 1): y[r] = sum_k mat[r, k] x[k] for R outputs, streamed
+// without packing. Rows of mat contiguous -> dot products; columns contiguous -> axpy sweeps.
+template <class T>
+T hsum(Vec<T> v) {
+  T l[kLanes<T>];
+  storeu<T>(l, v);
+  T s = 0;
+  for (int i = 0; i < kLanes<T>; ++i) s += l[i];
+  return s;
+}
+
+template <class T>
+void gemv_dot(const T* __restrict m, int64_t rs, const T* __restrict x, int64_t K, int64_t n, T* __restrict y) {
+  constexpr int W = kLanes<T>;
+  int64_t r = 0;
+  for (; r + 4 <= n; r += 4) {
+    const T *r0 = m + r * rs, *r1 = r0 + rs, *r2 = r1 + rs, *r3 = r2 + rs;
+    Vec<T> a0 = bcast(T(0)), a1 = a0, a2 = a0, a3 = a0;
+    int64_t k = 0;
+    for (; k + W <= K; k += W) {
+      const Vec<T> xv = loadu<T>(x + k);
+      a0 = vfma(loadu<T>(r0 + k), xv, a0);
+      a1 = vfma(loadu<T>(r1 + k), xv, a1);
+      a2 = vfma(loadu<T>(r2 + k), xv, a2);
+      a3 = vfma(loadu<T>(r3 + k), xv, a3);
+    }
+    T s0 = hsum<T>(a0), s1 = hsum<T>(a1), s2 = hsum<T>(a2), s3 = hsum<T>(a3);
+    for (; k < K; ++k) {
+      s0 += r0[k] * x[k];
+      s1 += r1[k] * x[k];
+      s2 += r2[k] * x[k];
+      s3 += r3[k] * x[k];
+    }
+    y[r] = s0;
+    y[r + 1] = s1;
+    y[r + 2] = s2;
+    y[r + 3] = s3;
+  }
+  for (; r < n; ++r) {
+    const T* r0 = m + r * rs;
+    Vec<T> a0 = bcast(T(0)), a1 = a0;
+    int64_t k = 0;
+    for (; k + 2 * W <= K; k += 2 * W) {
+      a0 = vfma(loadu<T>(r0 + k), loadu<T>(x + k), a0);
+      a1 = vfma(loadu<T>(r0 + k + W), loadu<T>(x + k + W), a1);
+    }
+    T s = hsum<T>(a0) + hsum<T>(a1);
+    for (; k < K; ++k) s += r0[k] * x[k];
+    y[r] = s;
+  }
+}
+
+template <class T>
+void gemv_axpy(const T* __restrict m, int64_t cs, const T* __restrict x, int64_t K, int64_t n, T* __restrict y) {
+  constexpr int W = kLanes<T>;
+  for (int64_t r = 0; r < n; ++r) y[r] = T(0);
+  int64_t k = 0;
+  for (; k + 4 <= K; k += 4) {  // four columns per sweep: a quarter of the y traffic
+    const T *c0 = m + k * cs, *c1 = c0 + cs, *c2 = c1 + cs, *c3 = c2 + cs;
+    const Vec<T> x0 = bcast(x[k]), x1 = bcast(x[k + 1]), x2 = bcast(x[k + 2]), x3 = bcast(x[k + 3]);
+    int64_t r = 0;
+    for (; r + W <= n; r += W) {
+      Vec<T> v = loadu<T>(y + r);
+      v = vfma(loadu<T>(c0 + r), x0, v);
+      v = vfma(loadu<T>(c1 + r), x1, v);
+      v = vfma(loadu<T>(c2 + r), x2, v);
+      v = vfma(loadu<T>(c3 + r), x3, v);
+      storeu<T>(y + r, v);
+    }
+    for (; r < n; ++r) y[r] += c0[r] * x[k] + c1[r] * x[k + 1] + c2[r] * x[k + 2] + c3[r] * x[k + 3];
+  }
+  for (; k < K; ++k) {
+    const T* c0 = m + k * cs;
+    for (int64_t r = 0; r < n; ++r) y[r] += c0[r] * x[k];
+  }
+}
+
+// True when handled (f32/f64 with a unit stride in the matrix operand).
+template <class T>
+bool gemv(const GemmDesc& d) {
+  const bool row = d.m == 1;  // C row = x^T @ B: mat = B^T
+  const int64_t R = row ? d.n : d.m, K = d.k;
+  const int64_t rs = row ? d.b_cs : d.a_rs, cs = row ? d.b_rs : d.a_cs;
+  const int64_t mat_bs = row ? d.b_bs : d.a_bs, xs = row ? d.a_cs : d.b_rs, x_bs = row ? d.a_bs : d.b_bs;
+  const T* mat = static_cast<const T*>(row ? d.b : d.a);
+  const T* xp = static_cast<const T*>(row ? d.a : d.b);
+  if (K == 0 || (cs != 1 && rs != 1) || (cs == 1 && rs == 1 && R > 1 && K > 1)) return false;
+  const bool dots = cs == 1;
+
+  // x with a non-unit stride is gathered once per batch
+  T* xbuf = nullptr;
+  if (xs != 1) {
+    xbuf = static_cast<T*>(t_ws.get(size_t(d.batch * K) * sizeof(T)));
+    for (int64_t b = 0; b < d.batch; ++b)
+      for (int64_t k = 0; k < K; ++k) xbuf[b * K + k] = xp[b * x_bs + k * xs];
+  }
+  constexpr int64_t kChunk = 512;
+  const int nt = threads_for(d, 2.0 * double(d.batch) * double(R) * double(K));
+  const int64_t chunk = imin(kChunk, imax(16, round_up(cdiv(R, 4 * int64_t(nt)), 16)));
+  const int64_t nchunks = cdiv(R, chunk), units = d.batch * nchunks;
+  const Epi<T> epi{T(d.alpha), T(d.beta), static_cast<const T*>(d.bias), false, d.act};
+  T* C = static_cast<T*>(d.c);
+
+  auto body = [&](int64_t u0, int64_t u1) {
+    alignas(64) T y[kChunk];
+    for (int64_t u = u0; u < u1; ++u) {
+      const int64_t b = u / nchunks, r0 = (u % nchunks) * chunk, n = imin(chunk, R - r0);
+      const T* x = xbuf ? xbuf + b * K : xp + b * x_bs;
+      const T* m = mat + b * mat_bs + r0 * rs;
+      if (dots)
+        gemv_dot<T>(m, rs, x, K, n, y);
+      else
+        gemv_axpy<T>(m, cs, x, K, n, y);
+      T* c = C + b * d.c_bs;
+      if (row)  // outputs along C's row: one row of n columns
+        merge<T>(y, n, c + r0 * d.c_cs, d.c_rs, d.c_cs, 1, n, epi, epi.bias ? epi.bias + r0 : nullptr, true, true);
+      else  // outputs down C's column: n rows of one column
+        merge<T>(y, 1, c + r0 * d.c_rs, d.c_rs, 1, n, 1, epi, epi.bias, true, true);
+    }
+  };
+  if (nt <= 1 || units <= 1)
+    body(0, units);
+  else
+    parallel_for(0, units, cdiv(units, 4 * int64_t(nt)), body);
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Packed path, with the packed-B workspace bounded: the batch, or the columns of one huge
+// product, are split into passes.
+template <class In, class T>
+void run_packed(const GemmDesc& d, bool bias_rows) {
+  constexpr bool same = std::is_same_v<In, T>;
+  const int64_t npad = round_up(d.n, kNR<T>);
+  const int64_t per_batch = d.k * npad * int64_t(sizeof(T));
+  if (per_batch * d.batch > kPackCapBytes && !(same && d.b_cs == 1 && d.m <= 2 * kMR)) {
+    GemmDesc s = d;
+    if (d.batch > 1) {
+      const int64_t g = imax(1, kPackCapBytes / imax(per_batch, 1));
+      for (int64_t b0 = 0; b0 < d.batch; b0 += g) {
+        s.batch = imin(g, d.batch - b0);
+        s.a = static_cast<const In*>(d.a) + b0 * d.a_bs;
+        s.b = static_cast<const In*>(d.b) + b0 * d.b_bs;
+        s.c = static_cast<T*>(d.c) + b0 * d.c_bs;
+        run_packed<In, T>(s, bias_rows);
+      }
+      return;
+    }
+    const int64_t w = imax(kNC<T>, kPackCapBytes / imax(d.k * int64_t(sizeof(T)), 1) / kNC<T> * kNC<T>);
+    if (w < d.n) {
+      for (int64_t j0 = 0; j0 < d.n; j0 += w) {
+        s.n = imin(w, d.n - j0);
+        s.b = static_cast<const In*>(d.b) + j0 * d.b_cs;
+        s.c = static_cast<T*>(d.c) + j0 * d.c_cs;
+        if (d.bias && !bias_rows) s.bias = static_cast<const T*>(d.bias) + j0;
+        run_packed<In, T>(s, bias_rows);
+      }
+      return;
+    }
+  }
+  gemm_packed<T>(d, &pack<kMR, In, T>, &pack<kNR<T>, In, T>, int64_t(sizeof(In)), bias_rows);
+}
+
+template <class In, class T>
+void run(const GemmDesc& d) {
+  if constexpr (std::is_same_v<In, T>) {
+    if ((d.m == 1 || d.n == 1) && gemv<T>(d)) return;
+  }
+  // Narrow C (N well below NR): compute C^T = B^T A^T instead, so the short side runs down the
+  // kernel's rows, where every count is exact (columns come in multiples of NR).
+  constexpr int64_t NR = kNR<T>;
+  if (d.n < NR && d.m > d.n && round_up(d.n, NR) * d.m * 10 > round_up(d.m, NR) * d.n * 13) {
+    GemmDesc s = d;
+    s.m = d.n;
+    s.n = d.m;
+    s.a = d.b;
+    s.a_bs = d.b_bs;
+    s.a_rs = d.b_cs;
+    s.a_cs = d.b_rs;
+    s.b = d.a;
+    s.b_bs = d.a_bs;
+    s.b_rs = d.a_cs;
+    s.b_cs = d.a_rs;
+    s.c_rs = d.c_cs;
+    s.c_cs = d.c_rs;
+    return run_packed<In, T>(s, true);
+  }
+  run_packed<In, T>(d, false);
+}
+
+}  // namespace
+
+void gemm_run(const GemmDesc& d) {
+  if (d.m <= 0 || d.n <= 0 || d.batch <= 0) return;
+  switch (d.in) {
+    case GemmIn::F32: return run<float, float>(d);
+    case GemmIn::F64: return run<double, double>(d);
+    case GemmIn::F16: return run<F16, float>(d);
+    case GemmIn::BF16: return run<BF16, float>(d);
+  }
+}
+
+}  // namespace ember::cpu::EMBER_ISA_NS
