@@ -51,7 +51,8 @@ Tensor tensor_from_array(const AnyArray& a, nb::handle owner, const char* op, bo
     if (shape[i] > 0) hi += (shape[i] - 1) * strides[i];
   }
   (void)lo;
-  size_t nbytes = size_t((hi + 1) * itemsize(dt));
+  // an empty array may have no buffer at all, whatever its other sizes
+  size_t nbytes = shape_numel(shape) == 0 ? 0 : size_t((hi + 1) * itemsize(dt));
   nb::object keep = nb::borrow(owner);
   auto* holder = new nb::object(keep);
   auto storage = Storage::borrow(const_cast<void*>(a.data()), nbytes, [holder](void*) {

@@ -191,10 +191,11 @@ bool is_row_bias(const Tensor& input, int64_t N) {
   return true;
 }
 
-// out (fresh, [B?, M, N]) = act(beta * input + alpha * a3 @ b3) for floating dtypes. A row-vector
-// input becomes the bias epilogue; any other input is copied into out first (beta != 0).
-void gemm_fused(const Tensor& out, const Tensor& a3, const Tensor& b3, const Tensor& input, double beta, double alpha,
-                GemmActivation act) {
+// out (fresh) = act(beta * input + alpha * a3 @ b3) for floating dtypes, out3 being out viewed
+// as [B, M, N]. A row-vector input becomes the bias epilogue; any other input is copied into out
+// first (beta != 0).
+void gemm_fused(const Tensor& out, const Tensor& out3, const Tensor& a3, const Tensor& b3, const Tensor& input,
+                double beta, double alpha, GemmActivation act) {
   kernel::GemmEpilogue e;
   e.alpha = alpha;
   e.act = act;
@@ -208,7 +209,7 @@ void gemm_fused(const Tensor& out, const Tensor& a3, const Tensor& b3, const Ten
       e.beta = beta;
     }
   }
-  kernel::gemm(out.device())(as3(out), a3, b3, e);
+  kernel::gemm(out.device())(out3, a3, b3, e);
 }
 
 void check_same_dtype(const Tensor& a, const Tensor& b, const char* op, const char* an, const char* bn) {
@@ -238,7 +239,7 @@ Tensor gemm_op(const Tensor& input, const Tensor& a, const Tensor& b, const Scal
     const Tensor id = input.defined() ? alias_detached(input) : Tensor();
     if (is_floating(a.dtype())) {
       out = empty(out_shape, a.dtype(), a.device());
-      gemm_fused(out, as3(ad), as3(bd), id, beta.to_double(), alpha.to_double(), GemmActivation::None);
+      gemm_fused(out, as3(out), as3(ad), as3(bd), id, beta.to_double(), alpha.to_double(), GemmActivation::None);
     } else {  // integers: no GEMM engine, compose
       out = matmul_forward(ad, bd, op);
       if (alpha.to_double() != 1) out = binary(BinaryOp::Mul, out, alpha);
@@ -325,7 +326,8 @@ Tensor linear_impl(const Tensor& input, const Tensor& weight, const Tensor& bias
     const Tensor bd = bias.defined() ? expand(reshape(alias_detached(bias), {-1}), {outf}) : Tensor();
     if (is_floating(input.dtype())) {
       out = empty(out_shape, input.dtype(), input.device());
-      gemm_fused(reshape(out, {rows, outf}), as3(x2), wt, bd, 1.0, 1.0, act);  // [*, out] as 2-D rows
+      const Tensor out3 = make_view(out, {1, rows, outf}, {0, outf, 1}, out.offset());
+      gemm_fused(out, out3, as3(x2), wt, bd, 1.0, 1.0, act);
     } else {
       out = reshape(matmul_forward(x2, matrix_mT(w), op), out_shape);
       if (bd.defined()) out = out + bd;

@@ -45,6 +45,7 @@ from . import autograd
 from .autograd import value_and_grad
 from .autograd import grad_fn as grad
 from . import testing
+from . import nn, optim  # noqa: E402  (nn.functional, nn.init, optim.lr_scheduler)
 
 __version__ = "0.1.0"
 
@@ -92,3 +93,7 @@ def swapaxes(input: Tensor, axis0: _builtins.int, axis1: _builtins.int) -> Tenso
 
 swapdims = swapaxes
 moveaxis = movedim  # noqa: F405
+
+# data loading, checkpoints (safetensors) and the training loop
+from . import data, train, utils  # noqa: E402
+from .serialization import load, save  # noqa: E402

@@ -12,9 +12,14 @@
 //    the same column block split its packing and nobody waits on a barrier. A (kc x nc) block of
 //    strips stays in L2 while the unit's rows stream past it. Small B (or few rows of A) with
 //    unit column stride is read in place instead.
-//  - A is packed MR rows at a time (kc x MR, column-interleaved) into an L1-resident buffer.
-//  - The micro-kernel keeps an MR x NR tile of C in registers (MR broadcasts of A times NV
-//    vectors of B per k step) and hands it to a vectorized epilogue (alpha, beta, bias, act).
+//  - A is packed in panels of at most MR rows (kc x MR, column-interleaved) into an L1-resident
+//    buffer; the next panel's source is prefetched while the current one computes.
+//  - The micro-kernel keeps an H x NR tile of C in registers (H <= MR broadcasts of A times NV
+//    vectors of B per k step; one kernel per height, so ragged edges waste no FMAs) and stores
+//    or accumulates it into C; epilogues other than a plain store/add (alpha, beta, bias,
+//    relu/gelu, strided or partial tiles) go through a small tile buffer.
+//  - C with few columns (N < NR) is computed as C^T = B^T A^T: the short side then runs down
+//    the kernel's rows, where any count is exact.
 //  - M == 1 or N == 1 (matrix-vector) takes a streaming path without packing.
 // Packing converts the inputs to the accumulation type (f16/bf16 -> f32), so any dtype and any
 // strides (transposed or sliced operands) cost one pass over the data, never an extra copy.
@@ -542,16 +547,19 @@ void run_unit(const Plan<T>& pl, int64_t u, T* abuf, T* bedge, T* tile) {
     const T alpha = pl.epi.alpha, beta = pl.epi.beta;
     const bool direct_c = d.c_cs == 1 && alpha == T(1) && (!first || beta == T(0) || beta == T(1));
     const bool acc = !first || beta == T(1);
-    for (int64_t is = 0; is < mcur; is += MR) {
-      const int64_t mr = imin(MR, mcur - is);
+    // row panels of balanced heights (17 rows: 9 + 8, not 14 + 3): short panels re-read B
+    // for few FMAs
+    const int64_t npanels = cdiv(mcur, MR), base_h = mcur / npanels, tall = mcur % npanels;
+    for (int64_t r = 0, is = 0; r < npanels; ++r) {
+      const int64_t mr = base_h + (r < tall ? 1 : 0), next_is = is + mr;
       pl.pack_a(d.a, aoff + is * d.a_rs + p0 * d.a_cs, d.a_rs, d.a_cs, mr, kcur, abuf, false);
       const MicroFn<T> kern = kKernels<T>.f[mr - 1];
       T* Cr = C + is * d.c_rs;
       const T* rbias = bias && pl.epi.bias_rows ? bias + is : nullptr;
       // the next A panel's source is fetched into L2 in slices while this one computes (its
       // rows are short strided streams the hardware prefetchers pick up late)
-      const int64_t next_rows = imin(MR, mcur - is - MR);
-      const char* next_a = static_cast<const char*>(d.a) + (aoff + (is + MR) * d.a_rs + p0 * d.a_cs) * pl.in_size;
+      const int64_t next_rows = r + 1 < npanels ? base_h + (r + 1 < tall ? 1 : 0) : 0;
+      const char* next_a = static_cast<const char*>(d.a) + (aoff + next_is * d.a_rs + p0 * d.a_cs) * pl.in_size;
       const int64_t line_elems = 64 / pl.in_size, row_lines = cdiv(kcur, line_elems);
       const bool prefetch = next_rows > 0 && d.a_cs == 1;
       const int64_t lines_per_strip = prefetch ? cdiv(next_rows * row_lines, nstrips) : 0;
@@ -580,6 +588,7 @@ void run_unit(const Plan<T>& pl, int64_t u, T* abuf, T* bedge, T* tile) {
           merge(tile, NR, Cr + js * d.c_cs, d.c_rs, d.c_cs, mr, nr, pl.epi, cbias, first, last);
         }
       }
+      is = next_is;
     }
   }
 }
@@ -599,7 +608,8 @@ void worker(Plan<T>& pl) {
 // Splits C into units of whole MR-row / NR-column strips for nt threads: column blocks of at
 // most NC, then the split (mb x nb) with the least estimated time, counting the threads'
 // makespan in whole units (units are claimed dynamically), each unit's A packing and B
-// streaming, and the shared B packing. Costs are in cycles of one core.
+// streaming, and a margin for uneven cores when there are few units per thread. Costs are in
+// cycles of one core.
 template <class T>
 void choose_blocks(Plan<T>& pl, int64_t M, int64_t N, int64_t K, int64_t B, int nt) {
   constexpr int64_t MR = kMR, NR = kNR<T>;
@@ -619,7 +629,8 @@ void choose_blocks(Plan<T>& pl, int64_t M, int64_t N, int64_t K, int64_t B, int 
         if (units > 16 * nt) break;
         const double unit = double(imin(rows, M)) * double(cols) * kk / fma_per_cycle +
                             double(imin(rows, M)) * kk / 2 + double(cols) * kk / 8 + 2000;
-        const double t = double(cdiv(units, nt)) * unit;
+        // few units per thread: a core slowed by other work cannot hand any off
+        const double t = double(cdiv(units, nt)) * unit * (1 + 0.25 * double(nt) / double(units));
         if (best < 0 || t < best) {
           best = t;
           best_mb = mb;
@@ -770,19 +781,54 @@ bool gemv(const GemmDesc& d) {
   if (K == 0 || (cs != 1 && rs != 1) || (cs == 1 && rs == 1 && R > 1 && K > 1)) return false;
   const bool dots = cs == 1;
 
-  // x with a non-unit stride is gathered once per batch
-  T* xbuf = nullptr;
-  if (xs != 1) {
-    xbuf = static_cast<T*>(t_ws.get(size_t(d.batch * K) * sizeof(T)));
-    for (int64_t b = 0; b < d.batch; ++b)
-      for (int64_t k = 0; k < K; ++k) xbuf[b * K + k] = xp[b * x_bs + k * xs];
-  }
-  constexpr int64_t kChunk = 512;
   const int nt = threads_for(d, 2.0 * double(d.batch) * double(R) * double(K));
-  const int64_t chunk = imin(kChunk, imax(16, round_up(cdiv(R, 4 * int64_t(nt)), 16)));
-  const int64_t nchunks = cdiv(R, chunk), units = d.batch * nchunks;
   const Epi<T> epi{T(d.alpha), T(d.beta), static_cast<const T*>(d.bias), false, d.act};
   T* C = static_cast<T*>(d.c);
+  // Axpy sweeps with few outputs and batches: split K instead of the outputs, so each thread
+  // streams whole contiguous columns; the partial sums are added at the end.
+  const bool ksplit = !dots && nt > 1 && d.batch < nt && R <= 65536 && K >= 16 * nt;
+  const int64_t kparts = ksplit ? nt : 1;
+
+  // workspace: x gathered when strided, partial sums of the K split
+  const int64_t xn = xs != 1 ? round_up(d.batch * K, 16) : 0, pn = ksplit ? d.batch * kparts * R : 0;
+  T* ws = xn + pn ? static_cast<T*>(t_ws.get(size_t(xn + pn) * sizeof(T))) : nullptr;
+  T* xbuf = xn ? ws : nullptr;
+  if (xbuf)
+    for (int64_t b = 0; b < d.batch; ++b)
+      for (int64_t k = 0; k < K; ++k) xbuf[b * K + k] = xp[b * x_bs + k * xs];
+  auto output = [&](const T* y, int64_t b, int64_t r0, int64_t n) {
+    T* c = C + b * d.c_bs;
+    if (row)  // outputs along C's row: one row of n columns
+      merge<T>(y, n, c + r0 * d.c_cs, d.c_rs, d.c_cs, 1, n, epi, epi.bias ? epi.bias + r0 : nullptr, true, true);
+    else  // outputs down C's column: n rows of one column
+      merge<T>(y, 1, c + r0 * d.c_rs, d.c_rs, 1, n, 1, epi, epi.bias, true, true);
+  };
+
+  if (ksplit) {
+    T* part = ws + xn;
+    const int64_t klen = round_up(cdiv(K, kparts), 4);
+    parallel_for(0, d.batch * kparts, 1, [&](int64_t u0, int64_t u1) {
+      for (int64_t u = u0; u < u1; ++u) {
+        const int64_t b = u / kparts, k0 = (u % kparts) * klen, kl = imin(klen, K - k0);
+        const T* x = xbuf ? xbuf + b * K : xp + b * x_bs;
+        if (kl > 0)
+          gemv_axpy<T>(mat + b * mat_bs + k0 * cs, cs, x + k0, kl, R, part + u * R);
+        else
+          for (int64_t r = 0; r < R; ++r) part[u * R + r] = T(0);
+      }
+    });
+    for (int64_t b = 0; b < d.batch; ++b) {
+      T* y = part + b * kparts * R;
+      for (int64_t q = 1; q < kparts; ++q)
+        for (int64_t r = 0; r < R; ++r) y[r] += y[q * R + r];
+      output(y, b, 0, R);
+    }
+    return true;
+  }
+
+  constexpr int64_t kChunk = 512;
+  const int64_t chunk = imin(kChunk, imax(16, round_up(cdiv(R, 4 * int64_t(nt)), 16)));
+  const int64_t nchunks = cdiv(R, chunk), units = d.batch * nchunks;
 
   auto body = [&](int64_t u0, int64_t u1) {
     alignas(64) T y[kChunk];
@@ -794,11 +840,7 @@ bool gemv(const GemmDesc& d) {
         gemv_dot<T>(m, rs, x, K, n, y);
       else
         gemv_axpy<T>(m, cs, x, K, n, y);
-      T* c = C + b * d.c_bs;
-      if (row)  // outputs along C's row: one row of n columns
-        merge<T>(y, n, c + r0 * d.c_cs, d.c_rs, d.c_cs, 1, n, epi, epi.bias ? epi.bias + r0 : nullptr, true, true);
-      else  // outputs down C's column: n rows of one column
-        merge<T>(y, 1, c + r0 * d.c_rs, d.c_rs, 1, n, 1, epi, epi.bias, true, true);
+      output(y, b, r0, n);
     }
   };
   if (nt <= 1 || units <= 1)

@@ -7,6 +7,7 @@
 #include "backend/kernels.h"
 
 #include <cstring>
+#include <limits>
 #include <memory>
 
 namespace ember::cpu::EMBER_ISA_NS {
@@ -325,7 +326,7 @@ void reduce_kernel(ReduceOp op, const Tensor& out, const Tensor& idx, const Tens
 // exp(x - m) over a row into y, returning the sum (lanes keep the loop vectorized)
 template <class A>
 EMBER_FLATTEN A exp_shift_sum(const A* x, A* y, int64_t n, A m) {
-  for (int64_t k = 0; k < n; ++k) y[k] = exp_fast(x[k] - m);
+  for (int64_t k = 0; k < n; ++k) y[k] = exp_nonpos(x[k] - m);
   return row_sum<A, A>(y, n);
 }
 
@@ -350,7 +351,11 @@ void softmax_kernel(const Tensor& out, const Tensor& x, bool log) {
           xs = xa.data();
         }
         A m = row_extreme<A>(xs, n, true);
-        if (m == -INFINITY || m == INFINITY || m != m) m = m != m ? m : A(0);  // keep inf/nan rows nan like PyTorch
+        if (m != m || m == INFINITY) {  // NaN or +inf in the row: NaN out, like PyTorch
+          for (int64_t k = 0; k < n; ++k) yr[k] = T(std::numeric_limits<A>::quiet_NaN());
+          continue;
+        }
+        if (m == -INFINITY) m = 0;  // an all -inf row: exps are 0, the sum 0, the result NaN
         A* y = (direct && !log) ? reinterpret_cast<A*>(yr) : scratch.data();
         A s = exp_shift_sum(xs, y, n, m);
         if (log) {

@@ -37,6 +37,30 @@ EMBER_ALWAYS_INLINE float exp_f32(float x) {
   return xin < -87.3365f ? 0.0f : y;
 }
 
+// exp for x <= 0 (softmax after the max shift): no overflow or NaN handling per element.
+EMBER_ALWAYS_INLINE float exp_nonpos_f32(float x) {
+  const float xin = x;
+  x = x < -87.3365f ? -87.3365f : x;
+  float n = std::floor(x * 1.44269504088896341f + 0.5f);
+  float r = x - n * 0.693359375f;
+  r = r - n * -2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  float y = p * std::bit_cast<float>((int32_t(n) + 127) << 23);
+  return xin < -87.3365f ? 0.0f : y;
+}
+
+template <class A>
+EMBER_ALWAYS_INLINE A exp_nonpos(A x) {
+  if constexpr (std::is_same_v<A, float>) return exp_nonpos_f32(x);
+  else return std::exp(x);
+}
+
 template <class A>
 EMBER_ALWAYS_INLINE A exp_fast(A x) {
   if constexpr (std::is_same_v<A, float>) {

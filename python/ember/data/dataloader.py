@@ -1,0 +1,407 @@
+"""DataLoader: batches from a dataset, with shuffling, samplers, collation and optional
+background prefetch."""
+
+from __future__ import annotations
+
+import collections.abc
+import numbers
+import queue
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+import numpy as np
+
+from .. import _C
+from .._C import Tensor
+from .dataset import Dataset, IterableDataset
+from .sampler import BatchSampler, RandomSampler, Sampler, SequentialSampler
+
+__all__ = ["DataLoader", "default_collate", "default_convert"]
+
+_NP_OK = {np.dtype(t) for t in ("bool", "uint8", "int32", "int64", "float16", "float32", "float64")}
+
+
+def _np_to_tensor(a: np.ndarray) -> Tensor:
+    from .._creation import from_numpy
+
+    if a.dtype.kind in "USOVM":
+        raise TypeError(
+            f"default_collate: can't make a tensor from a NumPy array of dtype {a.dtype}"
+        )
+    if a.dtype not in _NP_OK:
+        # ember has no int8/int16/uint16/uint32/...: widen to the nearest supported dtype
+        if a.dtype.kind in "iu":
+            a = a.astype(np.int64)
+        elif a.dtype.kind == "f":
+            a = a.astype(np.float64 if a.dtype.itemsize > 4 else np.float32)
+        else:
+            raise TypeError(f"default_collate: NumPy dtype {a.dtype} is not supported")
+    if not a.dtype.isnative:
+        a = a.astype(a.dtype.newbyteorder("="))
+    return from_numpy(np.ascontiguousarray(a))
+
+
+def default_convert(data: Any) -> Any:
+    """What the DataLoader returns per item when batching is off (``batch_size=None``):
+    NumPy arrays become tensors, containers are converted element-wise, the rest is unchanged."""
+    if isinstance(data, Tensor):
+        return data
+    if isinstance(data, np.ndarray):
+        return data if data.dtype.kind in "USOV" else _np_to_tensor(data)
+    if isinstance(data, np.generic) and data.dtype.kind in "biuf":
+        return _np_to_tensor(np.asarray(data))
+    if isinstance(data, collections.abc.Mapping):
+        return {k: default_convert(v) for k, v in data.items()}
+    if isinstance(data, tuple) and hasattr(data, "_fields"):
+        return type(data)(*(default_convert(d) for d in data))
+    if isinstance(data, (list, tuple)):
+        return type(data)(default_convert(d) for d in data)
+    return data
+
+
+def _describe(x: Any) -> str:
+    if isinstance(x, Tensor):
+        return f"Tensor(shape={tuple(x.shape)}, dtype={x.dtype})"
+    if isinstance(x, np.ndarray):
+        return f"ndarray(shape={x.shape}, dtype={x.dtype})"
+    return type(x).__name__
+
+
+def default_collate(batch: list) -> Any:
+    """Stack a list of samples into a batch, like PyTorch's ``default_collate``.
+
+    - ember tensors -> ``ember.stack`` (new leading batch dimension); NumPy arrays and NumPy
+      scalars -> stacked, then a tensor of the same dtype (ember has no int16/uint16: those widen)
+    - Python floats -> float64 tensor, ints -> int64 tensor, bools -> bool tensor (PyTorch's rule)
+    - str / bytes -> the list unchanged
+    - dicts -> dict of collated values; tuples / lists / namedtuples -> the same container of
+      collated fields (each sample must have the same length)
+
+    Shape:
+        a list of ``B`` samples whose tensors have shape ``S`` -> tensors of shape ``(B, *S)``.
+    """
+    if not isinstance(batch, (list, tuple)) or len(batch) == 0:
+        raise ValueError("default_collate: expected a non-empty list of samples")
+    elem = batch[0]
+    if isinstance(elem, Tensor):
+        shapes = {tuple(b.shape) if isinstance(b, Tensor) else None for b in batch}
+        if len(shapes) != 1 or None in shapes:
+            raise RuntimeError(
+                "default_collate: stack expects each tensor to be equal size, got "
+                + ", ".join(sorted({_describe(b) for b in batch}))
+            )
+        return _C.stack(list(batch), 0)
+    if isinstance(elem, np.ndarray):
+        if elem.dtype.kind in "USOV":
+            raise TypeError(
+                f"default_collate: batch of NumPy arrays of dtype {elem.dtype} (strings/objects) can't be collated"
+            )
+        try:
+            return _np_to_tensor(np.stack(batch))
+        except ValueError as e:
+            raise RuntimeError(
+                "default_collate: stack expects each array to be equal size, got "
+                + ", ".join(sorted({_describe(b) for b in batch}))
+            ) from e
+    if isinstance(elem, np.generic):
+        if elem.dtype.kind in "USOV":
+            return list(batch)
+        return _np_to_tensor(np.asarray(batch))
+    if isinstance(elem, bool):
+        return _np_to_tensor(np.asarray(batch, dtype=np.bool_))
+    if isinstance(elem, numbers.Integral):
+        return _np_to_tensor(np.asarray(batch, dtype=np.int64))
+    if isinstance(elem, numbers.Real):
+        return _np_to_tensor(np.asarray(batch, dtype=np.float64))
+    if isinstance(elem, (str, bytes)):
+        return list(batch)
+    if isinstance(elem, collections.abc.Mapping):
+        keys = list(elem.keys())
+        for i, b in enumerate(batch):
+            if not isinstance(b, collections.abc.Mapping) or set(b.keys()) != set(keys):
+                raise RuntimeError(
+                    f"default_collate: sample {i} has keys {sorted(map(str, getattr(b, 'keys', lambda: [])()))}, "
+                    f"expected {sorted(map(str, keys))} like sample 0"
+                )
+        return {k: default_collate([b[k] for b in batch]) for k in keys}
+    if isinstance(elem, tuple) and hasattr(elem, "_fields"):  # namedtuple
+        return type(elem)(*(default_collate(list(s)) for s in zip(*batch)))
+    if isinstance(elem, collections.abc.Sequence):
+        n = len(elem)
+        if any(len(b) != n for b in batch):
+            raise RuntimeError(
+                "default_collate: each element in list of batch should be of equal size"
+            )
+        fields = [default_collate(list(s)) for s in zip(*batch)]
+        return tuple(fields) if isinstance(elem, tuple) else fields
+    raise TypeError(
+        f"default_collate: batch must contain tensors, NumPy arrays, numbers, dicts or lists; found {type(elem).__name__}"
+    )
+
+
+def _positive_int(x) -> bool:
+    return isinstance(x, numbers.Integral) and not isinstance(x, bool) and x > 0
+
+
+class DataLoader:
+    """Iterates over a dataset in batches.
+
+    Args:
+        dataset: a map-style :class:`Dataset` (``__getitem__`` + ``__len__``) or an
+            :class:`IterableDataset`.
+        batch_size: samples per batch (a positive int), or ``None`` to return single samples.
+        shuffle: visit the samples in a new random order every epoch.
+        sampler: an iterable of indices (excludes ``shuffle``).
+        batch_sampler: an iterable of index lists (excludes ``batch_size``, ``shuffle``,
+            ``sampler``, ``drop_last``).
+        num_workers: ``0`` loads in the calling thread; ``> 0`` loads in one background thread
+            that keeps ``num_workers * prefetch_factor`` batches ready (threads, not processes:
+            useful when loading releases the GIL, e.g. decoding or NumPy work).
+        collate_fn: merges a list of samples into a batch (default :func:`default_collate`).
+        drop_last: drop the last incomplete batch.
+        generator: ``ember.Generator`` for the shuffle order. Without it each epoch draws a seed
+            from the default generator, so ``ember.manual_seed`` makes runs repeatable.
+        prefetch_factor: batches per worker kept ready (default 2 when ``num_workers > 0``).
+        pin_memory, timeout, worker_init_fn, persistent_workers: accepted for PyTorch
+            compatibility; ``timeout`` bounds the wait for a prefetched batch (seconds, 0 = none).
+
+    Datasets with ``__getbatch__(indices)`` (TensorDataset, the built-in datasets) are fetched a
+    whole batch at a time when the default collate_fn is used.
+    """
+
+    def __init__(
+        self,
+        dataset: Dataset,
+        batch_size: int | None = 1,
+        shuffle: bool | None = None,
+        sampler: Sampler | Iterable | None = None,
+        batch_sampler: Sampler | Iterable | None = None,
+        num_workers: int = 0,
+        collate_fn: Callable[[list], Any] | None = None,
+        pin_memory: bool = False,
+        drop_last: bool = False,
+        timeout: float = 0,
+        worker_init_fn: Callable[[int], None] | None = None,
+        generator=None,
+        *,
+        prefetch_factor: int | None = None,
+        persistent_workers: bool = False,
+    ) -> None:
+        if batch_size is not None and not _positive_int(batch_size):
+            raise ValueError(
+                f"DataLoader: batch_size should be a positive integer or None, got {batch_size!r}"
+            )
+        if not isinstance(num_workers, numbers.Integral) or num_workers < 0:
+            raise ValueError(
+                f"DataLoader: num_workers should be a non-negative integer, got {num_workers!r}"
+            )
+        if prefetch_factor is not None and (num_workers == 0 or not _positive_int(prefetch_factor)):
+            raise ValueError(
+                "DataLoader: prefetch_factor needs num_workers > 0 and must be a positive integer, "
+                f"got prefetch_factor={prefetch_factor!r}, num_workers={num_workers}"
+            )
+        if timeout < 0:
+            raise ValueError(f"DataLoader: timeout should be non-negative, got {timeout!r}")
+        if generator is not None and not isinstance(generator, _C.Generator):
+            raise TypeError(
+                f"DataLoader: generator must be an ember.Generator, got {type(generator).__name__}"
+            )
+
+        self.dataset = dataset
+        self.num_workers = int(num_workers)
+        self.prefetch_factor = (
+            prefetch_factor if prefetch_factor is not None else (2 if num_workers else None)
+        )
+        self.pin_memory = pin_memory
+        self.timeout = timeout
+        self.worker_init_fn = worker_init_fn
+        self.persistent_workers = persistent_workers
+        self.generator = generator
+        self._iterable = isinstance(dataset, IterableDataset)
+
+        if self._iterable:
+            if shuffle:
+                raise ValueError(
+                    "DataLoader with IterableDataset: expected unspecified shuffle option, got shuffle=True"
+                )
+            if sampler is not None:
+                raise ValueError(
+                    "DataLoader with IterableDataset: expected unspecified sampler option"
+                )
+            if batch_sampler is not None:
+                raise ValueError(
+                    "DataLoader with IterableDataset: expected unspecified batch_sampler option"
+                )
+        else:
+            if not hasattr(dataset, "__getitem__"):
+                raise TypeError(
+                    f"DataLoader: dataset must be a Dataset (with __getitem__), got {type(dataset).__name__}"
+                )
+            if sampler is not None and shuffle:
+                raise ValueError("DataLoader: sampler option is mutually exclusive with shuffle")
+            if batch_sampler is not None:
+                if batch_size != 1 or shuffle or sampler is not None or drop_last:
+                    raise ValueError(
+                        "DataLoader: batch_sampler option is mutually exclusive with batch_size, shuffle, sampler, and drop_last"
+                    )
+                batch_size = None
+                drop_last = False
+            elif batch_size is None and drop_last:
+                raise ValueError(
+                    "DataLoader: batch_size=None option disables auto-batching and is mutually exclusive with drop_last"
+                )
+            if sampler is None:
+                sampler = (
+                    RandomSampler(dataset, generator=generator)
+                    if shuffle
+                    else SequentialSampler(dataset)
+                )
+            if batch_size is not None and batch_sampler is None:
+                batch_sampler = BatchSampler(sampler, batch_size, drop_last)
+
+        self.batch_size = batch_size
+        self.drop_last = drop_last
+        self.sampler = sampler
+        self.batch_sampler = batch_sampler
+        self._auto_collation = batch_sampler is not None or (
+            self._iterable and batch_size is not None
+        )
+        if collate_fn is None:
+            collate_fn = default_collate if self._auto_collation else default_convert
+        self.collate_fn = collate_fn
+
+    # ------------------------------------------------------------------ iteration
+
+    def _fetch_batches(self) -> Iterator[Any]:
+        if self._iterable:
+            return self._iterable_batches()
+        ds, collate = self.dataset, self.collate_fn
+        if not self._auto_collation:
+            return (collate(ds[i]) for i in iter(self.sampler))
+        getbatch = getattr(ds, "__getbatch__", None) if collate is default_collate else None
+        getitems = getattr(ds, "__getitems__", None)
+        batches = iter(self.batch_sampler)  # the shuffle order is drawn here, in this thread
+        if getbatch is not None:
+            return (getbatch(b) for b in batches)
+        if getitems is not None:
+            return (collate(getitems(b)) for b in batches)
+        return (collate([ds[i] for i in b]) for b in batches)
+
+    def _iterable_batches(self):
+        it = iter(self.dataset)
+        if self.batch_size is None:
+            for x in it:
+                yield self.collate_fn(x)
+            return
+        bs = self.batch_size
+        buf = []
+        for x in it:
+            buf.append(x)
+            if len(buf) == bs:
+                yield self.collate_fn(buf)
+                buf = []
+        if buf and not self.drop_last:
+            yield self.collate_fn(buf)
+
+    def __iter__(self) -> Iterator[Any]:
+        batches = self._fetch_batches()
+        if self.num_workers > 0:
+            if self.worker_init_fn is not None:
+                self.worker_init_fn(0)
+            return _PrefetchIterator(batches, self.num_workers * self.prefetch_factor, self.timeout)
+        return batches
+
+    def __len__(self) -> int:
+        if self._iterable:
+            n = len(self.dataset)  # TypeError if the IterableDataset has no __len__
+            if self.batch_size is None:
+                return n
+            return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+        if self.batch_sampler is not None:
+            return len(self.batch_sampler)
+        return len(self.sampler)
+
+    def __repr__(self) -> str:
+        return (
+            f"DataLoader(dataset={type(self.dataset).__name__}(len={len(self.dataset) if hasattr(self.dataset, '__len__') else '?'}), "
+            f"batch_size={self.batch_size}, drop_last={self.drop_last}, num_workers={self.num_workers})"
+        )
+
+
+class _Raised:
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+
+_DONE = object()
+
+
+class _PrefetchIterator:
+    """Runs a batch iterator in a daemon thread, keeping up to ``depth`` batches ready.
+
+    Exceptions raised while loading are re-raised in the consumer; breaking out of the loop
+    (or dropping the iterator) stops the thread.
+    """
+
+    def __init__(self, source: Iterator[Any], depth: int, timeout: float) -> None:
+        self._q: queue.Queue = queue.Queue(maxsize=max(1, depth))
+        self._stop = threading.Event()
+        self._timeout = timeout or None
+        self._finished = False
+        self._thread = threading.Thread(
+            target=self._run, args=(source,), name="ember-data-prefetch", daemon=True
+        )
+        self._thread.start()
+
+    def _put(self, item) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _run(self, source) -> None:
+        try:
+            for batch in source:
+                if not self._put(batch):
+                    return
+        except BaseException as e:  # noqa: BLE001  (handed to the consumer)
+            self._put(_Raised(e))
+            return
+        self._put(_DONE)
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        if self._finished:
+            raise StopIteration
+        try:
+            item = self._q.get(timeout=self._timeout)
+        except queue.Empty:
+            self.close()
+            raise RuntimeError(
+                f"DataLoader timed out after {self._timeout} seconds waiting for a batch"
+            ) from None
+        if item is _DONE:
+            self.close()
+            raise StopIteration
+        if isinstance(item, _Raised):
+            self.close()
+            raise item.exc
+        return item
+
+    def close(self) -> None:
+        self._finished = True
+        self._stop.set()
+        try:  # unblock a producer waiting on a full queue
+            while True:
+                self._q.get_nowait()
+        except queue.Empty:
+            pass
+
+    def __del__(self) -> None:
+        self._stop.set()
