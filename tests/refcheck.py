@@ -1,6 +1,5 @@
 """Reference helpers shared by the elementwise and reduction tests: random inputs in several
 layouts, conversion to NumPy, and `check` (shape, dtype and values against NumPy/PyTorch)."""
-import math
 
 import numpy as np
 

@@ -10,11 +10,8 @@ import pytest
 
 import ember
 import ember.nn.functional as F
-from ember.testing import gradcheck
-
 from refcheck import *  # noqa: F403  (make, check, ref, to_np, dname, ...)
 from refcheck import ALL, FLOATS, INTS, check, dname, make, ref, to_np  # noqa: F401
-
 
 
 def np_erf(x):

@@ -9,8 +9,6 @@ import pytest
 
 import ember
 import ember.nn.functional as F
-from ember.testing import gradcheck
-
 from refcheck import *  # noqa: F403
 from refcheck import check as _check
 

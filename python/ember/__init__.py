@@ -5,10 +5,17 @@ re-exports them and adds the Python conveniences (``ember.tensor``, creation fun
 PyTorch's signatures, grad-mode context managers, ``nn``, ``optim``, ``data``).
 """
 
-from . import _C
+from . import (  # noqa: E402  (nn.functional, nn.init, optim.lr_scheduler)
+    _C,
+    _tensor,  # noqa: F401  (adds Python-side Tensor methods)
+    autograd,
+    nn,
+    optim,
+    return_types,
+    testing,
+)
 from ._C import *  # noqa: F403  (ops, dtypes, Tensor, Generator, ...)
 from ._C import Tensor, dtype
-from ._grad_mode import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from ._creation import (
     arange,
     as_tensor,
@@ -19,6 +26,8 @@ from ._creation import (
     from_numpy,
     full,
     full_like,
+    get_rng_state,
+    initial_seed,
     linspace,
     manual_seed,
     ones,
@@ -31,21 +40,15 @@ from ._creation import (
     randn_like,
     randperm,
     seed,
-    initial_seed,
-    get_rng_state,
     set_rng_state,
     tensor,
     zeros,
     zeros_like,
 )
 from ._device import device
-from . import _tensor  # noqa: F401  (adds Python-side Tensor methods)
-from . import return_types
-from . import autograd
-from .autograd import value_and_grad
+from ._grad_mode import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from .autograd import grad_fn as grad
-from . import testing
-from . import nn, optim  # noqa: E402  (nn.functional, nn.init, optim.lr_scheduler)
+from .autograd import value_and_grad
 
 __version__ = "0.1.0"
 
