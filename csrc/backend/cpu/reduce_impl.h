@@ -54,16 +54,13 @@ inline Vec64<A> vload(const A* p) {
 template <class A>
 A vsum(const A* x, int64_t n) {
   constexpr int W = kVecBytes / sizeof(A);
-  Vec64<A> a0 = {}, a1 = {}, a2 = {}, a3 = {};
+  // eight independent chains: enough loads in flight to stream from memory at full speed
+  Vec64<A> a[8] = {};
   int64_t i = 0;
-  for (; i + 4 * W <= n; i += 4 * W) {
-    a0 += vload(x + i);
-    a1 += vload(x + i + W);
-    a2 += vload(x + i + 2 * W);
-    a3 += vload(x + i + 3 * W);
-  }
-  for (; i + W <= n; i += W) a0 += vload(x + i);
-  Vec64<A> t = (a0 + a1) + (a2 + a3);
+  for (; i + 8 * W <= n; i += 8 * W)
+    for (int k = 0; k < 8; ++k) a[k] += vload(x + i + k * W);
+  for (; i + W <= n; i += W) a[0] += vload(x + i);
+  Vec64<A> t = ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
   A s = 0;
   for (int j = 0; j < W; ++j) s += t[j];
   for (; i < n; ++i) s += x[i];
