@@ -15,8 +15,12 @@ except ImportError:  # pragma: no cover
 ALL = ["float32", "float64", "float16", "bfloat16", "int32", "int64", "uint8", "bool"]
 FLOATS = ALL[:4]
 INTS = ["int32", "int64", "uint8"]
-TOL = {"float32": (1e-5, 1e-5), "float64": (1e-9, 1e-10),
-       "float16": (1e-2, 1e-2), "bfloat16": (3e-2, 3e-2)}
+TOL = {
+    "float32": (1e-5, 1e-5),
+    "float64": (1e-9, 1e-10),
+    "float16": (1e-2, 1e-2),
+    "bfloat16": (3e-2, 3e-2),
+}
 LIMS = {"uint8": (0, 9), "int32": (-9, 9), "int64": (-9, 9)}
 
 
@@ -42,15 +46,18 @@ def ref(t):
     return a.astype(np.float64) if dname(t.dtype) in FLOATS else a
 
 
-def make(shape, dtype="float64", low=None, high=None, seed=0, layout="contig",
-         nonzero=False, step=None):
+def make(
+    shape, dtype="float64", low=None, high=None, seed=0, layout="contig", nonzero=False, step=None
+):
     """Random ember tensor. layout: 'contig', 'step' (x[..., ::2]) or 'T' (transposed view).
     nonzero: |x| >= 0.5 (floats) / x != 0 (ints); step: round floats to a multiple of step."""
     rng = np.random.default_rng(seed)
     shape = tuple(shape)
-    base = {"contig": shape,
-            "step": shape[:-1] + (2 * shape[-1],) if shape else shape,
-            "T": shape[:-2] + shape[-2:][::-1]}[layout]
+    base = {
+        "contig": shape,
+        "step": shape[:-1] + (2 * shape[-1],) if shape else shape,
+        "T": shape[:-2] + shape[-2:][::-1],
+    }[layout]
     if dtype == "bool":
         a = rng.random(base) < 0.5
     elif dtype in FLOATS:
@@ -88,8 +95,13 @@ def check(out, expected, dtype=None, rtol=None, atol=None, tol=None):
     tol = TOL if tol is None else tol
     if name in tol:
         r, a = tol[name]
-        np.testing.assert_allclose(got.astype(np.float64), expected.astype(np.float64),
-                                   rtol=rtol or r, atol=atol or a, equal_nan=True)
+        np.testing.assert_allclose(
+            got.astype(np.float64),
+            expected.astype(np.float64),
+            rtol=rtol or r,
+            atol=atol or a,
+            equal_nan=True,
+        )
     else:
         np.testing.assert_array_equal(got, expected)
 
@@ -118,6 +130,8 @@ def leaf(shape, low=-3.0, high=3.0, seed=0, away=()):
 def gcheck(fn, *inputs, seed=1):
     """gradcheck fn on float64 inputs, contracting the output with fixed random weights."""
     out = fn(*inputs)
-    w = ember.tensor(np.asarray(np.random.default_rng(seed).standard_normal(tuple(out.shape))),
-                     dtype=ember.float64)
+    w = ember.tensor(
+        np.asarray(np.random.default_rng(seed).standard_normal(tuple(out.shape))),
+        dtype=ember.float64,
+    )
     assert gradcheck(lambda *xs: (fn(*xs) * w).sum(), tuple(inputs))

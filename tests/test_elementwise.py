@@ -1,6 +1,7 @@
 """Element-wise ops: arithmetic, in-place, comparisons, logical/bitwise, where/clamp,
 unary math, activations. Forward vs numpy (and torch when installed), backward via
 ember.testing.gradcheck in float64, broadcasting and error contracts."""
+
 import itertools
 import math
 import operator
@@ -28,8 +29,15 @@ BINOPS = {
     "mod": (operator.mod, np.mod),
     "pow": (operator.pow, np.power),
 }
-SHAPE_PAIRS = [((3, 13), (3, 13)), ((3, 1), (1, 4)), ((2, 3, 5), (5,)), ((), (3, 2)),
-               ((4, 1, 3), (7, 1)), ((0, 3), (3,)), ((1,), (0,))]
+SHAPE_PAIRS = [
+    ((3, 13), (3, 13)),
+    ((3, 1), (1, 4)),
+    ((2, 3, 5), (5,)),
+    ((), (3, 2)),
+    ((4, 1, 3), (7, 1)),
+    ((0, 3), (3,)),
+    ((1,), (0,)),
+]
 
 
 def operands(op, dtype, sa, sb, layout="contig"):
@@ -45,8 +53,10 @@ def operands(op, dtype, sa, sb, layout="contig"):
         else:
             ka.update(low=0 if dtype == "uint8" else -4, high=4)
             kb.update(low=0, high=3)
-    return (make(sa, dtype, seed=1, layout=layout, **ka),
-            make(sb, dtype, seed=2, layout=layout, **kb))
+    return (
+        make(sa, dtype, seed=1, layout=layout, **ka),
+        make(sb, dtype, seed=2, layout=layout, **kb),
+    )
 
 
 def binop_dtype(op, dtype):
@@ -78,9 +88,15 @@ def test_binary_noncontiguous(op, dtype, layout):
     check(fn(a[1:2], bc), npfn(ref(a)[1:2], ref(bc)))
 
 
-FUNC_FORMS = [("add", np.add), ("sub", np.subtract), ("mul", np.multiply),
-              ("div", np.true_divide), ("pow", np.power), ("remainder", np.mod),
-              ("floor_divide", np.floor_divide)]
+FUNC_FORMS = [
+    ("add", np.add),
+    ("sub", np.subtract),
+    ("mul", np.multiply),
+    ("div", np.true_divide),
+    ("pow", np.power),
+    ("remainder", np.mod),
+    ("floor_divide", np.floor_divide),
+]
 
 
 @pytest.mark.parametrize("name,npfn", FUNC_FORMS)
@@ -102,13 +118,20 @@ def test_add_sub_alpha(dtype):
 
 
 SCALAR_OPS = {
-    "add": lambda x, s: x + s, "radd": lambda x, s: s + x,
-    "sub": lambda x, s: x - s, "rsub": lambda x, s: s - x,
-    "mul": lambda x, s: x * s, "rmul": lambda x, s: s * x,
-    "div": lambda x, s: x / s, "rdiv": lambda x, s: s / x,
-    "floordiv": lambda x, s: x // s, "rfloordiv": lambda x, s: s // x,
-    "mod": lambda x, s: x % s, "rmod": lambda x, s: s % x,
-    "pow": lambda x, s: x ** s, "rpow": lambda x, s: s ** x,
+    "add": lambda x, s: x + s,
+    "radd": lambda x, s: s + x,
+    "sub": lambda x, s: x - s,
+    "rsub": lambda x, s: s - x,
+    "mul": lambda x, s: x * s,
+    "rmul": lambda x, s: s * x,
+    "div": lambda x, s: x / s,
+    "rdiv": lambda x, s: s / x,
+    "floordiv": lambda x, s: x // s,
+    "rfloordiv": lambda x, s: s // x,
+    "mod": lambda x, s: x % s,
+    "rmod": lambda x, s: s % x,
+    "pow": lambda x, s: x**s,
+    "rpow": lambda x, s: s**x,
 }
 
 
@@ -118,8 +141,11 @@ SCALAR_OPS = {
 def test_tensor_scalar(op, dtype, scalar):
     fn = SCALAR_OPS[op]
     # positive, "nice" values: no division by zero, no negative base ** float
-    x = make((3, 5), dtype, low=0.5, high=3.0, step=0.25) if dtype in FLOATS \
+    x = (
+        make((3, 5), dtype, low=0.5, high=3.0, step=0.25)
+        if dtype in FLOATS
         else make((3, 5), dtype, low=1, high=9)
+    )
     out = fn(x, scalar)
     # python scalars never upcast a tensor of the same category; int tensor & float -> default
     if dtype in FLOATS:
@@ -133,13 +159,20 @@ def test_tensor_scalar(op, dtype, scalar):
 
 
 PROMOTION = [  # (dtype a (1-D), dtype b, b is 0-dim, expected result dtype)
-    ("int32", "int64", False, "int64"), ("int32", "float32", False, "float32"),
-    ("float32", "float64", False, "float64"), ("float16", "float32", False, "float32"),
-    ("bfloat16", "float16", False, "float32"), ("uint8", "int32", False, "int32"),
-    ("bool", "int32", False, "int32"), ("bool", "float16", False, "float16"),
-    ("float32", "float64", True, "float32"), ("int32", "int64", True, "int32"),
-    ("uint8", "int64", True, "uint8"), ("float16", "float64", True, "float16"),
-    ("int32", "float64", True, "float64"), ("bool", "int64", True, "int64"),
+    ("int32", "int64", False, "int64"),
+    ("int32", "float32", False, "float32"),
+    ("float32", "float64", False, "float64"),
+    ("float16", "float32", False, "float32"),
+    ("bfloat16", "float16", False, "float32"),
+    ("uint8", "int32", False, "int32"),
+    ("bool", "int32", False, "int32"),
+    ("bool", "float16", False, "float16"),
+    ("float32", "float64", True, "float32"),
+    ("int32", "int64", True, "int32"),
+    ("uint8", "int64", True, "uint8"),
+    ("float16", "float64", True, "float16"),
+    ("int32", "float64", True, "float64"),
+    ("bool", "int64", True, "int64"),
 ]
 
 
@@ -170,14 +203,23 @@ def test_type_promotion_matrix_vs_torch(da, db):
 INPLACE = {"add_": np.add, "sub_": np.subtract, "mul_": np.multiply, "div_": np.true_divide}
 
 
-@pytest.mark.parametrize("name,dtype,other", [
-    (n, d, o) for n, d, o in itertools.product(INPLACE, ["float32", "float64", "int64"],
-                                               ["same", "broadcast", "scalar"])
-    if not (n == "div_" and d == "int64")])
+@pytest.mark.parametrize(
+    "name,dtype,other",
+    [
+        (n, d, o)
+        for n, d, o in itertools.product(
+            INPLACE, ["float32", "float64", "int64"], ["same", "broadcast", "scalar"]
+        )
+        if not (n == "div_" and d == "int64")
+    ],
+)
 def test_inplace_methods(name, dtype, other):
     a = make((3, 4), dtype, seed=1)
-    b = {"same": make((3, 4), dtype, seed=2, nonzero=True),
-         "broadcast": make((4,), dtype, seed=2, nonzero=True), "scalar": 3}[other]
+    b = {
+        "same": make((3, 4), dtype, seed=2, nonzero=True),
+        "broadcast": make((4,), dtype, seed=2, nonzero=True),
+        "scalar": 3,
+    }[other]
     expected = INPLACE[name](ref(a), b if other == "scalar" else ref(b))
     view, ptr = a[1], a.data_ptr()
     r = getattr(a, name)(b)
@@ -187,8 +229,12 @@ def test_inplace_methods(name, dtype, other):
     check(view, expected[1])  # views of the tensor see the update
 
 
-AUG = {"+=": (operator.iadd, np.add), "-=": (operator.isub, np.subtract),
-       "*=": (operator.imul, np.multiply), "/=": (operator.itruediv, np.true_divide)}
+AUG = {
+    "+=": (operator.iadd, np.add),
+    "-=": (operator.isub, np.subtract),
+    "*=": (operator.imul, np.multiply),
+    "/=": (operator.itruediv, np.true_divide),
+}
 
 
 @pytest.mark.parametrize("broadcast", [False, True])
@@ -262,8 +308,9 @@ SHAPES_1 = [(7,), (3, 13), (), (0, 4)]
 @pytest.mark.parametrize("name,dtype", [(n, d) for n, (_, ds) in UNARY_BASIC.items() for d in ds])
 def test_unary_basic(name, dtype, shape):
     layout = shape if isinstance(shape, str) else "contig"
-    x = make((5, 7) if layout != "contig" else shape, dtype, layout=layout,
-             nonzero=name == "reciprocal")
+    x = make(
+        (5, 7) if layout != "contig" else shape, dtype, layout=layout, nonzero=name == "reciprocal"
+    )
     expected = UNARY_BASIC[name][0](ref(x))
     out = getattr(ember, name)(x)
     check(out, expected, dtype=dtype)
@@ -293,16 +340,25 @@ def test_neg_operator_grad():
 # ------------------------------------------------------------------ unary math functions
 HALF_STEPS = dict(step=0.25)  # exact .5 ties exercise round-half-to-even
 MATH = {  # name: (numpy reference, (low, high), extra make kwargs)
-    "exp": (np.exp, (-3, 3), {}), "exp2": (np.exp2, (-3, 3), {}),
-    "log": (np.log, (0.1, 5), {}), "log2": (np.log2, (0.1, 5), {}),
-    "log1p": (np.log1p, (-0.9, 3), {}), "expm1": (np.expm1, (-3, 3), {}),
-    "sqrt": (np.sqrt, (0.1, 5), {}), "rsqrt": (lambda x: 1 / np.sqrt(x), (0.1, 5), {}),
-    "square": (np.square, (-3, 3), {}), "sin": (np.sin, (-3, 3), {}),
-    "cos": (np.cos, (-3, 3), {}), "tan": (np.tan, (-1.3, 1.3), {}),
-    "tanh": (np.tanh, (-3, 3), {}), "sigmoid": (lambda x: 1 / (1 + np.exp(-x)), (-3, 3), {}),
+    "exp": (np.exp, (-3, 3), {}),
+    "exp2": (np.exp2, (-3, 3), {}),
+    "log": (np.log, (0.1, 5), {}),
+    "log2": (np.log2, (0.1, 5), {}),
+    "log1p": (np.log1p, (-0.9, 3), {}),
+    "expm1": (np.expm1, (-3, 3), {}),
+    "sqrt": (np.sqrt, (0.1, 5), {}),
+    "rsqrt": (lambda x: 1 / np.sqrt(x), (0.1, 5), {}),
+    "square": (np.square, (-3, 3), {}),
+    "sin": (np.sin, (-3, 3), {}),
+    "cos": (np.cos, (-3, 3), {}),
+    "tan": (np.tan, (-1.3, 1.3), {}),
+    "tanh": (np.tanh, (-3, 3), {}),
+    "sigmoid": (lambda x: 1 / (1 + np.exp(-x)), (-3, 3), {}),
     "erf": (np_erf, (-3, 3), {}),
-    "floor": (np.floor, (-3, 3), HALF_STEPS), "ceil": (np.ceil, (-3, 3), HALF_STEPS),
-    "round": (np.round, (-3, 3), HALF_STEPS), "trunc": (np.trunc, (-3, 3), HALF_STEPS),
+    "floor": (np.floor, (-3, 3), HALF_STEPS),
+    "ceil": (np.ceil, (-3, 3), HALF_STEPS),
+    "round": (np.round, (-3, 3), HALF_STEPS),
+    "trunc": (np.trunc, (-3, 3), HALF_STEPS),
 }
 ROUNDING = ("floor", "ceil", "round", "trunc")
 
@@ -364,9 +420,14 @@ def test_unary_math_grad_noncontiguous():
 
 
 # -------------------------------------------------------------------------- comparisons
-CMPS = {"eq": (operator.eq, np.equal), "ne": (operator.ne, np.not_equal),
-        "lt": (operator.lt, np.less), "le": (operator.le, np.less_equal),
-        "gt": (operator.gt, np.greater), "ge": (operator.ge, np.greater_equal)}
+CMPS = {
+    "eq": (operator.eq, np.equal),
+    "ne": (operator.ne, np.not_equal),
+    "lt": (operator.lt, np.less),
+    "le": (operator.le, np.less_equal),
+    "gt": (operator.gt, np.greater),
+    "ge": (operator.ge, np.greater_equal),
+}
 
 
 def cmp_data(shape, dtype, seed, layout="contig"):
@@ -377,7 +438,9 @@ def cmp_data(shape, dtype, seed, layout="contig"):
     return make(shape, dtype, seed=seed, layout=layout)
 
 
-@pytest.mark.parametrize("sa,sb", [((3, 13), (3, 13)), ((3, 1), (1, 4)), ((), (5,)), ((0, 2), (2,))])
+@pytest.mark.parametrize(
+    "sa,sb", [((3, 13), (3, 13)), ((3, 1), (1, 4)), ((), (5,)), ((0, 2), (2,))]
+)
 @pytest.mark.parametrize("dtype", ALL)
 @pytest.mark.parametrize("name", list(CMPS))
 def test_comparison(name, dtype, sa, sb):
@@ -412,13 +475,24 @@ def test_comparison_nan():
 
 
 # --------------------------------------------------------------------- logical / bitwise
-LOGICAL = {"logical_and": np.logical_and, "logical_or": np.logical_or,
-           "logical_xor": np.logical_xor}
+LOGICAL = {
+    "logical_and": np.logical_and,
+    "logical_or": np.logical_or,
+    "logical_xor": np.logical_xor,
+}
 
 
 @pytest.mark.parametrize("layout", ["contig", "T"])
-@pytest.mark.parametrize("da,db", [("bool", "bool"), ("float32", "float32"), ("int32", "int32"),
-                                   ("float32", "int64"), ("bool", "float64")])
+@pytest.mark.parametrize(
+    "da,db",
+    [
+        ("bool", "bool"),
+        ("float32", "float32"),
+        ("int32", "int32"),
+        ("float32", "int64"),
+        ("bool", "float64"),
+    ],
+)
 @pytest.mark.parametrize("name", list(LOGICAL))
 def test_logical_binary(name, da, db, layout):
     a = make((4, 3), da, 0, 2, layout=layout) if da != "bool" else make((4, 3), da, layout=layout)
@@ -440,9 +514,12 @@ def test_logical_not(dtype):
     check(x.logical_not(), np.logical_not(ref(x)), dtype="bool")
 
 
-BITWISE = {"&": (operator.and_, np.bitwise_and), "|": (operator.or_, np.bitwise_or),
-           "^": (operator.xor, np.bitwise_xor)}
-BIT_LIMS = {"bool": (0, 1), "int32": (-100, 100), "int64": (-(2 ** 40), 2 ** 40), "uint8": (0, 255)}
+BITWISE = {
+    "&": (operator.and_, np.bitwise_and),
+    "|": (operator.or_, np.bitwise_or),
+    "^": (operator.xor, np.bitwise_xor),
+}
+BIT_LIMS = {"bool": (0, 1), "int32": (-100, 100), "int64": (-(2**40), 2**40), "uint8": (0, 255)}
 
 
 @pytest.mark.parametrize("sa,sb", [((13,), (13,)), ((3, 1), (1, 4)), ((2, 3), ()), ((0,), (1,))])
@@ -468,8 +545,13 @@ def test_bitwise_not_scalar_and_noncontiguous(dtype):
 
 
 # ------------------------------------------------------------------------------- where
-WHERE_SHAPES = [((3, 4), (3, 4), (3, 4)), ((3, 1), (1, 4), (4,)), ((), (2, 3), ()),
-                ((2, 1, 5), (3, 1), (5,)), ((0, 3), (3,), (1,))]
+WHERE_SHAPES = [
+    ((3, 4), (3, 4), (3, 4)),
+    ((3, 1), (1, 4), (4,)),
+    ((), (2, 3), ()),
+    ((2, 1, 5), (3, 1), (5,)),
+    ((0, 3), (3,), (1,)),
+]
 
 
 @pytest.mark.parametrize("sc,sx,sy", WHERE_SHAPES)
@@ -489,8 +571,11 @@ def test_where_scalars_mixed_dtypes_noncontiguous():
     i = make((3, 4), "int32", seed=3)
     check(ember.where(c, i, 2), np.where(ref(c), ref(i), 2), dtype="int32")
     f64 = make((4,), "float64", seed=4)
-    check(ember.where(c, make((3, 4), "float32"), f64),
-          np.where(ref(c), ref(make((3, 4), "float32")), ref(f64)), dtype="float64")
+    check(
+        ember.where(c, make((3, 4), "float32"), f64),
+        np.where(ref(c), ref(make((3, 4), "float32")), ref(f64)),
+        dtype="float64",
+    )
 
 
 def test_where_grad_broadcast():
@@ -518,7 +603,11 @@ def np_clamp(x, lo, hi):
 def test_clamp(dtype, lo, hi, form):
     if dtype in INTS and (isinstance(lo, float) or isinstance(hi, float)):
         lo, hi = int(lo), int(hi)  # float bounds would promote an int tensor
-    x = make((3, 7), dtype, layout="T") if dtype in FLOATS else make((3, 7), dtype, -3, 3, layout="T")
+    x = (
+        make((3, 7), dtype, layout="T")
+        if dtype in FLOATS
+        else make((3, 7), dtype, -3, 3, layout="T")
+    )
     kw = {k: v for k, v in (("min", lo), ("max", hi)) if v is not None}
     name = form.split("_")[-1]
     out = getattr(x, name)(**kw) if form.startswith("method") else getattr(ember, name)(x, **kw)
@@ -589,8 +678,12 @@ def test_isnan_isinf_isfinite_int(dtype):
     check(ember.isfinite(x), np.ones((2, 3), bool), dtype="bool")
 
 
-FMAX = {"float32": float(np.finfo(np.float32).max), "float64": float(np.finfo(np.float64).max),
-        "float16": 65504.0, "bfloat16": 3.3895313892515355e38}
+FMAX = {
+    "float32": float(np.finfo(np.float32).max),
+    "float64": float(np.finfo(np.float64).max),
+    "float16": 65504.0,
+    "bfloat16": 3.3895313892515355e38,
+}
 
 
 @pytest.mark.parametrize("kw", [{}, {"nan": 1.0, "posinf": 2.0, "neginf": -2.0}, {"nan": -7.0}])
@@ -622,23 +715,39 @@ def np_softplus(x, beta=1.0, threshold=20.0):
 
 ACTS = {  # id: (function name, kwargs, numpy reference, kinks to avoid in gradcheck)
     "relu": ("relu", {}, lambda x: np.maximum(x, 0.0), (0.0,)),
-    "leaky_relu": ("leaky_relu", {"negative_slope": 0.2},
-                   lambda x: np.where(x > 0, x, 0.2 * x), (0.0,)),
+    "leaky_relu": (
+        "leaky_relu",
+        {"negative_slope": 0.2},
+        lambda x: np.where(x > 0, x, 0.2 * x),
+        (0.0,),
+    ),
     "leaky_relu-default": ("leaky_relu", {}, lambda x: np.where(x > 0, x, 0.01 * x), (0.0,)),
     "elu": ("elu", {"alpha": 0.5}, lambda x: np.where(x > 0, x, 0.5 * np.expm1(x)), (0.0,)),
     "elu-default": ("elu", {}, lambda x: np.where(x > 0, x, np.expm1(x)), (0.0,)),
     "gelu": ("gelu", {}, lambda x: 0.5 * x * (1 + np_erf(x / SQ2)), ()),
     "gelu-none": ("gelu", {"approximate": "none"}, lambda x: 0.5 * x * (1 + np_erf(x / SQ2)), ()),
-    "gelu-tanh": ("gelu", {"approximate": "tanh"}, lambda x: 0.5 * x * (
-        1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3))), ()),
+    "gelu-tanh": (
+        "gelu",
+        {"approximate": "tanh"},
+        lambda x: 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x**3))),
+        (),
+    ),
     "silu": ("silu", {}, lambda x: x / (1 + np.exp(-x)), ()),
     "softplus": ("softplus", {}, np_softplus, ()),
-    "softplus-beta": ("softplus", {"beta": 2.0, "threshold": 5.0},
-                      lambda x: np_softplus(x, 2.0, 5.0), (2.5,)),
+    "softplus-beta": (
+        "softplus",
+        {"beta": 2.0, "threshold": 5.0},
+        lambda x: np_softplus(x, 2.0, 5.0),
+        (2.5,),
+    ),
     "mish": ("mish", {}, lambda x: x * np.tanh(np_softplus(x)), ()),
     "hardtanh": ("hardtanh", {}, lambda x: np.clip(x, -1, 1), (-1.0, 1.0)),
-    "hardtanh-range": ("hardtanh", {"min_val": -0.5, "max_val": 2.0},
-                       lambda x: np.clip(x, -0.5, 2.0), (-0.5, 2.0)),
+    "hardtanh-range": (
+        "hardtanh",
+        {"min_val": -0.5, "max_val": 2.0},
+        lambda x: np.clip(x, -0.5, 2.0),
+        (-0.5, 2.0),
+    ),
 }
 
 
@@ -683,8 +792,12 @@ def test_relu_int_keeps_dtype():
 # ---------------------------------------------------------------- gradients of binary ops
 GRAD_PAIRS = [((3, 4), (3, 4)), ((3, 1), (1, 4)), ((2, 3, 4), (4,)), ((), (3,)), ((3, 4), ())]
 GRAD_BINOPS = {
-    "add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a, b: a * b,
-    "div": lambda a, b: a / b, "pow": lambda a, b: a ** b, "mod": lambda a, b: a % b,
+    "add": lambda a, b: a + b,
+    "sub": lambda a, b: a - b,
+    "mul": lambda a, b: a * b,
+    "div": lambda a, b: a / b,
+    "pow": lambda a, b: a**b,
+    "mod": lambda a, b: a % b,
     "add_alpha": lambda a, b: ember.add(a, b, alpha=-2.5),
 }
 
@@ -697,17 +810,27 @@ def test_binary_grad(op, sa, sb):
     gcheck(GRAD_BINOPS[op], a, b)
 
 
-@pytest.mark.parametrize("fn", [lambda x: 2.0 - x, lambda x: 3.0 / x, lambda x: 2.0 ** x,
-                                lambda x: x ** 2.5, lambda x: x ** 3, lambda x: x * 4 + 1,
-                                lambda x: x / 2, lambda x: x % 0.7])
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lambda x: 2.0 - x,
+        lambda x: 3.0 / x,
+        lambda x: 2.0**x,
+        lambda x: x**2.5,
+        lambda x: x**3,
+        lambda x: x * 4 + 1,
+        lambda x: x / 2,
+        lambda x: x % 0.7,
+    ],
+)
 def test_scalar_op_grad(fn):
     gcheck(fn, leaf((2, 5), 0.5, 3.0))
 
 
 def test_pow_integer_exponent_negative_base_grad():
     x = leaf((6,), -3.0, -0.5)
-    gcheck(lambda x: x ** 2, x)
-    gcheck(lambda x: x ** 3, x)
+    gcheck(lambda x: x**2, x)
+    gcheck(lambda x: x**3, x)
 
 
 @pytest.mark.parametrize("sa,sb", [((3, 1), (1, 4)), ((2, 3, 4), (4,)), ((2, 3), ()), ((1,), (5,))])
@@ -717,8 +840,12 @@ def test_broadcast_grad_summed_back(op, sa, sb):
     GRAD_BINOPS[op](a, b).sum().backward()
     assert tuple(a.grad.shape) == sa and tuple(b.grad.shape) == sb
     A, B = np.broadcast_arrays(ref(a), ref(b))
-    da, db = {"add": (np.ones_like(A), np.ones_like(B)), "sub": (np.ones_like(A), -np.ones_like(B)),
-              "mul": (B, A), "div": (1 / B, -A / B ** 2)}[op]
+    da, db = {
+        "add": (np.ones_like(A), np.ones_like(B)),
+        "sub": (np.ones_like(A), -np.ones_like(B)),
+        "mul": (B, A),
+        "div": (1 / B, -A / B**2),
+    }[op]
 
     def unbroadcast(g, shape):
         g = g.sum(axis=tuple(range(g.ndim - len(shape))))
@@ -729,8 +856,7 @@ def test_broadcast_grad_summed_back(op, sa, sb):
 
 
 # ------------------------------------------------------------------------------- errors
-BROADCAST_FNS = ["add", "sub", "mul", "div", "pow", "maximum", "minimum", "eq", "lt",
-                 "logical_and"]
+BROADCAST_FNS = ["add", "sub", "mul", "div", "pow", "maximum", "minimum", "eq", "lt", "logical_and"]
 
 
 @pytest.mark.parametrize("name", BROADCAST_FNS)
@@ -742,9 +868,20 @@ def test_broadcast_mismatch_function(name):
     assert name in msg and "[2, 3]" in msg and "[4]" in msg, msg
 
 
-@pytest.mark.parametrize("op", [operator.add, operator.sub, operator.mul, operator.truediv,
-                                operator.floordiv, operator.mod, operator.pow, operator.lt,
-                                operator.eq])
+@pytest.mark.parametrize(
+    "op",
+    [
+        operator.add,
+        operator.sub,
+        operator.mul,
+        operator.truediv,
+        operator.floordiv,
+        operator.mod,
+        operator.pow,
+        operator.lt,
+        operator.eq,
+    ],
+)
 def test_broadcast_mismatch_operator(op):
     with pytest.raises(ValueError) as ei:
         op(ember.ones(2, 3), ember.ones(4))

@@ -117,7 +117,7 @@ def test_matrix_vector_shapes(m, k, n, trans, dtype):
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_zero_sizes(dtype):
     edt = DTYPES[dtype][0]
-    for (m, k, n) in [(0, 3, 4), (3, 0, 4), (3, 4, 0), (5, 0, 1), (1, 0, 5)]:
+    for m, k, n in [(0, 3, 4), (3, 0, 4), (3, 4, 0), (5, 0, 1), (1, 0, 5)]:
         out = ember.zeros(m, k, dtype=edt) @ ember.zeros(k, n, dtype=edt)
         assert tuple(out.shape) == (m, n)
         assert np.all(rounded(out) == 0)
@@ -179,8 +179,12 @@ def test_bmm_attention_shapes():
     q = rand(64, 128, 64, seed=15)
     k = rand(64, 64, 128, seed=16)
     Q, K = ember.tensor(q, dtype=ember.float32), ember.tensor(k, dtype=ember.float32)
-    assert_gemm_close(ember.bmm(Q, K), q.astype(np.float32).astype(np.float64),
-                      k.astype(np.float32).astype(np.float64), "float32")
+    assert_gemm_close(
+        ember.bmm(Q, K),
+        q.astype(np.float32).astype(np.float64),
+        k.astype(np.float32).astype(np.float64),
+        "float32",
+    )
     # scores = q @ k^T with k stored [B, N, D]
     Kt = ember.tensor(np.ascontiguousarray(np.swapaxes(k, 1, 2)), dtype=ember.float32).mT
     assert_gemm_close(ember.bmm(Q, Kt), rounded(Q), rounded(Kt), "float32")
@@ -226,7 +230,9 @@ def test_addmm_integer():
     A = ember.tensor([[1, 2, 3], [4, 5, 6]])
     B = ember.tensor([[1, 0], [0, 1], [1, 1]])
     out = ember.addmm(inp, A, B, beta=2, alpha=3)
-    ref = 2 * np.array([[1, 2], [3, 4]]) + 3 * (np.array([[1, 2, 3], [4, 5, 6]]) @ np.array([[1, 0], [0, 1], [1, 1]]))
+    ref = 2 * np.array([[1, 2], [3, 4]]) + 3 * (
+        np.array([[1, 2, 3], [4, 5, 6]]) @ np.array([[1, 0], [0, 1], [1, 1]])
+    )
     np.testing.assert_array_equal(out.numpy(), ref)
     assert out.dtype == ember.int64
 
@@ -278,8 +284,11 @@ def test_linear_activation_epilogue(act):
     b = ember.tensor(rand(70, seed=30), dtype=ember.float32)
     got = ember._C._linear_act(x, w, b, act)
     z = ember.nn.functional.linear(x, w, b)
-    ref = {"relu": ember.relu(z), "gelu": ember.nn.functional.gelu(z),
-           "gelu_tanh": ember.nn.functional.gelu(z, approximate="tanh")}[act]
+    ref = {
+        "relu": ember.relu(z),
+        "gelu": ember.nn.functional.gelu(z),
+        "gelu_tanh": ember.nn.functional.gelu(z, approximate="tanh"),
+    }[act]
     np.testing.assert_allclose(got.numpy(), ref.numpy(), rtol=1e-5, atol=1e-5)
 
 
@@ -298,20 +307,31 @@ def leaf(*shape, seed=0):
 
 
 def test_addmm_gradcheck():
-    gradcheck(lambda i, a, b: ember.addmm(i, a, b, beta=0.7, alpha=-1.3), (leaf(5, seed=1), leaf(4, 3, seed=2),
-                                                                          leaf(3, 5, seed=3)))
-    gradcheck(lambda i, a, b: ember.addmm(i, a.mT, b), (leaf(4, 1, seed=4), leaf(3, 4, seed=5), leaf(3, 5, seed=6)))
+    gradcheck(
+        lambda i, a, b: ember.addmm(i, a, b, beta=0.7, alpha=-1.3),
+        (leaf(5, seed=1), leaf(4, 3, seed=2), leaf(3, 5, seed=3)),
+    )
+    gradcheck(
+        lambda i, a, b: ember.addmm(i, a.mT, b),
+        (leaf(4, 1, seed=4), leaf(3, 4, seed=5), leaf(3, 5, seed=6)),
+    )
 
 
 def test_baddbmm_gradcheck():
-    gradcheck(lambda i, a, b: ember.baddbmm(i, a, b.mT, alpha=2.0), (leaf(2, 1, 4, seed=7), leaf(2, 3, 5, seed=8),
-                                                                     leaf(2, 4, 5, seed=9)))
+    gradcheck(
+        lambda i, a, b: ember.baddbmm(i, a, b.mT, alpha=2.0),
+        (leaf(2, 1, 4, seed=7), leaf(2, 3, 5, seed=8), leaf(2, 4, 5, seed=9)),
+    )
 
 
 def test_linear_gradcheck():
-    gradcheck(lambda x, w, b: ember.nn.functional.linear(x, w, b), (leaf(2, 3, 4, seed=10), leaf(5, 4, seed=11),
-                                                                    leaf(5, seed=12)))
-    gradcheck(lambda x, w: ember.nn.functional.linear(x, w), (leaf(4, seed=13), leaf(3, 4, seed=14)))
+    gradcheck(
+        lambda x, w, b: ember.nn.functional.linear(x, w, b),
+        (leaf(2, 3, 4, seed=10), leaf(5, 4, seed=11), leaf(5, seed=12)),
+    )
+    gradcheck(
+        lambda x, w: ember.nn.functional.linear(x, w), (leaf(4, seed=13), leaf(3, 4, seed=14))
+    )
 
 
 @pytest.mark.parametrize("act", ["relu", "gelu"])
@@ -323,8 +343,9 @@ def test_linear_act_gradcheck(act):
 
 def test_double_backward_through_matmul():
     a, b = leaf(3, 4, seed=18), leaf(4, 2, seed=19)
-    (ga,) = ember.autograd.grad((ember.addmm(ember.zeros(2, dtype=ember.float64), a, b) ** 2).sum(), (a,),
-                                create_graph=True)
+    (ga,) = ember.autograd.grad(
+        (ember.addmm(ember.zeros(2, dtype=ember.float64), a, b) ** 2).sum(), (a,), create_graph=True
+    )
     (gb,) = ember.autograd.grad(ga.sum(), (b,))
     an, bn = rand(3, 4, seed=18), rand(4, 2, seed=19)
     # d/db sum(2 (a b) b^T) = 2 (a^T 1 b + a^T a b 1?) -> check numerically with torch when available
@@ -344,9 +365,11 @@ def test_mlp_backward_matches_torch():
     tx = [torch.tensor(v, dtype=torch.float32, requires_grad=True) for v in (x, w1, b1, w2, b2)]
     F = ember.nn.functional
     ey = F.linear(ember._C._linear_act(ex[0], ex[1], ex[2], "relu"), ex[3], ex[4])
-    ty = torch.nn.functional.linear(torch.relu(torch.nn.functional.linear(tx[0], tx[1], tx[2])), tx[3], tx[4])
-    (ey ** 2).sum().backward()
-    (ty ** 2).sum().backward()
+    ty = torch.nn.functional.linear(
+        torch.relu(torch.nn.functional.linear(tx[0], tx[1], tx[2])), tx[3], tx[4]
+    )
+    (ey**2).sum().backward()
+    (ty**2).sum().backward()
     np.testing.assert_allclose(ey.detach().numpy(), ty.detach().numpy(), rtol=1e-5, atol=1e-5)
     for e, t in zip(ex, tx):
         np.testing.assert_allclose(e.grad.numpy(), t.grad.numpy(), rtol=1e-4, atol=1e-4)
@@ -390,9 +413,17 @@ ISA_SCRIPT = textwrap.dedent(
 @pytest.mark.parametrize("isa", ["scalar", "avx2", "avx512"])
 def test_each_isa_path(isa):
     env = dict(os.environ, EMBER_CPU_ISA=isa)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in [os.path.dirname(os.path.dirname(ember.__file__)),
-                                                    env.get("PYTHONPATH", "")] if p)
-    r = subprocess.run([sys.executable, "-c", ISA_SCRIPT.format(want=isa)], env=env, capture_output=True,
-                       text=True, timeout=600)
+    env["PYTHONPATH"] = os.pathsep.join(
+        p
+        for p in [os.path.dirname(os.path.dirname(ember.__file__)), env.get("PYTHONPATH", "")]
+        if p
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", ISA_SCRIPT.format(want=isa)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     assert r.stdout.startswith("ok")

@@ -2,6 +2,7 @@
 cumsum/cumprod, softmax/log_softmax. Forward vs numpy (and torch when installed) for every
 dim form (None/int/negative/tuple) and keepdim, result dtypes like torch, float64
 gradients via ember.testing.gradcheck, and dim-out-of-range errors."""
+
 import math
 
 import numpy as np
@@ -13,8 +14,12 @@ from refcheck import *  # noqa: F403
 from refcheck import check as _check
 
 # reductions accumulate rounding error: looser absolute tolerance than element-wise ops
-TOL = {"float32": (1e-5, 1e-4), "float64": (1e-9, 1e-9),
-       "float16": (2e-2, 5e-2), "bfloat16": (3e-2, 1e-1)}
+TOL = {
+    "float32": (1e-5, 1e-4),
+    "float64": (1e-9, 1e-9),
+    "float16": (2e-2, 5e-2),
+    "bfloat16": (3e-2, 1e-1),
+}
 
 
 def check(out, expected, dtype=None, rtol=None, atol=None):
@@ -96,10 +101,13 @@ def test_reductions_noncontiguous(dtype, layout):
 # -------------------------------------------------------------------------------- prod
 def prod_data(dtype, shape=(3, 7, 5), seed=0):
     if dtype in FLOATS:  # |x| in [0.7, 1.4] with random sign: no over/underflow
-        return tensor(choice(shape, [-1, 1], seed=seed) * make(shape, "float64", 0.7, 1.4,
-                                                               seed=seed).numpy(), dtype)
+        return tensor(
+            choice(shape, [-1, 1], seed=seed) * make(shape, "float64", 0.7, 1.4, seed=seed).numpy(),
+            dtype,
+        )
     values, p = {"bool": ([False, True], [0.1, 0.9]), "uint8": ([1, 2], [0.9, 0.1])}.get(
-        dtype, ([-2, -1, 1, 2], [0.05, 0.45, 0.45, 0.05]))
+        dtype, ([-2, -1, 1, 2], [0.05, 0.45, 0.45, 0.05])
+    )
     return tensor(choice(shape, values, p, seed=seed), dtype)
 
 
@@ -120,8 +128,13 @@ def test_prod(dtype, dim, keepdim):
 
 
 # -------------------------------------------------------------------------- var / std
-VAR_KW = [{"correction": 0}, {"correction": 1}, {"correction": 2},
-          {"unbiased": True}, {"unbiased": False}]
+VAR_KW = [
+    {"correction": 0},
+    {"correction": 1},
+    {"correction": 2},
+    {"unbiased": True},
+    {"unbiased": False},
+]
 
 
 def ddof(kw):
@@ -279,9 +292,21 @@ def test_logsumexp_infinities():
 
 # ---------------------------------------------------------------------------------- norm
 INF = math.inf
-NORM_CASES = [(2, None), (2, 1), (2, (0, 2)), (1, None), (1, -1), (1, (0, 1)),
-              (INF, None), (INF, 0), (INF, (1, 2)), ("fro", None), ("fro", (0, 1)),
-              ("fro", (-1, -2)), ("fro", 1)]
+NORM_CASES = [
+    (2, None),
+    (2, 1),
+    (2, (0, 2)),
+    (1, None),
+    (1, -1),
+    (1, (0, 1)),
+    (INF, None),
+    (INF, 0),
+    (INF, (1, 2)),
+    ("fro", None),
+    ("fro", (0, 1)),
+    ("fro", (-1, -2)),
+    ("fro", 1),
+]
 
 
 def np_norm(a, p, dim, keepdim=False):
@@ -371,8 +396,7 @@ SOFTMAX = {"softmax": np_softmax, "log_softmax": np_log_softmax}
 def test_softmax(name, dtype, dim, values):
     x = make((3, 5, 7), dtype, *RANGES[values])
     expected = SOFTMAX[name](ref(x), dim)
-    for out in (getattr(ember, name)(x, dim), getattr(F, name)(x, dim=dim),
-                getattr(x, name)(dim)):
+    for out in (getattr(ember, name)(x, dim), getattr(F, name)(x, dim=dim), getattr(x, name)(dim)):
         assert np.isfinite(to_np(out)).all()
         check(out, expected, dtype=dtype)
     if name == "softmax":
@@ -382,11 +406,17 @@ def test_softmax(name, dtype, dim, values):
 
 @pytest.mark.parametrize("name", list(SOFTMAX))
 def test_softmax_extremes_and_masking(name):
-    x = tensor([[1000.0, 0.0, -1000.0], [-math.inf, 1.0, 1.0], [5.0, -math.inf, -math.inf]],
-               "float32")
-    expected = {"softmax": [[1.0, 0.0, 0.0], [0.0, 0.5, 0.5], [1.0, 0.0, 0.0]],
-                "log_softmax": [[0.0, -1000.0, -2000.0], [-math.inf, -math.log(2), -math.log(2)],
-                                [0.0, -math.inf, -math.inf]]}[name]
+    x = tensor(
+        [[1000.0, 0.0, -1000.0], [-math.inf, 1.0, 1.0], [5.0, -math.inf, -math.inf]], "float32"
+    )
+    expected = {
+        "softmax": [[1.0, 0.0, 0.0], [0.0, 0.5, 0.5], [1.0, 0.0, 0.0]],
+        "log_softmax": [
+            [0.0, -1000.0, -2000.0],
+            [-math.inf, -math.log(2), -math.log(2)],
+            [0.0, -math.inf, -math.inf],
+        ],
+    }[name]
     check(getattr(ember, name)(x, -1), expected)
     check(getattr(F, name)(x.T, dim=0), np.array(expected).T)
 
@@ -456,6 +486,7 @@ def test_reduction_grad(name, dim, keepdim):
         if dim is None and name in ("amax", "amin"):  # amax takes an int or tuple dim
             return getattr(ember, name)(x)
         return getattr(ember, name)(x, dim=dim, keepdim=keepdim)
+
     gcheck(fn, leaf((2, 3, 4)))
 
 
@@ -465,8 +496,19 @@ def test_var_std_correction_grad(name, kw):
     gcheck(lambda x: getattr(ember, name)(x, dim=(0, 1), **kw), leaf((3, 4, 2)))
 
 
-@pytest.mark.parametrize("p,dim", [(2, None), (2, 1), (1, None), (1, (0, 2)), (INF, None),
-                                   (INF, -1), ("fro", (0, 1)), ("fro", None)])
+@pytest.mark.parametrize(
+    "p,dim",
+    [
+        (2, None),
+        (2, 1),
+        (1, None),
+        (1, (0, 2)),
+        (INF, None),
+        (INF, -1),
+        ("fro", (0, 1)),
+        ("fro", None),
+    ],
+)
 def test_norm_grad(p, dim):
     gcheck(lambda x: ember.norm(x, p=p, dim=dim), leaf((2, 3, 4), away=(0.0,)))
 
@@ -499,7 +541,7 @@ def test_prod_grad(dim, zeros):
 @pytest.mark.parametrize("name", ["cumsum", "cumprod"])
 def test_cumsum_cumprod_grad(name, dim, zeros):
     x = np.random.default_rng(0).uniform(0.5, 1.5, (3, 4)) * choice((3, 4), [-1, 1])
-    x[1, 1:1 + zeros] = 0.0
+    x[1, 1 : 1 + zeros] = 0.0
     x = tensor(x)
     x.requires_grad_(True)
     gcheck(lambda t: getattr(ember, name)(t, dim), x)
@@ -544,18 +586,28 @@ def test_sum_grad_shape_keepdim():
 
 # ------------------------------------------------------------------------------- errors
 DIM_ERR = {
-    "sum": lambda x, d: ember.sum(x, dim=d), "mean": lambda x, d: ember.mean(x, dim=d),
+    "sum": lambda x, d: ember.sum(x, dim=d),
+    "mean": lambda x, d: ember.mean(x, dim=d),
     "sum_tuple": lambda x, d: ember.sum(x, dim=(0, d)),
-    "prod": lambda x, d: ember.prod(x, d), "var": lambda x, d: ember.var(x, dim=d),
-    "std": lambda x, d: ember.std(x, dim=d), "max": lambda x, d: ember.max(x, d),
-    "min": lambda x, d: ember.min(x, d), "amax": lambda x, d: ember.amax(x, dim=d),
-    "amin": lambda x, d: ember.amin(x, dim=d), "argmax": lambda x, d: ember.argmax(x, dim=d),
+    "prod": lambda x, d: ember.prod(x, d),
+    "var": lambda x, d: ember.var(x, dim=d),
+    "std": lambda x, d: ember.std(x, dim=d),
+    "max": lambda x, d: ember.max(x, d),
+    "min": lambda x, d: ember.min(x, d),
+    "amax": lambda x, d: ember.amax(x, dim=d),
+    "amin": lambda x, d: ember.amin(x, dim=d),
+    "argmax": lambda x, d: ember.argmax(x, dim=d),
     "argmin": lambda x, d: ember.argmin(x, dim=d),
-    "logsumexp": lambda x, d: ember.logsumexp(x, d), "norm": lambda x, d: ember.norm(x, dim=d),
-    "all": lambda x, d: ember.all(x, dim=d), "any": lambda x, d: ember.any(x, dim=d),
-    "cumsum": lambda x, d: ember.cumsum(x, d), "cumprod": lambda x, d: ember.cumprod(x, d),
-    "softmax": lambda x, d: ember.softmax(x, d), "log_softmax": lambda x, d: F.log_softmax(x, d),
-    "method_sum": lambda x, d: x.sum(d), "method_softmax": lambda x, d: x.softmax(d),
+    "logsumexp": lambda x, d: ember.logsumexp(x, d),
+    "norm": lambda x, d: ember.norm(x, dim=d),
+    "all": lambda x, d: ember.all(x, dim=d),
+    "any": lambda x, d: ember.any(x, dim=d),
+    "cumsum": lambda x, d: ember.cumsum(x, d),
+    "cumprod": lambda x, d: ember.cumprod(x, d),
+    "softmax": lambda x, d: ember.softmax(x, d),
+    "log_softmax": lambda x, d: F.log_softmax(x, d),
+    "method_sum": lambda x, d: x.sum(d),
+    "method_softmax": lambda x, d: x.softmax(d),
 }
 
 

@@ -162,6 +162,8 @@ def _train_state(tag: str, fw: str, first_input: Any, build: Callable[[], Any]) 
         entry = (first_input, build())
         _TRAIN_STATE[(tag, fw)] = entry
     return entry[1]
+
+
 MLP_SIZES = (784, 512, 512, 10)
 MLP_BATCH = 128
 
@@ -203,7 +205,9 @@ def _mlp_step_fw(lib: Any) -> Callable[..., Any]:
 
 
 def _np_mlp_step(x, y, *params):
-    ps, bufs = _train_state("mlp", "numpy", x, lambda: ([p.copy() for p in params], [None] * len(params)))
+    ps, bufs = _train_state(
+        "mlp", "numpy", x, lambda: ([p.copy() for p in params], [None] * len(params))
+    )
     acts, h = [x], x
     for i in range(3):
         h = h @ ps[2 * i].T + ps[2 * i + 1]
@@ -233,8 +237,18 @@ def _np_mlp_step(x, y, *params):
 
 # AdamW over ~10M parameters shaped like a transformer block (two 4096x1024 MLP matrices, a
 # 1024x1024 and a 512x1024 projection, biases and norm weights).
-ADAMW_SHAPES = [(4096, 1024), (4096,), (1024, 4096), (1024,), (1024, 1024), (1024,), (512, 1024), (512,),
-                (1024,), (1024,)]
+ADAMW_SHAPES = [
+    (4096, 1024),
+    (4096,),
+    (1024, 4096),
+    (1024,),
+    (1024, 1024),
+    (1024,),
+    (512, 1024),
+    (512,),
+    (1024,),
+    (1024,),
+]
 
 
 def _adamw_inputs(rng: np.random.Generator) -> tuple[np.ndarray, ...]:
@@ -263,8 +277,14 @@ def _adamw_step_fw(lib: Any) -> Callable[..., Any]:
 def _np_adamw_step(*arrays):
     n = len(arrays) // 2
     ms, vs, t = _train_state(
-        "adamw", "numpy", arrays[0],
-        lambda: ([np.zeros_like(p) for p in arrays[:n]], [np.zeros_like(p) for p in arrays[:n]], [0]),
+        "adamw",
+        "numpy",
+        arrays[0],
+        lambda: (
+            [np.zeros_like(p) for p in arrays[:n]],
+            [np.zeros_like(p) for p in arrays[:n]],
+            [0],
+        ),
     )
     t[0] += 1
     lr, b1, b2, eps, wd = 1e-3, 0.9, 0.999, 1e-8, 0.01
@@ -278,28 +298,29 @@ def _np_adamw_step(*arrays):
     return arrays[0][0].copy()
 
 
-WORKLOADS.update({
-    "MLP 784-512-512-10 b128 train step (SGD momentum)": {
-        "inputs": _mlp_inputs,
-        "numpy": _np_mlp_step,
-        "torch": _mlp_step_fw(torch) if torch is not None else None,
-        "ember": _mlp_step_fw(ember) if ember is not None else None,
-        "target": ("torch", 1.0),
-        "rtol": 1e-4,
-        "note": "forward, cross entropy, backward, SGD(lr=0.01, momentum=0.9); each call is one more step",
-    },
-    "AdamW step 10M params": {
-        "inputs": _adamw_inputs,
-        "numpy": _np_adamw_step,
-        "torch": _adamw_step_fw(torch) if torch is not None else None,
-        "ember": _adamw_step_fw(ember) if ember is not None else None,
-        "target": ("torch", 1.0),
-        "rtol": 1e-5,
-        "atol": 1e-7,
-        "note": "10 tensors, 9.97M float32 params; torch.optim.AdamW defaults (single-tensor path on CPU)",
-    },
-})
-
+WORKLOADS.update(
+    {
+        "MLP 784-512-512-10 b128 train step (SGD momentum)": {
+            "inputs": _mlp_inputs,
+            "numpy": _np_mlp_step,
+            "torch": _mlp_step_fw(torch) if torch is not None else None,
+            "ember": _mlp_step_fw(ember) if ember is not None else None,
+            "target": ("torch", 1.0),
+            "rtol": 1e-4,
+            "note": "forward, cross entropy, backward, SGD(lr=0.01, momentum=0.9); each call is one more step",
+        },
+        "AdamW step 10M params": {
+            "inputs": _adamw_inputs,
+            "numpy": _np_adamw_step,
+            "torch": _adamw_step_fw(torch) if torch is not None else None,
+            "ember": _adamw_step_fw(ember) if ember is not None else None,
+            "target": ("torch", 1.0),
+            "rtol": 1e-5,
+            "atol": 1e-7,
+            "note": "10 tensors, 9.97M float32 params; torch.optim.AdamW defaults (single-tensor path on CPU)",
+        },
+    }
+)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -318,8 +339,13 @@ def _mm_at(a: Any, g: Any) -> Any:  # dB = A^T @ G, A^T a transposed view
     return a.T @ g
 
 
-def _mm_workload(shapes: tuple, fn: Callable[..., Any] = _mm, target: Any = ("numpy", 1.0),
-                 dtype: Any = np.float32, note: str | None = None) -> dict[str, Any]:
+def _mm_workload(
+    shapes: tuple,
+    fn: Callable[..., Any] = _mm,
+    target: Any = ("numpy", 1.0),
+    dtype: Any = np.float32,
+    note: str | None = None,
+) -> dict[str, Any]:
     k = max(max(s) for s in shapes)
     spec = {
         "inputs": lambda rng: tuple(rng.standard_normal(s).astype(dtype) for s in shapes),
@@ -328,7 +354,7 @@ def _mm_workload(shapes: tuple, fn: Callable[..., Any] = _mm, target: Any = ("nu
         "ember": fn,
         "target": target,
         "rtol": 1e-4 if dtype == np.float32 else 1e-10,
-        "atol": (2e-5 if dtype == np.float32 else 1e-11) * k ** 0.5,
+        "atol": (2e-5 if dtype == np.float32 else 1e-11) * k**0.5,
     }
     if note:
         spec["note"] = note
@@ -336,25 +362,48 @@ def _mm_workload(shapes: tuple, fn: Callable[..., Any] = _mm, target: Any = ("nu
 
 
 _SQUARE = [("numpy", 1.05), ("torch", 1.0)]
-WORKLOADS.update({
-    "matmul 256 f32": _mm_workload(((256, 256), (256, 256)), target=_SQUARE),
-    "matmul 512 f32": _mm_workload(((512, 512), (512, 512)), target=_SQUARE),
-    "matmul 1024 f32": _mm_workload(((1024, 1024), (1024, 1024)), target=_SQUARE),
-    "matmul 2048 f32": _mm_workload(((2048, 2048), (2048, 2048)), target=[("numpy", 1.0), ("torch", 1.0)]),
-    "matmul MLP (128x784)@(784x512) f32": _mm_workload(((128, 784), (784, 512)), target=("torch", 1.0)),
-    "matmul MLP dA (128x512)@(784x512)^T f32": _mm_workload(((128, 512), (784, 512)), _mm_bt, ("torch", 1.0)),
-    "matmul MLP dB (128x784)^T@(128x512) f32": _mm_workload(((128, 784), (128, 512)), _mm_at, ("torch", 1.0)),
-    "matmul MLP (128x512)@(512x10) f32": _mm_workload(((128, 512), (512, 10)), target=("torch", 1.0)),
-    "matmul MLP dA (128x10)@(512x10)^T f32": _mm_workload(((128, 10), (512, 10)), _mm_bt, ("torch", 1.0)),
-    "matmul MLP dB (128x512)^T@(128x10) f32": _mm_workload(((128, 512), (128, 10)), _mm_at, ("torch", 1.0)),
-    "matmul bmm (64,128,64)@(64,64,128) f32": _mm_workload(((64, 128, 64), (64, 64, 128)), target=("torch", 1.0)),
-    "matmul 1x4096x4096 f32": _mm_workload(((1, 4096), (4096, 4096)), target=("numpy", 1.25)),
-    "matmul 4096x4096x1 f32": _mm_workload(((4096, 4096), (4096, 1)), target=("numpy", 1.25)),
-    "matmul 17x1023x513 f32": _mm_workload(((17, 1023), (1023, 513)), target=("numpy", 1.25)),
-    "matmul 3x5x7 f32": _mm_workload(((3, 5), (5, 7)), target=("torch", 1.0),
-                                     note="per-call overhead; the issue asks only for correctness here"),
-    "matmul 1024 f64": _mm_workload(((1024, 1024), (1024, 1024)), target=("numpy", 1.25), dtype=np.float64),
-})
+WORKLOADS.update(
+    {
+        "matmul 256 f32": _mm_workload(((256, 256), (256, 256)), target=_SQUARE),
+        "matmul 512 f32": _mm_workload(((512, 512), (512, 512)), target=_SQUARE),
+        "matmul 1024 f32": _mm_workload(((1024, 1024), (1024, 1024)), target=_SQUARE),
+        "matmul 2048 f32": _mm_workload(
+            ((2048, 2048), (2048, 2048)), target=[("numpy", 1.0), ("torch", 1.0)]
+        ),
+        "matmul MLP (128x784)@(784x512) f32": _mm_workload(
+            ((128, 784), (784, 512)), target=("torch", 1.0)
+        ),
+        "matmul MLP dA (128x512)@(784x512)^T f32": _mm_workload(
+            ((128, 512), (784, 512)), _mm_bt, ("torch", 1.0)
+        ),
+        "matmul MLP dB (128x784)^T@(128x512) f32": _mm_workload(
+            ((128, 784), (128, 512)), _mm_at, ("torch", 1.0)
+        ),
+        "matmul MLP (128x512)@(512x10) f32": _mm_workload(
+            ((128, 512), (512, 10)), target=("torch", 1.0)
+        ),
+        "matmul MLP dA (128x10)@(512x10)^T f32": _mm_workload(
+            ((128, 10), (512, 10)), _mm_bt, ("torch", 1.0)
+        ),
+        "matmul MLP dB (128x512)^T@(128x10) f32": _mm_workload(
+            ((128, 512), (128, 10)), _mm_at, ("torch", 1.0)
+        ),
+        "matmul bmm (64,128,64)@(64,64,128) f32": _mm_workload(
+            ((64, 128, 64), (64, 64, 128)), target=("torch", 1.0)
+        ),
+        "matmul 1x4096x4096 f32": _mm_workload(((1, 4096), (4096, 4096)), target=("numpy", 1.25)),
+        "matmul 4096x4096x1 f32": _mm_workload(((4096, 4096), (4096, 1)), target=("numpy", 1.25)),
+        "matmul 17x1023x513 f32": _mm_workload(((17, 1023), (1023, 513)), target=("numpy", 1.25)),
+        "matmul 3x5x7 f32": _mm_workload(
+            ((3, 5), (5, 7)),
+            target=("torch", 1.0),
+            note="per-call overhead; the issue asks only for correctness here",
+        ),
+        "matmul 1024 f64": _mm_workload(
+            ((1024, 1024), (1024, 1024)), target=("numpy", 1.25), dtype=np.float64
+        ),
+    }
+)
 
 # ---------------------------------------------------------------------------------------------
 # Timing

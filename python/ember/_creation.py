@@ -71,9 +71,13 @@ def tensor(data, dtype=None, device=None, requires_grad=False):
     try:
         arr = np.asarray(data)
     except ValueError as e:
-        raise ValueError(f"tensor: could not build a tensor from ragged nested sequences ({e})") from None
+        raise ValueError(
+            f"tensor: could not build a tensor from ragged nested sequences ({e})"
+        ) from None
     if arr.dtype == object:
-        raise ValueError(f"tensor: expected a (nested) sequence of numbers of equal lengths, got {data!r:.80}")
+        raise ValueError(
+            f"tensor: expected a (nested) sequence of numbers of equal lengths, got {data!r:.80}"
+        )
     if arr.dtype.kind in "US":
         raise TypeError(f"tensor: can't build a tensor from strings ({data!r:.80})")
     if arr.dtype.kind == "c":
@@ -116,7 +120,9 @@ def from_numpy(ndarray):
             "float64, float32, float16, int64, int32, uint8, bool"
         )
     if any(s < 0 for s in ndarray.strides):
-        raise ValueError("from_numpy: arrays with negative strides are not supported; pass np.ascontiguousarray(a)")
+        raise ValueError(
+            "from_numpy: arrays with negative strides are not supported; pass np.ascontiguousarray(a)"
+        )
     if any(s % ndarray.itemsize for s in ndarray.strides):
         raise ValueError("from_numpy: array strides must be multiples of the item size")
     if not ndarray.dtype.isnative:
@@ -187,7 +193,9 @@ def randn_like(input, dtype=None, device=None, requires_grad=False, generator=No
 def randint_like(input, low=0, high=None, dtype=None, device=None, generator=None, **_):
     if high is None:
         low, high = 0, low
-    return _finish(_C._randint(low, high, input.shape, _like(input, dtype), generator), False, device)
+    return _finish(
+        _C._randint(low, high, input.shape, _like(input, dtype), generator), False, device
+    )
 
 
 def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False, **_):
@@ -215,10 +223,22 @@ def rand(*size, generator=None, dtype=None, device=None, requires_grad=False, **
 
 def randn(*size, generator=None, dtype=None, device=None, requires_grad=False, **_):
     """Standard normal samples."""
-    return _finish(_C._randn(_size(size, "randn"), _default(dtype), generator), requires_grad, device)
+    return _finish(
+        _C._randn(_size(size, "randn"), _default(dtype), generator), requires_grad, device
+    )
 
 
-def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=None, requires_grad=False, **_):
+def randint(
+    low=0,
+    high=None,
+    size=None,
+    *,
+    generator=None,
+    dtype=None,
+    device=None,
+    requires_grad=False,
+    **_,
+):
     """Integers drawn uniformly from [low, high). ``randint(high, size)`` is also accepted."""
     if size is None:
         if high is None:
@@ -227,7 +247,9 @@ def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=N
     if high is None:
         raise TypeError("randint: missing the 'high' argument")
     dt = _C.int64 if dtype is None else dtype
-    return _finish(_C._randint(low, high, _size((size,), "randint"), dt, generator), requires_grad, device)
+    return _finish(
+        _C._randint(low, high, _size((size,), "randint"), dt, generator), requires_grad, device
+    )
 
 
 def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False, **_):

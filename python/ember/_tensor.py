@@ -113,7 +113,9 @@ def _repr(self):
         fmt = _Formatter(_summarize(vals) if summarize else vals, self.dtype)
         body = _format_block(vals, fmt, len(prefix), summarize)
     default_float = self.dtype == _C.get_default_dtype()
-    if not (default_float or self.dtype in (_C.int64, _C.bool)) or (self.numel() == 0 and not default_float):
+    if not (default_float or self.dtype in (_C.int64, _C.bool)) or (
+        self.numel() == 0 and not default_float
+    ):
         suffixes.append(f"dtype={self.dtype!r}")
     if self.grad_fn is not None:
         suffixes.append(f"grad_fn=<{self.grad_fn.name()}>")
@@ -227,7 +229,9 @@ def _new(maker):
     def new(self, *size, dtype=None, device=None, requires_grad=False, **kw):
         from . import _creation
 
-        return getattr(_creation, maker)(*size, dtype=self.dtype if dtype is None else dtype, requires_grad=requires_grad)
+        return getattr(_creation, maker)(
+            *size, dtype=self.dtype if dtype is None else dtype, requires_grad=requires_grad
+        )
 
     return new
 
@@ -235,7 +239,9 @@ def _new(maker):
 def _new_full(self, size, fill_value, dtype=None, device=None, requires_grad=False):
     from ._creation import full
 
-    return full(size, fill_value, dtype=self.dtype if dtype is None else dtype, requires_grad=requires_grad)
+    return full(
+        size, fill_value, dtype=self.dtype if dtype is None else dtype, requires_grad=requires_grad
+    )
 
 
 def _type(self, dtype=None):
@@ -275,7 +281,11 @@ def _deepcopy(self, memo):
     if self.requires_grad and self.is_leaf:
         t.requires_grad_(True)
     if type(self) is not Tensor:  # subclasses such as nn.Parameter
-        t = type(self)(t, self.requires_grad) if "requires_grad" in type(self).__init__.__code__.co_varnames else type(self)(t)
+        t = (
+            type(self)(t, self.requires_grad)
+            if "requires_grad" in type(self).__init__.__code__.co_varnames
+            else type(self)(t)
+        )
     if self.grad is not None:
         t.grad = self.grad.clone()
     memo[id(self)] = t

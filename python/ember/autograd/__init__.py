@@ -10,7 +10,16 @@ from .._C import Tensor
 from .._grad_mode import enable_grad, no_grad, set_grad_enabled
 from .function import Function, FunctionCtx
 
-__all__ = ["backward", "grad", "value_and_grad", "Function", "FunctionCtx", "no_grad", "enable_grad", "set_grad_enabled"]
+__all__ = [
+    "backward",
+    "grad",
+    "value_and_grad",
+    "Function",
+    "FunctionCtx",
+    "no_grad",
+    "enable_grad",
+    "set_grad_enabled",
+]
 
 
 def _as_list(x):
@@ -35,7 +44,10 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
     grads = _as_list(grad_tensors) if grad_tensors is not None else [None] * len(roots)
     if len(grads) != len(roots):
         raise ValueError(f"backward: got {len(grads)} gradients for {len(roots)} tensors")
-    grads = [g if g is None or isinstance(g, Tensor) else _C.Tensor(_to_tensor(g, r)) for g, r in zip(grads, roots)]
+    grads = [
+        g if g is None or isinstance(g, Tensor) else _C.Tensor(_to_tensor(g, r))
+        for g, r in zip(grads, roots)
+    ]
     if retain_graph is None:
         retain_graph = create_graph
     _C._backward(roots, grads, bool(retain_graph), bool(create_graph), _as_list(inputs))
@@ -47,8 +59,15 @@ def _to_tensor(g, like):
     return tensor(g, dtype=like.dtype)
 
 
-def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=False,
-         materialize_grads=False):
+def grad(
+    outputs,
+    inputs,
+    grad_outputs=None,
+    retain_graph=None,
+    create_graph=False,
+    allow_unused=False,
+    materialize_grads=False,
+):
     """The gradients of ``outputs`` w.r.t. ``inputs``, returned (not accumulated into ``.grad``).
 
     Returns a tuple with one entry per input (None for unused inputs when ``allow_unused``).
@@ -58,7 +77,14 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     gouts = _as_list(grad_outputs) if grad_outputs is not None else [None] * len(outs)
     if retain_graph is None:
         retain_graph = create_graph
-    res = _C._grad(outs, ins, gouts, bool(retain_graph), bool(create_graph), bool(allow_unused or materialize_grads))
+    res = _C._grad(
+        outs,
+        ins,
+        gouts,
+        bool(retain_graph),
+        bool(create_graph),
+        bool(allow_unused or materialize_grads),
+    )
     if materialize_grads:
         from .._creation import zeros_like
 
@@ -70,7 +96,9 @@ def _prepare(args, argnums):
     nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
     for n in nums:
         if n >= len(args) or not isinstance(args[n], Tensor):
-            raise TypeError(f"grad: argument {n} must be a tensor to differentiate with respect to it")
+            raise TypeError(
+                f"grad: argument {n} must be a tensor to differentiate with respect to it"
+            )
     args = list(args)
     for n in nums:
         args[n] = args[n].detach().requires_grad_(True)

@@ -92,7 +92,9 @@ class Function:
             return tuple(res[i] if ctx.needs_input_grad[i] else None for i in positions)
 
         diff = [id(o) not in ctx._non_differentiable for o in tensor_outs]
-        wired = _C._function_apply(cls.__name__ + "Backward", backward_fn, [args[i] for i in positions], tensor_outs, diff)
+        wired = _C._function_apply(
+            cls.__name__ + "Backward", backward_fn, [args[i] for i in positions], tensor_outs, diff
+        )
         it = iter(wired)
         result = tuple(next(it) if isinstance(o, Tensor) else o for o in outs)
         return result[0] if single else result
