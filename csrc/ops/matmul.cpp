@@ -86,7 +86,11 @@ Tensor matmul_forward(const Tensor& a0, const Tensor& b0, const char* op) {
 
   Tensor a3, b3, out3;
   int64_t rows, row_stride;
-  if (b.dim() == 2 && a.dim() > 2 && collapse(a.shape(), a.strides(), a.dim() - 1, rows, row_stride)) {
+  if (a.dim() == 2 && b.dim() == 2) {  // the common case, without the batch machinery
+    a3 = make_view(a, {1, M, K}, {0, a.strides()[0], a.strides()[1]}, a.offset());
+    b3 = make_view(b, {1, K, N}, {0, b.strides()[0], b.strides()[1]}, b.offset());
+    out3 = make_view(out, {1, M, N}, {0, N, 1}, out.offset());
+  } else if (b.dim() == 2 && a.dim() > 2 && collapse(a.shape(), a.strides(), a.dim() - 1, rows, row_stride)) {
     // [batch..., M, K] @ [K, N]: fold the batch into M so B is packed once
     a3 = make_view(a, {1, rows, K}, {0, row_stride, a.strides().back()}, a.offset());
     b3 = make_view(b, {1, K, N}, {0, b.strides()[0], b.strides()[1]}, b.offset());

@@ -30,6 +30,8 @@
 #include <type_traits>
 #include <utility>
 
+#include <sched.h>
+
 #include "backend/cpu/gemm.h"
 #include "backend/cpu/threadpool.h"
 
@@ -322,14 +324,20 @@ void pack(const void* base, int64_t off, int64_t si, int64_t sp, int64_t n, int6
 // Micro-kernel: C[H x NR] (row stride ldc) = (acc ? C : 0) + sum over p < kc of
 // a[p * kMR + i] * b[p * bs + j]. The tile lives in H * kNV vector registers; B rows are NR
 // contiguous values (a packed strip, bs = NR, or a row-major B read in place, bs = its row stride).
-template <class T>
-using MicroFn = void (*)(int64_t kc, const T* a, const T* b, int64_t bs, T* c, int64_t ldc, bool acc);
+template <class T, class P = T>
+using MicroFn = void (*)(int64_t kc, const P* a, const P* b, int64_t bs, T* c, int64_t ldc, bool acc);
 
 template <class T, int H>
 void micro(int64_t kc, const T* __restrict a, const T* __restrict b, int64_t bs, T* __restrict c, int64_t ldc,
            bool acc) {
   using V = Vec<T>;
-  constexpr int W = kLanes<T>, NV = kNV;
+  constexpr int W = kLanes<T>, NV = kNV, NR = kNR<T>;
+  // C's rows are far apart in memory: start fetching them now, not when the sums are done
+#pragma GCC unroll 16
+  for (int i = 0; i < H; ++i) {
+    __builtin_prefetch(c + i * ldc, 1, 3);
+    __builtin_prefetch(c + i * ldc + NR - 1, 1, 3);
+  }
   V t[H][NV];
 #pragma GCC unroll 16
   for (int i = 0; i < H; ++i)
@@ -363,9 +371,9 @@ void micro(int64_t kc, const T* __restrict a, const T* __restrict b, int64_t bs,
 }
 
 // Kernels for every row count 1..kMR, so edge rows cost no wasted FMAs.
-template <class T>
+template <class T, class P = T>
 struct Kernels {
-  MicroFn<T> f[kMR];
+  MicroFn<T, P> f[kMR];
 };
 template <class T, size_t... I>
 constexpr Kernels<T> make_kernels(std::index_sequence<I...>) {
@@ -481,15 +489,126 @@ constexpr int64_t kParallelFlops = int64_t(1) << 21;  // below this, waking the 
 template <class T> constexpr int64_t kKC = sizeof(T) == 4 ? 256 : 128;
 template <class T> constexpr int64_t kNC = round_up((int64_t(512) << 10) / (kKC<T> * int64_t(sizeof(T))), kNR<T>);
 
+// How A panels and B strips are packed: elements of type P, each holding KP consecutive values
+// along K; the K block KC; the micro-kernel for a panel of h rows (kc counted in elements).
 template <class T>
+struct PlainLayout {
+  using P = T;
+  static constexpr int KP = 1;
+  static constexpr int64_t KC = kKC<T>;
+  static MicroFn<T> kernel(int64_t h) { return kKernels<T>.f[h - 1]; }
+};
+
+#if defined(__AVX512F__) && (defined(__GNUC__) || defined(__clang__))
+// bfloat16 inputs on CPUs with AVX512_BF16: A and B are packed as pairs of consecutive K values
+// (one 32-bit word per pair, the lower k in the low half) and the kernel's VDPBF16PS adds both
+// products of a pair to float accumulators, twice the FMA rate of widening to float first.
+#define EMBER_GEMM_BF16_DOT 1
+
+bool has_bf16_dot() {
+  static const bool ok = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512bf16") != 0;
+  }();
+  return ok;
+}
+
+template <int H>
+__attribute__((target("avx512bf16"))) void micro_bf16(int64_t kp, const uint32_t* __restrict a,
+                                                      const uint32_t* __restrict b, int64_t bs, float* __restrict c,
+                                                      int64_t ldc, bool acc) {
+  static_assert(kNV == 2, "the pair kernel is written for two vectors per row");
+#pragma GCC unroll 16
+  for (int i = 0; i < H; ++i) {
+    __builtin_prefetch(c + i * ldc, 1, 3);
+    __builtin_prefetch(c + i * ldc + 31, 1, 3);
+  }
+  __m512 t[H][2];
+#pragma GCC unroll 16
+  for (int i = 0; i < H; ++i) t[i][0] = t[i][1] = _mm512_setzero_ps();
+#pragma GCC unroll 2
+  for (int64_t p = 0; p < kp; ++p) {
+    const __m512bh b0 = (__m512bh)_mm512_loadu_si512(b), b1 = (__m512bh)_mm512_loadu_si512(b + 16);
+#pragma GCC unroll 16
+    for (int i = 0; i < H; ++i) {
+      const __m512bh ai = (__m512bh)_mm512_set1_epi32(int(a[i]));
+      t[i][0] = _mm512_dpbf16_ps(t[i][0], ai, b0);
+      t[i][1] = _mm512_dpbf16_ps(t[i][1], ai, b1);
+    }
+    a += kMR;
+    b += bs;
+  }
+#pragma GCC unroll 16
+  for (int i = 0; i < H; ++i) {
+    float* r = c + i * ldc;
+    if (acc) {
+      _mm512_storeu_ps(r, _mm512_add_ps(_mm512_loadu_ps(r), t[i][0]));
+      _mm512_storeu_ps(r + 16, _mm512_add_ps(_mm512_loadu_ps(r + 16), t[i][1]));
+    } else {
+      _mm512_storeu_ps(r, t[i][0]);
+      _mm512_storeu_ps(r + 16, t[i][1]);
+    }
+  }
+}
+
+template <size_t... I>
+constexpr Kernels<float, uint32_t> make_bf16_kernels(std::index_sequence<I...>) {
+  return {{&micro_bf16<int(I) + 1>...}};
+}
+constexpr Kernels<float, uint32_t> kBf16Kernels = make_bf16_kernels(std::make_index_sequence<kMR>{});
+
+struct Bf16PairLayout {
+  using P = uint32_t;
+  static constexpr int KP = 2;
+  static constexpr int64_t KC = 512;  // pairs: the same bytes per panel as 256 floats
+  static MicroFn<float, uint32_t> kernel(int64_t h) { return kBf16Kernels.f[h - 1]; }
+};
+
+// Pairs along K: dst[q * R + i] = (src(i, 2q), src(i, 2q + 1)) as one word; B panels are
+// zero-padded to R lanes, and an odd kc to a whole last pair.
+template <int R>
+void pack_pairs(const void* base, int64_t off, int64_t si, int64_t sp, int64_t n, int64_t kc, uint32_t* __restrict dst,
+                bool pad) {
+  const uint16_t* src = static_cast<const uint16_t*>(base) + off;
+  const int64_t kp = cdiv(kc, 2), full = kc / 2, nz = pad ? R : n;
+  int64_t i0 = 0;
+  if (sp == 1 && si % 2 == 0 && (reinterpret_cast<uintptr_t>(src) & 3) == 0) {
+    // K contiguous: each pair is already one aligned word of the row; transpose the words
+    const float* words = reinterpret_cast<const float*>(src);
+    float* d = reinterpret_cast<float*>(dst);
+    i0 = transpose_lanes<R, 32>(words, si / 2, 0, n, full, d);
+    i0 = transpose_lanes<R, 16>(words, si / 2, i0, n, full, d);
+    for (int64_t i = i0; i < n; ++i)
+      for (int64_t q = 0; q < full; ++q) std::memcpy(&dst[q * R + i], src + i * si + 2 * q, 4);
+    i0 = n;
+  } else if (si == 1) {  // lanes contiguous: interleave two K rows
+    for (int64_t q = 0; q < full; ++q) {
+      const uint16_t *s0 = src + 2 * q * sp, *s1 = s0 + sp;
+      for (int64_t i = 0; i < n; ++i) dst[q * R + i] = uint32_t(s0[i]) | uint32_t(s1[i]) << 16;
+    }
+    i0 = n;
+  }
+  for (int64_t q = 0; q < full; ++q)
+    for (int64_t i = i0; i < n; ++i)
+      dst[q * R + i] = uint32_t(src[i * si + 2 * q * sp]) | uint32_t(src[i * si + (2 * q + 1) * sp]) << 16;
+  if (kp > full)  // odd kc: the last pair's upper half is zero
+    for (int64_t i = 0; i < n; ++i) dst[full * R + i] = src[i * si + 2 * full * sp];
+  if (nz > n)
+    for (int64_t q = 0; q < kp; ++q)
+      for (int64_t i = n; i < nz; ++i) dst[q * R + i] = 0;
+}
+#endif
+
+template <class T, class L>
 struct Plan {
+  using P = typename L::P;
   const GemmDesc* d;
-  PackFn<T> pack_a, pack_b;
+  PackFn<P> pack_a, pack_b;
   Epi<T> epi;
   T* c;
   int64_t mc, nc, kc, mblocks, nblocks, kblocks, units;
   bool direct_b;     // B read in place (row-major, same dtype)
-  T* bpack;          // packed B: [batch][column block][k block][strip] of kc x NR
+  P* bpack;          // packed B: [batch][column block][k block][strip] of kc x NR
   uint8_t* flags;    // per packed strip: 0 empty, 1 being packed, 2 ready
   int64_t npad;      // N rounded up to NR
   int64_t spb;       // strips per column block
@@ -497,9 +616,9 @@ struct Plan {
   int64_t next;      // next unit to claim (atomic)
 };
 
-template <class T>
-void ensure_packed(const Plan<T>& pl, int64_t bi, int64_t jb, int64_t pc, int64_t j0, int64_t ncur, int64_t p0,
-                   int64_t kcur, T* block) {
+template <class T, class L>
+void ensure_packed(const Plan<T, L>& pl, int64_t bi, int64_t jb, int64_t pc, int64_t j0, int64_t ncur, int64_t p0,
+                   int64_t kcur, typename L::P* block) {
   constexpr int NR = kNR<T>;
   const GemmDesc& d = *pl.d;
   uint8_t* f = pl.flags + ((bi * pl.nblocks + jb) * pl.kblocks + pc) * pl.spb;
@@ -510,17 +629,23 @@ void ensure_packed(const Plan<T>& pl, int64_t bi, int64_t jb, int64_t pc, int64_
         __atomic_compare_exchange_n(&f[s], &expected, uint8_t(1), false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
       const int64_t js = s * NR;
       pl.pack_b(d.b, bi * d.b_bs + p0 * d.b_rs + (j0 + js) * d.b_cs, d.b_cs, d.b_rs, imin(NR, ncur - js), kcur,
-                block + s * kcur * NR, true);
+                block + s * cdiv(kcur, L::KP) * NR, true);
       __atomic_store_n(&f[s], uint8_t(2), __ATOMIC_RELEASE);
     }
   }
+  // wait for strips other threads are packing; yield when that takes long (the packer may be
+  // descheduled on a busy machine)
   for (int64_t s = 0; s < nstrips; ++s)
-    while (__atomic_load_n(&f[s], __ATOMIC_ACQUIRE) != 2) cpu_relax();
+    for (int spins = 0; __atomic_load_n(&f[s], __ATOMIC_ACQUIRE) != 2; ++spins) {
+      if (spins < 4096) cpu_relax();
+      else sched_yield();
+    }
 }
 
-template <class T>
-void run_unit(const Plan<T>& pl, int64_t u, T* abuf, T* bedge, T* tile) {
-  constexpr int MR = kMR, NR = kNR<T>;
+template <class T, class L>
+void run_unit(const Plan<T, L>& pl, int64_t u, typename L::P* abuf, typename L::P* bedge, T* tile) {
+  using P = typename L::P;
+  constexpr int MR = kMR, NR = kNR<T>, KP = L::KP;
   const GemmDesc& d = *pl.d;
   const int64_t M = d.m, N = d.n, K = d.k;
   const int64_t ib = u % pl.mblocks, jb = (u / pl.mblocks) % pl.nblocks, bi = u / (pl.mblocks * pl.nblocks);
@@ -530,17 +655,18 @@ void run_unit(const Plan<T>& pl, int64_t u, T* abuf, T* bedge, T* tile) {
   T* C = pl.c + bi * d.c_bs + i0 * d.c_rs + j0 * d.c_cs;
   const T* bias = pl.epi.bias ? pl.epi.bias + (pl.epi.bias_rows ? i0 : j0) : nullptr;
   const int64_t aoff = bi * d.a_bs + i0 * d.a_rs;
-  const T* bdirect = pl.direct_b ? static_cast<const T*>(d.b) + bi * d.b_bs + j0 : nullptr;
+  const P* bdirect = pl.direct_b ? static_cast<const P*>(d.b) + bi * d.b_bs + j0 : nullptr;  // P == T here
 
   for (int64_t pc = 0; pc < pl.kblocks; ++pc) {
-    const int64_t p0 = pc * pl.kc, kcur = imin(pl.kc, K - p0);
+    const int64_t p0 = pc * pl.kc, kcur = imin(pl.kc, K - p0), kp = cdiv(kcur, KP);
     const bool first = pc == 0, last = pc == pl.kblocks - 1;
-    T* block = nullptr;
+    P* block = nullptr;
     if (pl.direct_b) {
       if (last_nr < NR)  // the partial last strip is padded into a local buffer
         pl.pack_b(d.b, bi * d.b_bs + p0 * d.b_rs + (j0 + (nstrips - 1) * NR), 1, d.b_rs, last_nr, kcur, bedge, true);
     } else {
-      block = pl.bpack + bi * K * pl.npad + j0 * K + p0 * ncpad;
+      const int64_t Kp = cdiv(K, KP);  // K blocks hold a multiple of KP values but the last
+      block = pl.bpack + bi * Kp * pl.npad + j0 * Kp + (p0 / KP) * ncpad;
       ensure_packed(pl, bi, jb, pc, j0, ncur, p0, kcur, block);
     }
     // the kernel writes C itself when the epilogue of this K block is a plain store or add
@@ -553,7 +679,7 @@ void run_unit(const Plan<T>& pl, int64_t u, T* abuf, T* bedge, T* tile) {
     for (int64_t r = 0, is = 0; r < npanels; ++r) {
       const int64_t mr = base_h + (r < tall ? 1 : 0), next_is = is + mr;
       pl.pack_a(d.a, aoff + is * d.a_rs + p0 * d.a_cs, d.a_rs, d.a_cs, mr, kcur, abuf, false);
-      const MicroFn<T> kern = kKernels<T>.f[mr - 1];
+      const MicroFn<T, P> kern = L::kernel(mr);
       T* Cr = C + is * d.c_rs;
       const T* rbias = bias && pl.epi.bias_rows ? bias + is : nullptr;
       // the next A panel's source is fetched into L2 in slices while this one computes (its
@@ -568,12 +694,12 @@ void run_unit(const Plan<T>& pl, int64_t u, T* abuf, T* bedge, T* tile) {
         for (int64_t l = 0; l < lines_per_strip && pf < next_rows * row_lines; ++l, ++pf)
           __builtin_prefetch(next_a + ((pf / row_lines) * d.a_rs + (pf % row_lines) * line_elems) * pl.in_size, 0, 2);
         const int64_t js = s * NR, nr = imin(NR, ncur - js);
-        const T* bp = block ? block + s * kcur * NR : nr == NR ? bdirect + p0 * d.b_rs + js : bedge;
+        const P* bp = block ? block + s * kp * NR : nr == NR ? bdirect + p0 * d.b_rs + js : bedge;
         const int64_t bs = block || nr < NR ? NR : d.b_rs;
         const T* cbias = bias && !pl.epi.bias_rows ? bias + js : rbias;
         if (direct_c && nr == NR) {
           T* Ct = Cr + js;
-          kern(kcur, abuf, bp, bs, Ct, d.c_rs, acc);
+          kern(kp, abuf, bp, bs, Ct, d.c_rs, acc);
           if ((first && bias) || (last && pl.epi.act != GemmAct::None))
             for (int64_t i = 0; i < mr; ++i) {
               T* row = Ct + i * d.c_rs;
@@ -584,7 +710,7 @@ void run_unit(const Plan<T>& pl, int64_t u, T* abuf, T* bedge, T* tile) {
               if (last) apply_act(row, NR, pl.epi.act);
             }
         } else {
-          kern(kcur, abuf, bp, bs, tile, NR, false);
+          kern(kp, abuf, bp, bs, tile, NR, false);
           merge(tile, NR, Cr + js * d.c_cs, d.c_rs, d.c_cs, mr, nr, pl.epi, cbias, first, last);
         }
       }
@@ -593,10 +719,10 @@ void run_unit(const Plan<T>& pl, int64_t u, T* abuf, T* bedge, T* tile) {
   }
 }
 
-template <class T>
-void worker(Plan<T>& pl) {
-  alignas(64) T abuf[kMR * kKC<T>];
-  alignas(64) T bedge[kNR<T> * kKC<T>];
+template <class T, class L>
+void worker(Plan<T, L>& pl) {
+  alignas(64) typename L::P abuf[kMR * L::KC / L::KP];
+  alignas(64) typename L::P bedge[kNR<T> * L::KC / L::KP];
   alignas(64) T tile[kMR * kNR<T>];
   for (;;) {
     const int64_t u = __atomic_fetch_add(&pl.next, 1, __ATOMIC_RELAXED);
@@ -605,32 +731,37 @@ void worker(Plan<T>& pl) {
   }
 }
 
-// Splits C into units of whole MR-row / NR-column strips for nt threads: column blocks of at
-// most NC, then the split (mb x nb) with the least estimated time, counting the threads'
-// makespan in whole units (units are claimed dynamically), each unit's A packing and B
-// streaming, and a margin for uneven cores when there are few units per thread. Costs are in
-// cycles of one core.
-template <class T>
-void choose_blocks(Plan<T>& pl, int64_t M, int64_t N, int64_t K, int64_t B, int nt) {
+// Splits C into units for nt threads: column blocks of whole NR strips, at most what keeps a
+// (kc x nc) block of packed B in half of L2, and row blocks of any height (a unit cuts its rows
+// into balanced panels of at most MR). Among the splits, the one with the least estimated time
+// wins, counting the threads' makespan in whole units (units are claimed dynamically), the
+// kernel's efficiency at the panel height, each unit's A packing and B streaming, and a margin
+// for uneven cores when there are few units per thread. Costs are in cycles of one core.
+template <class T, class L>
+void choose_blocks(Plan<T, L>& pl, int64_t M, int64_t N, int64_t K, int64_t B, int nt) {
   constexpr int64_t MR = kMR, NR = kNR<T>;
-  const int64_t ms = cdiv(M, MR), ns = cdiv(N, NR), nb_min = cdiv(N, kNC<T>);
+  const int64_t kc_bytes = imax(cdiv(pl.kc, L::KP), 1) * int64_t(sizeof(typename L::P));
+  const int64_t nc_max = imax(NR, (int64_t(512) << 10) / kc_bytes / NR * NR);
+  const int64_t ns = cdiv(N, NR), nb_min = cdiv(N, nc_max);
   int64_t best_mb = 1, best_nb = nb_min;
   if (nt > 1 && B * nb_min < 4 * nt) {
     const double fma_per_cycle = 64.0 / double(sizeof(T));  // two 256-bit FMA pipes
     const double kk = double(K > 0 ? K : 1);
     double best = -1;
-    for (int64_t mb = 1; mb <= imin(ms, 16 * nt); ++mb) {
-      const int64_t rows = cdiv(ms, mb) * MR;
-      if (mb > 1 && cdiv(ms, mb) == cdiv(ms, mb - 1)) continue;  // same split as mb - 1
+    for (int64_t mb = 1; mb <= imin(M, 16 * nt); ++mb) {
+      const int64_t rows = cdiv(M, mb);
+      if (mb > 1 && rows == cdiv(M, mb - 1)) continue;  // same split as mb - 1
+      const double h = double(rows) / double(cdiv(rows, MR));  // panel height
+      const int64_t mblocks = cdiv(M, rows);
       for (int64_t nb = nb_min; nb <= imin(ns, 16 * nt); ++nb) {
         if (nb > nb_min && cdiv(ns, nb) == cdiv(ns, nb - 1)) continue;
         const int64_t cols = cdiv(ns, nb) * NR;
-        const int64_t units = B * cdiv(ms, cdiv(ms, mb)) * cdiv(ns, cdiv(ns, nb));
+        const int64_t units = B * mblocks * cdiv(ns, cdiv(ns, nb));
         if (units > 16 * nt) break;
-        const double unit = double(imin(rows, M)) * double(cols) * kk / fma_per_cycle +
-                            double(imin(rows, M)) * kk / 2 + double(cols) * kk / 8 + 2000;
+        const double unit = double(rows) * double(cols) * kk / fma_per_cycle * (h + 1.5) / h +
+                            double(rows) * kk + double(cols) * kk / 4 + 2000;
         // few units per thread: a core slowed by other work cannot hand any off
-        const double t = double(cdiv(units, nt)) * unit * (1 + 0.25 * double(nt) / double(units));
+        const double t = double(cdiv(units, nt)) * unit * (1 + 0.1 * double(nt) / double(units));
         if (best < 0 || t < best) {
           best = t;
           best_mb = mb;
@@ -639,7 +770,7 @@ void choose_blocks(Plan<T>& pl, int64_t M, int64_t N, int64_t K, int64_t B, int 
       }
     }
   }
-  pl.mc = cdiv(ms, best_mb) * MR;
+  pl.mc = cdiv(M, best_mb);
   pl.mblocks = cdiv(M, pl.mc);
   pl.nc = cdiv(ns, best_nb) * NR;
   pl.nblocks = cdiv(N, pl.nc);
@@ -650,12 +781,14 @@ inline int threads_for(const GemmDesc& d, double flops) {
   return d.threads > 0 ? d.threads : num_threads();
 }
 
-template <class T>
-void gemm_packed(const GemmDesc& d, PackFn<T> pack_a, PackFn<T> pack_b, int64_t in_size, bool bias_rows) {
-  const bool same_type = in_size == int64_t(sizeof(T));
+template <class T, class L>
+void gemm_packed(const GemmDesc& d, PackFn<typename L::P> pack_a, PackFn<typename L::P> pack_b, int64_t in_size,
+                 bool bias_rows) {
+  using P = typename L::P;
+  const bool same_type = std::is_same_v<P, T> && in_size == int64_t(sizeof(T));
   constexpr int MR = kMR, NR = kNR<T>;
   const int64_t M = d.m, N = d.n, K = d.k, B = d.batch;
-  Plan<T> pl{};
+  Plan<T, L> pl{};
   pl.d = &d;
   pl.pack_a = pack_a;
   pl.pack_b = pack_b;
@@ -663,22 +796,22 @@ void gemm_packed(const GemmDesc& d, PackFn<T> pack_a, PackFn<T> pack_b, int64_t 
   pl.c = static_cast<T*>(d.c);
   pl.epi = {T(d.alpha), T(d.beta), static_cast<const T*>(d.bias), bias_rows, d.act};
 
-  pl.kblocks = K == 0 ? 1 : cdiv(K, kKC<T>);
-  pl.kc = K == 0 ? 0 : cdiv(K, pl.kblocks);
+  pl.kblocks = K == 0 ? 1 : cdiv(K, L::KC);
+  pl.kc = K == 0 ? 0 : round_up(cdiv(K, pl.kblocks), L::KP);
   const int nt = threads_for(d, 2.0 * double(B) * double(M) * double(N) * double(K));
   // few rows of A (each B element used by few panels) or a small B: read B in place
   pl.direct_b = same_type && d.b_cs == 1 && (M <= 2 * MR || K * N * int64_t(sizeof(T)) <= (int64_t(256) << 10));
 
-  choose_blocks<T>(pl, M, N, K, B, nt);
+  choose_blocks<T, L>(pl, M, N, K, B, nt);
   pl.units = B * pl.nblocks * pl.mblocks;
   pl.npad = round_up(N, NR);
   pl.spb = pl.nc / NR;
 
   if (!pl.direct_b) {
-    const int64_t pack_bytes = B * K * pl.npad * int64_t(sizeof(T));
+    const int64_t pack_bytes = B * cdiv(K, L::KP) * pl.npad * int64_t(sizeof(P));
     const int64_t nflags = B * pl.nblocks * pl.kblocks * pl.spb;
     char* ws = static_cast<char*>(t_ws.get(size_t(pack_bytes + nflags + 64)));
-    pl.bpack = reinterpret_cast<T*>(ws);
+    pl.bpack = reinterpret_cast<P*>(ws);
     pl.flags = reinterpret_cast<uint8_t*>(ws + pack_bytes);
     std::memset(pl.flags, 0, size_t(nflags));
   }
@@ -883,7 +1016,14 @@ void run_packed(const GemmDesc& d, bool bias_rows) {
       return;
     }
   }
-  gemm_packed<T>(d, &pack<kMR, In, T>, &pack<kNR<T>, In, T>, int64_t(sizeof(In)), bias_rows);
+#if defined(EMBER_GEMM_BF16_DOT)
+  if constexpr (std::is_same_v<In, BF16>) {
+    if (has_bf16_dot())
+      return gemm_packed<T, Bf16PairLayout>(d, &pack_pairs<kMR>, &pack_pairs<kNR<T>>, int64_t(sizeof(In)),
+                                            bias_rows);
+  }
+#endif
+  gemm_packed<T, PlainLayout<T>>(d, &pack<kMR, In, T>, &pack<kNR<T>, In, T>, int64_t(sizeof(In)), bias_rows);
 }
 
 template <class In, class T>
