@@ -121,7 +121,7 @@ class LRScheduler:
         return self._last_lr
 
     def get_lr(self) -> list[float]:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must implement get_lr()")
 
     def step(self, epoch: int | None = None) -> None:
         if self._step_count == 1:

@@ -166,7 +166,7 @@ class Optimizer:
                         g.zero_()
 
     def step(self, closure: Callable[[], Any] | None = None):
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must implement step()")
 
     @staticmethod
     def _closure_loss(closure):
