@@ -37,6 +37,9 @@ void init_ops(nb::module_& m);
 void init_autograd(nb::module_& m);
 void init_interop(nb::module_& m);
 void init_optim(nb::module_& m);
+void init_conv(nb::module_& m);  // conv.cpp
+void init_pool(nb::module_& m);  // pool.cpp
+void init_norm(nb::module_& m);  // norm.cpp
 
 }  // namespace ember::py
 

@@ -141,4 +141,7 @@ NB_MODULE(_C, m) {
   init_autograd(m);
   init_interop(m);
   init_optim(m);
+  init_conv(m);
+  init_pool(m);
+  init_norm(m);
 }

@@ -233,4 +233,10 @@ double multi_tensor_norm(const TensorList& xs, double p);  // p-norm of all elem
 void multi_tensor_scale_(const TensorList& xs, double scale);
 void multi_tensor_clamp_(const TensorList& xs, double lo, double hi);
 
+// ---- convolution (conv.cpp)
+
+// ---- pooling (pool.cpp)
+
+// ---- batch norm and interpolation (norm.cpp)
+
 }  // namespace ember

@@ -55,6 +55,10 @@ from .loss import (
 from .module import Module, RemovableHandle
 from .normalization import BatchNorm1d, BatchNorm2d, BatchNorm3d, GroupNorm, LayerNorm, RMSNorm
 from .sparse import Embedding
+from . import conv, pooling, upsampling  # noqa: E402
+from .conv import *  # noqa: F403
+from .pooling import *  # noqa: F403
+from .upsampling import *  # noqa: F403
 
 __all__ = [
     "AlphaDropout",
@@ -120,3 +124,4 @@ __all__ = [
     "Tanhshrink",
     "Unflatten",
 ]
+__all__ += conv.__all__ + pooling.__all__ + upsampling.__all__

@@ -1,0 +1,5 @@
+"""Layers: pooling."""
+
+from __future__ import annotations
+
+__all__: list[str] = []

@@ -1,0 +1,5 @@
+"""Layers: upsampling."""
+
+from __future__ import annotations
+
+__all__: list[str] = []
