@@ -40,6 +40,7 @@ void init_optim(nb::module_& m);
 void init_conv(nb::module_& m);  // conv.cpp
 void init_pool(nb::module_& m);  // pool.cpp
 void init_norm(nb::module_& m);  // norm.cpp
+void init_winograd(nb::module_& m);  // winograd.cpp (private test entry points)
 
 }  // namespace ember::py
 

@@ -144,4 +144,5 @@ NB_MODULE(_C, m) {
   init_conv(m);
   init_pool(m);
   init_norm(m);
+  init_winograd(m);
 }
