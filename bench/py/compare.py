@@ -406,6 +406,140 @@ WORKLOADS.update(
 )
 
 # ---------------------------------------------------------------------------------------------
+# Convolution and pooling (no NumPy column: PyTorch's result is the reference). "fwd+bwd" runs
+# the forward pass and the gradients for every input (autograd.grad with a fixed upstream
+# gradient) and returns the input gradient for the check.
+
+
+def _conv_fwd(**kw: Any) -> Callable[..., Any]:
+    def fn(x, w):
+        lib = ember if isinstance(x, ember.Tensor) else torch
+        return lib.nn.functional.conv2d(x, w, **kw)
+
+    return fn
+
+
+def _conv_fwd_bwd(**kw: Any) -> Callable[..., Any]:
+    def fn(x, w, g):
+        lib = ember if isinstance(x, ember.Tensor) else torch
+        x.requires_grad_(True)
+        w.requires_grad_(True)
+        y = lib.nn.functional.conv2d(x, w, **kw)
+        return lib.autograd.grad(y, (x, w), g)[0]
+
+    return fn
+
+
+def _conv_workload(n, c_in, c_out, hw, k, fwd, target, groups=1, padding=0, note=None):
+    x, w = (n, c_in, hw, hw), (c_out, c_in // groups, k, k)
+    ho = hw + 2 * padding - k + 1
+    shapes = (x, w) if fwd else (x, w, (n, c_out, ho, ho))
+    make = _conv_fwd if fwd else _conv_fwd_bwd
+    fn = make(padding=padding, groups=groups)
+    spec = {
+        "inputs": lambda rng: tuple(rng.standard_normal(s, dtype=np.float32) for s in shapes),
+        "torch": fn if torch is not None else None,
+        "ember": fn if ember is not None else None,
+        "target": target,
+        "rtol": 1e-3,
+        "atol": 1e-3 * (c_in * k * k / groups) ** 0.5,  # Winograd rounds differently
+    }
+    if note:
+        spec["note"] = note
+    return spec
+
+
+def _maxpool_fwd_bwd(x, g):
+    lib = ember if isinstance(x, ember.Tensor) else torch
+    x.requires_grad_(True)
+    y = lib.nn.functional.max_pool2d(x, 2)
+    return lib.autograd.grad(y, x, g)[0]
+
+
+CNN_BATCH = 128
+
+
+def _cnn_inputs(rng: np.random.Generator) -> tuple[np.ndarray, ...]:
+    x = rng.standard_normal((CNN_BATCH, 1, 28, 28), dtype=np.float32)
+    y = rng.integers(0, 10, CNN_BATCH).astype(np.int64)
+    shapes = [(32, 1, 3, 3), (32,), (64, 32, 3, 3), (64,), (128, 3136), (128,), (10, 128), (10,)]
+    fan_in = [9, 9, 288, 288, 3136, 3136, 128, 128]
+    params = [
+        rng.uniform(-1, 1, s).astype(np.float32) / np.float32(np.sqrt(f))
+        for s, f in zip(shapes, fan_in)
+    ]
+    return (x, y, *params)
+
+
+def _cnn_step_fw(lib: Any) -> Callable[..., Any]:
+    """examples/mnist_cnn.py's model (dropout left out: its masks differ between libraries):
+    forward, cross entropy, backward, SGD(momentum=0.9)."""
+    nn = lib.nn
+
+    def build(params):
+        model = nn.Sequential(
+            nn.Conv2d(1, 32, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(32, 64, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Flatten(),
+            nn.Linear(3136, 128),
+            nn.ReLU(),
+            nn.Linear(128, 10),
+        )
+        with lib.no_grad():
+            for p, v in zip(model.parameters(), params):
+                p.copy_(v)
+        return model, lib.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+
+    def step(x, y, *params):
+        model, opt = _train_state("cnn", lib.__name__, x, lambda: build(params))
+        loss = nn.functional.cross_entropy(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss.detach()
+
+    return step
+
+
+WORKLOADS.update(
+    {
+        "conv2d 3x3 64->64 32x32 N=32 fwd": _conv_workload(
+            32, 64, 64, 32, 3, True, ("torch", 0.5), padding=1
+        ),
+        "conv2d 3x3 64->64 32x32 N=32 fwd+bwd": _conv_workload(
+            32, 64, 64, 32, 3, False, ("torch", 0.5), padding=1
+        ),
+        "conv2d depthwise 3x3 C=128 56x56 N=8 fwd+bwd": _conv_workload(
+            8, 128, 128, 56, 3, False, ("torch", 1.0), groups=128, padding=1
+        ),
+        "conv2d 1x1 256->256 28x28 N=16 fwd+bwd": _conv_workload(
+            16, 256, 256, 28, 1, False, ("torch", 1.0)
+        ),
+        "max_pool2d 2x2 C=64 32x32 N=32 fwd+bwd": {
+            "inputs": lambda rng: (
+                rng.standard_normal((32, 64, 32, 32), dtype=np.float32),
+                rng.standard_normal((32, 64, 16, 16), dtype=np.float32),
+            ),
+            "torch": _maxpool_fwd_bwd,
+            "ember": _maxpool_fwd_bwd,
+            "target": ("torch", 1.0),
+        },
+        "MNIST CNN b128 train step (SGD momentum)": {
+            "inputs": _cnn_inputs,
+            "torch": _cnn_step_fw(torch) if torch is not None else None,
+            "ember": _cnn_step_fw(ember) if ember is not None else None,
+            "target": ("torch", 1.0),
+            "rtol": 1e-4,
+            "note": "conv(1->32)-relu-pool-conv(32->64)-relu-pool-fc(3136->128)-relu-fc(128->10), 28x28",
+        },
+    }
+)
+
+# ---------------------------------------------------------------------------------------------
 # Timing
 
 
@@ -452,7 +586,7 @@ def run_workload(spec: dict[str, Any], args: argparse.Namespace) -> dict[str, An
         try:
             fw_inputs = tuple(to_fw(a) for a in inputs)
             result = to_np(fn(*fw_inputs))
-            if fw == "numpy":
+            if expected is None:  # NumPy's result is the reference; else PyTorch's
                 expected = np.asarray(result)
             elif expected is not None and not args.no_check:
                 reason = check_close(result, expected, rtol, atol)
