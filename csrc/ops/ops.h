@@ -234,9 +234,64 @@ void multi_tensor_scale_(const TensorList& xs, double scale);
 void multi_tensor_clamp_(const TensorList& xs, double lo, double hi);
 
 // ---- convolution (conv.cpp)
+// NCHW (NCL for 1-D), unbatched inputs accepted; stride/padding/dilation hold one value or one
+// per spatial dim. The string forms take padding "same" or "valid". Weights: conv [C_out,
+// C_in/groups, *k]; conv_transpose [C_in, C_out/groups, *k]. bias may be undefined.
+Tensor conv1d(const Tensor& input, const Tensor& weight, const Tensor& bias, const Dims& stride, const Dims& padding,
+              const Dims& dilation, int64_t groups);
+Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, const Dims& stride, const Dims& padding,
+              const Dims& dilation, int64_t groups);
+Tensor conv1d(const Tensor& input, const Tensor& weight, const Tensor& bias, const Dims& stride,
+              const std::string& padding, const Dims& dilation, int64_t groups);
+Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, const Dims& stride,
+              const std::string& padding, const Dims& dilation, int64_t groups);
+Tensor conv_transpose1d(const Tensor& input, const Tensor& weight, const Tensor& bias, const Dims& stride,
+                        const Dims& padding, const Dims& output_padding, int64_t groups, const Dims& dilation);
+Tensor conv_transpose2d(const Tensor& input, const Tensor& weight, const Tensor& bias, const Dims& stride,
+                        const Dims& padding, const Dims& output_padding, int64_t groups, const Dims& dilation);
+// F.unfold: [N, C, H, W] -> [N, C*kh*kw, L]; F.fold (its adjoint): [N, C*kh*kw, L] -> [N, C, *output_size].
+Tensor im2col(const Tensor& input, const Dims& kernel_size, const Dims& dilation, const Dims& padding,
+              const Dims& stride);
+Tensor col2im(const Tensor& input, const Dims& output_size, const Dims& kernel_size, const Dims& dilation,
+              const Dims& padding, const Dims& stride);
 
 // ---- pooling (pool.cpp)
+// PyTorch's pools over NCL / NCHW inputs (unbatched CL / CHW too). Window arguments hold one
+// value for every spatial dim or one per dim; an empty stride means stride = kernel_size.
+// Max pools return (values, int64 indices into each input plane, h * W + w).
+std::pair<Tensor, Tensor> max_pool1d_with_indices(const Tensor& x, Dims kernel_size, Dims stride = {},
+                                                  Dims padding = {0}, Dims dilation = {1}, bool ceil_mode = false);
+std::pair<Tensor, Tensor> max_pool2d_with_indices(const Tensor& x, Dims kernel_size, Dims stride = {},
+                                                  Dims padding = {0}, Dims dilation = {1}, bool ceil_mode = false);
+// values only (the indices are computed only when autograd needs them)
+Tensor max_pool1d(const Tensor& x, Dims kernel_size, Dims stride = {}, Dims padding = {0}, Dims dilation = {1},
+                  bool ceil_mode = false);
+Tensor max_pool2d(const Tensor& x, Dims kernel_size, Dims stride = {}, Dims padding = {0}, Dims dilation = {1},
+                  bool ceil_mode = false);
+Tensor avg_pool1d(const Tensor& x, Dims kernel_size, Dims stride = {}, Dims padding = {0}, bool ceil_mode = false,
+                  bool count_include_pad = true);
+Tensor avg_pool2d(const Tensor& x, Dims kernel_size, Dims stride = {}, Dims padding = {0}, bool ceil_mode = false,
+                  bool count_include_pad = true, std::optional<int64_t> divisor_override = std::nullopt);
+// Adaptive pools: one output size for every spatial dim or one per dim; nullopt keeps that
+// dim's input size.
+using OptSizes = std::vector<std::optional<int64_t>>;
+Tensor adaptive_avg_pool1d(const Tensor& x, const OptSizes& output_size);
+Tensor adaptive_avg_pool2d(const Tensor& x, const OptSizes& output_size);
+std::pair<Tensor, Tensor> adaptive_max_pool1d(const Tensor& x, const OptSizes& output_size);
+std::pair<Tensor, Tensor> adaptive_max_pool2d(const Tensor& x, const OptSizes& output_size);
 
 // ---- batch norm and interpolation (norm.cpp)
+// input [N, C, *]; running stats, weight and bias [C] or undefined. Training normalizes with the
+// batch statistics and updates the running stats in place (momentum; unbiased variance).
+Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
+                  const Tensor& bias, bool training, double momentum, double eps);
+// input [N, C, L] or [N, C, H, W] resampled to output_size (the spatial sizes). mode: "nearest",
+// "nearest-exact", "linear" (3-D) or "bilinear" (4-D). scales: the user's scale factor per
+// spatial dim (<= 0: none), which PyTorch's index rules use instead of the size ratio.
+Tensor upsample(const Tensor& input, const Shape& output_size, const std::string& mode, bool align_corners,
+                const std::vector<double>& scales);
+// The adjoint of upsample: grad_output [N, C, *output_size] -> grad_input of shape input_size.
+Tensor upsample_backward(const Tensor& grad_output, const Shape& input_size, const std::string& mode,
+                         bool align_corners, const std::vector<double>& scales);
 
 }  // namespace ember

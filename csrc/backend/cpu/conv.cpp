@@ -1,0 +1,263 @@
+// CPU convolution kernels: picks a path per problem and threads it.
+//  - Winograd 3x3 (f32, stride 1, groups 1) when cpu::winograd3x3_applicable says it pays off;
+//  - depthwise (groups == C, K a multiple of C): direct per-plane kernels (conv_impl.h);
+//  - 1x1, stride 1, no padding: plain GEMMs on the NCHW data;
+//  - otherwise im2col into a per-thread buffer + the GEMM engine, per (image, group):
+//      y[n,g] = W_g [Kg, Cg*kh*kw] @ col [Cg*kh*kw, Ho*Wo]
+//      dW_g  += dY[n,g] @ col^T          dcol = W_g^T @ dY[n,g], then col2im
+// Work is spread over images when there are enough of them (single-threaded GEMMs, no
+// synchronisation); otherwise images run one after another and the GEMM uses the pool.
+#include <algorithm>
+#include <cstring>
+#include <type_traits>
+#include <vector>
+
+#include "backend/cpu/conv.h"
+#include "backend/cpu/gemm.h"
+#include "backend/cpu/threadpool.h"
+#include "backend/cpu/winograd.h"
+#include "backend/kernels_conv.h"
+
+namespace ember::cpu {
+namespace {
+
+template <class T>
+const ConvPrims<T>& prims() {
+  constexpr bool f32 = std::is_same_v<T, float>;
+#if defined(__x86_64__) || defined(_M_X64)
+  switch (cpu_isa()) {
+    case Isa::Avx512:
+      if constexpr (f32) return avx512::conv_prims_f32; else return avx512::conv_prims_f64;
+    case Isa::Avx2:
+      if constexpr (f32) return avx2::conv_prims_f32; else return avx2::conv_prims_f64;
+    default: break;
+  }
+#endif
+  if constexpr (f32) return base::conv_prims_f32; else return base::conv_prims_f64;
+}
+
+// C[m, n] (= or +=) A[m, k] @ B[k, n] (element strides given; C rows contiguous with stride ldc).
+template <class T>
+void gemm(int64_t m, int64_t n, int64_t k, const T* a, int64_t a_rs, int64_t a_cs, const T* b, int64_t b_rs,
+          int64_t b_cs, T* c, int64_t ldc, bool accumulate, int threads) {
+  GemmDesc d;
+  d.in = std::is_same_v<T, float> ? GemmIn::F32 : GemmIn::F64;
+  d.m = m, d.n = n, d.k = k;
+  d.a = a, d.a_rs = a_rs, d.a_cs = a_cs;
+  d.b = b, d.b_rs = b_rs, d.b_cs = b_cs;
+  d.c = c, d.c_rs = ldc, d.c_cs = 1;
+  d.beta = accumulate ? 1 : 0;
+  d.threads = threads;
+  gemm_run(d);
+}
+
+bool is_depthwise(const ConvGeom& g) { return g.groups > 1 && g.groups == g.C && g.K % g.C == 0; }
+bool is_pointwise(const ConvGeom& g) {
+  return g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0 && g.Ho == g.H && g.Wo == g.W;
+}
+// Winograd's own geometry: 3x3, unit stride and dilation, groups 1, symmetric padding <= 2.
+bool winograd_shape(const ConvGeom& g) {
+  return g.groups == 1 && g.kh == 3 && g.kw == 3 && g.sh == 1 && g.sw == 1 && g.dh == 1 && g.dw == 1 &&
+         g.ph <= 2 && g.pw <= 2 && g.Ho == g.H + 2 * g.ph - 2 && g.Wo == g.W + 2 * g.pw - 2;
+}
+
+// Runs fn(item, gemm_threads, scratch) for items [0, n), scratch holding `scratch_size` T per
+// thread. Spread over threads when there are enough items (each GEMM then single-threaded:
+// gemm_threads 1), else in order with each GEMM using the whole pool (0).
+template <class T, class F>
+void for_items(int64_t n, int64_t scratch_size, F&& fn) {
+  const int nt = num_threads();
+  if (nt > 1 && n >= nt && (n % nt == 0 || n >= 4 * nt)) {
+    parallel_for(0, n, 1, [&](int64_t b, int64_t e) {
+      std::vector<T> scratch(static_cast<size_t>(scratch_size));
+      for (int64_t i = b; i < e; ++i) fn(i, 1, scratch.data());
+    });
+  } else {
+    std::vector<T> scratch(static_cast<size_t>(scratch_size));
+    for (int64_t i = 0; i < n; ++i) fn(i, 0, scratch.data());
+  }
+}
+
+// Elements of one (image, group) im2col buffer.
+int64_t col_size(const ConvGeom& g) { return (g.C / g.groups) * g.kh * g.kw * g.Ho * g.Wo; }
+
+// ------------------------------------------------------------------------------------ forward
+template <class T>
+void forward(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y) {
+  const int64_t Cg = g.C / g.groups, Kg = g.K / g.groups, CKK = Cg * g.kh * g.kw, L = g.Ho * g.Wo;
+  if constexpr (std::is_same_v<T, float>) {
+    if (winograd_shape(g) && winograd3x3_applicable(g.N, g.C, g.H, g.W, g.K, g.ph, g.pw))
+      return winograd3x3_forward(x, w, bias, y, g.N, g.C, g.H, g.W, g.K, g.ph, g.pw);
+  }
+  if (is_depthwise(g)) {
+    const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(L * g.kh * g.kw, 1));
+    parallel_for(0, g.N * g.K, grain, [&](int64_t b, int64_t e) { prims<T>().dw_forward(g, x, w, bias, y, b, e); });
+    return;
+  }
+  const bool pointwise = is_pointwise(g);
+  for_items<T>(g.N * g.groups, pointwise ? 0 : col_size(g), [&](int64_t item, int threads, T* scratch) {
+    const int64_t n = item / g.groups, gi = item % g.groups;
+    const T* xg = x + (n * g.C + gi * Cg) * g.H * g.W;
+    T* yg = y + (n * g.K + gi * Kg) * L;
+    const T* col = xg;
+    if (!pointwise) {
+      prims<T>().im2col(g, xg, Cg, scratch);
+      col = scratch;
+    }
+    if (bias)  // the bias enters as the GEMM's C (beta = 1)
+      for (int64_t k = 0; k < Kg; ++k) std::fill(yg + k * L, yg + (k + 1) * L, bias[gi * Kg + k]);
+    gemm<T>(Kg, L, CKK, w + gi * Kg * CKK, CKK, 1, col, L, 1, yg, L, bias != nullptr, threads);
+  });
+}
+
+// ----------------------------------------------------------------------------- input gradient
+template <class T>
+void grad_input(const ConvGeom& g, const T* dy, const T* w, T* dx) {
+  const int64_t Cg = g.C / g.groups, Kg = g.K / g.groups, CKK = Cg * g.kh * g.kw, L = g.Ho * g.Wo;
+  const int64_t HW = g.H * g.W;
+  if constexpr (std::is_same_v<T, float>) {
+    // a forward pass of dy with the kernel flipped and in/out channels swapped, padding 2 - p
+    if (winograd_shape(g) && winograd3x3_applicable(g.N, g.K, g.Ho, g.Wo, g.C, 2 - g.ph, 2 - g.pw)) {
+      std::vector<float> wf(size_t(g.K * g.C * 9));
+      for (int64_t k = 0; k < g.K; ++k)
+        for (int64_t c = 0; c < g.C; ++c)
+          for (int64_t t = 0; t < 9; ++t) wf[size_t((c * g.K + k) * 9 + t)] = w[(k * g.C + c) * 9 + 8 - t];
+      return winograd3x3_forward(dy, wf.data(), nullptr, dx, g.N, g.K, g.Ho, g.Wo, g.C, 2 - g.ph, 2 - g.pw);
+    }
+  }
+  if (is_depthwise(g)) {
+    const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(L * g.kh * g.kw, 1));
+    parallel_for(0, g.N * g.C, grain, [&](int64_t b, int64_t e) { prims<T>().dw_grad_input(g, dy, w, dx, b, e); });
+    return;
+  }
+  const bool pointwise = is_pointwise(g);
+  for_items<T>(g.N * g.groups, pointwise ? 0 : col_size(g), [&](int64_t item, int threads, T* scratch) {
+    const int64_t n = item / g.groups, gi = item % g.groups;
+    const T* dyg = dy + (n * g.K + gi * Kg) * L;
+    T* dxg = dx + (n * g.C + gi * Cg) * HW;
+    const T* wg = w + gi * Kg * CKK;
+    if (pointwise) return gemm<T>(Cg, L, Kg, wg, 1, CKK, dyg, L, 1, dxg, L, false, threads);
+    gemm<T>(CKK, L, Kg, wg, 1, CKK, dyg, L, 1, scratch, L, false, threads);
+    std::memset(dxg, 0, size_t(Cg * HW) * sizeof(T));
+    prims<T>().col2im(g, scratch, Cg, dxg);
+  });
+}
+
+// ---------------------------------------------------------------------------- weight gradient
+template <class T>
+void grad_weight(const ConvGeom& g, const T* x, const T* dy, T* dw) {
+  const int64_t Cg = g.C / g.groups, Kg = g.K / g.groups, CKK = Cg * g.kh * g.kw, L = g.Ho * g.Wo;
+  const int64_t HW = g.H * g.W, wsize = g.K * CKK;
+  if constexpr (std::is_same_v<T, float>) {
+    if (winograd_shape(g) && winograd3x3_applicable(g.N, g.C, g.H, g.W, g.K, g.ph, g.pw))
+      return winograd3x3_grad_weight(x, dy, dw, g.N, g.C, g.H, g.W, g.K, g.ph, g.pw);
+  }
+  if (is_depthwise(g)) {
+    parallel_for(0, g.K, 1, [&](int64_t b, int64_t e) { prims<T>().dw_grad_weight(g, x, dy, dw, b, e); });
+    return;
+  }
+  const bool pointwise = is_pointwise(g);
+  // dW accumulates over images: each thread sums its share of the images into its own copy
+  const int nt = num_threads();
+  const int64_t parts = (nt > 1 && g.N >= nt) ? nt : 1;
+  const int threads = parts > 1 ? 1 : 0;
+  std::vector<T> partial(size_t((parts - 1) * wsize));
+  parallel_for(0, parts, 1, [&](int64_t p0, int64_t p1) {
+    std::vector<T> col(pointwise ? 0 : size_t(col_size(g)));
+    for (int64_t p = p0; p < p1; ++p) {
+      T* acc = p == 0 ? dw : partial.data() + (p - 1) * wsize;
+      std::memset(acc, 0, size_t(wsize) * sizeof(T));
+      for (int64_t n = g.N * p / parts; n < g.N * (p + 1) / parts; ++n)
+        for (int64_t gi = 0; gi < g.groups; ++gi) {
+          const T* xg = x + (n * g.C + gi * Cg) * HW;
+          const T* c = xg;
+          if (!pointwise) {
+            prims<T>().im2col(g, xg, Cg, col.data());
+            c = col.data();
+          }
+          // dW_g [Kg, CKK] += dY_g [Kg, L] @ col^T [L, CKK]
+          gemm<T>(Kg, CKK, L, dy + (n * g.K + gi * Kg) * L, L, 1, c, 1, L, acc + gi * Kg * CKK, CKK, true, threads);
+        }
+    }
+  });
+  for (int64_t p = 1; p < parts; ++p) {
+    const T* src = partial.data() + (p - 1) * wsize;
+    for (int64_t i = 0; i < wsize; ++i) dw[i] += src[i];
+  }
+}
+
+// ------------------------------------------------------------------------- tensor entry points
+template <class T>
+const T* ptr(const Tensor& t) {
+  return t.defined() ? static_cast<const T*>(t.raw_data()) : nullptr;
+}
+template <class T>
+T* mptr(const Tensor& t) {
+  return static_cast<T*>(t.raw_data());
+}
+
+void cpu_conv_forward(const Tensor& y, const Tensor& x, const Tensor& w, const Tensor& bias, const ConvGeom& g) {
+  if (y.numel() == 0) return;
+  if (x.dtype() == Dtype::Float64) return forward<double>(g, ptr<double>(x), ptr<double>(w), ptr<double>(bias), mptr<double>(y));
+  forward<float>(g, ptr<float>(x), ptr<float>(w), ptr<float>(bias), mptr<float>(y));
+}
+
+void cpu_conv_grad_input(const Tensor& dx, const Tensor& dy, const Tensor& w, const ConvGeom& g) {
+  if (dx.numel() == 0) return;
+  if (dy.numel() == 0) {  // no output channels: nothing flows back
+    std::memset(dx.raw_data(), 0, size_t(dx.numel()) * dx.itemsize());
+    return;
+  }
+  if (dx.dtype() == Dtype::Float64) return grad_input<double>(g, ptr<double>(dy), ptr<double>(w), mptr<double>(dx));
+  grad_input<float>(g, ptr<float>(dy), ptr<float>(w), mptr<float>(dx));
+}
+
+void cpu_conv_grad_weight(const Tensor& dw, const Tensor& x, const Tensor& dy, const ConvGeom& g) {
+  if (dw.numel() == 0) return;
+  if (dy.numel() == 0 || x.numel() == 0) {  // empty batch: the sum over images is zero
+    std::memset(dw.raw_data(), 0, size_t(dw.numel()) * dw.itemsize());
+    return;
+  }
+  if (dw.dtype() == Dtype::Float64) return grad_weight<double>(g, ptr<double>(x), ptr<double>(dy), mptr<double>(dw));
+  grad_weight<float>(g, ptr<float>(x), ptr<float>(dy), mptr<float>(dw));
+}
+
+template <class T>
+void im2col_all(const ConvGeom& g, const T* x, T* col) {
+  const int64_t per = g.C * g.kh * g.kw * g.Ho * g.Wo;
+  parallel_for(0, g.N, 1, [&](int64_t b, int64_t e) {
+    for (int64_t n = b; n < e; ++n) prims<T>().im2col(g, x + n * g.C * g.H * g.W, g.C, col + n * per);
+  });
+}
+template <class T>
+void col2im_all(const ConvGeom& g, const T* col, T* x) {
+  const int64_t per = g.C * g.kh * g.kw * g.Ho * g.Wo, HW = g.H * g.W;
+  parallel_for(0, g.N, 1, [&](int64_t b, int64_t e) {
+    for (int64_t n = b; n < e; ++n) {
+      std::memset(x + n * g.C * HW, 0, size_t(g.C * HW) * sizeof(T));
+      prims<T>().col2im(g, col + n * per, g.C, x + n * g.C * HW);
+    }
+  });
+}
+
+void cpu_im2col(const Tensor& col, const Tensor& x, const ConvGeom& g) {
+  if (col.numel() == 0) return;
+  if (x.dtype() == Dtype::Float64) return im2col_all<double>(g, ptr<double>(x), mptr<double>(col));
+  im2col_all<float>(g, ptr<float>(x), mptr<float>(col));
+}
+
+void cpu_col2im(const Tensor& x, const Tensor& col, const ConvGeom& g) {
+  if (x.numel() == 0) return;
+  if (x.dtype() == Dtype::Float64) return col2im_all<double>(g, ptr<double>(col), mptr<double>(x));
+  col2im_all<float>(g, ptr<float>(col), mptr<float>(x));
+}
+
+}  // namespace
+
+EMBER_REGISTER_KERNEL(conv_forward, CPU, &cpu_conv_forward);
+EMBER_REGISTER_KERNEL(conv_grad_input, CPU, &cpu_conv_grad_input);
+EMBER_REGISTER_KERNEL(conv_grad_weight, CPU, &cpu_conv_grad_weight);
+EMBER_REGISTER_KERNEL(im2col, CPU, &cpu_im2col);
+EMBER_REGISTER_KERNEL(col2im, CPU, &cpu_col2im);
+
+}  // namespace ember::cpu

@@ -1,0 +1,56 @@
+#pragma once
+// Convolution geometry and the plane-level CPU primitives compiled once per ISA (conv_impl.h,
+// conv_isa_*.cpp). Plain data and declarations only: this header is included by translation
+// units built with different target flags, so it must not define inline functions.
+#include <cstdint>
+
+namespace ember {
+
+// A grouped 2-D convolution
+//   y[n, k, oh, ow] = sum_{c, i, j} w[k, c, i, j] * x[n, g*Cg + c, oh*sh - ph + i*dh, ow*sw - pw + j*dw]
+// (zero outside x, g = k / (K / groups), Cg = C / groups). Ho/Wo are explicit: "same" padding with
+// an even kernel (extra padding at the bottom/right) and conv_transpose's output_padding only
+// change them, so the kernels never need the bottom/right padding.
+struct ConvGeom {
+  int64_t N = 0, C = 0, H = 0, W = 0;                      // input
+  int64_t K = 0, kh = 1, kw = 1;                           // output channels, kernel size
+  int64_t sh = 1, sw = 1, ph = 0, pw = 0, dh = 1, dw = 1;  // stride, top/left padding, dilation
+  int64_t groups = 1;
+  int64_t Ho = 0, Wo = 0;  // output size
+};
+
+}  // namespace ember
+
+namespace ember::cpu {
+
+// Function table of one ISA's primitives for element type T (float or double).
+template <class T>
+struct ConvPrims {
+  // Channels [0, nc) of one image x [nc, H, W] -> col [nc*kh*kw, Ho*Wo] (overwritten).
+  void (*im2col)(const ConvGeom& g, const T* x, int64_t nc, T* col);
+  // The adjoint: col [nc*kh*kw, Ho*Wo] is added into x [nc, H, W].
+  void (*col2im)(const ConvGeom& g, const T* col, int64_t nc, T* x);
+  // Depthwise (groups == C, K = C * mult): output planes [p0, p1) of the N*K planes of y.
+  void (*dw_forward)(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y, int64_t p0, int64_t p1);
+  // Depthwise input gradient: input planes [p0, p1) of the N*C planes of dx (overwritten).
+  void (*dw_grad_input)(const ConvGeom& g, const T* dy, const T* w, T* dx, int64_t p0, int64_t p1);
+  // Depthwise weight gradient: channels [k0, k1) of dw [K, 1, kh, kw] (overwritten), summed over N.
+  void (*dw_grad_weight)(const ConvGeom& g, const T* x, const T* dy, T* dw, int64_t k0, int64_t k1);
+};
+
+namespace base {
+extern const ConvPrims<float> conv_prims_f32;
+extern const ConvPrims<double> conv_prims_f64;
+}  // namespace base
+#if defined(__x86_64__) || defined(_M_X64)
+namespace avx2 {
+extern const ConvPrims<float> conv_prims_f32;
+extern const ConvPrims<double> conv_prims_f64;
+}  // namespace avx2
+namespace avx512 {
+extern const ConvPrims<float> conv_prims_f32;
+extern const ConvPrims<double> conv_prims_f64;
+}  // namespace avx512
+#endif
+
+}  // namespace ember::cpu
