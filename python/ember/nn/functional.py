@@ -44,7 +44,6 @@ __all__ = [
     "layer_norm",
     "rms_norm",
     "group_norm",
-    "batch_norm",
     "embedding",
     "scaled_dot_product_attention",
     "pad",
@@ -305,61 +304,6 @@ def group_norm(
     var = (xc * xc).mean(-1, keepdim=True)
     y = (xc * _C.rsqrt(var + eps)).reshape(input.shape)
     shape = [1, c] + [1] * (input.ndim - 2)
-    if weight is not None:
-        y = y * weight.reshape(shape)
-    if bias is not None:
-        y = y + bias.reshape(shape)
-    return y
-
-
-def batch_norm(
-    input: Tensor,
-    running_mean: Tensor | None,
-    running_var: Tensor | None,
-    weight: Tensor | None = None,
-    bias: Tensor | None = None,
-    training: bool = False,
-    momentum: float = 0.1,
-    eps: float = 1e-5,
-) -> Tensor:
-    """Batch normalization over every dim but 1 of ``input`` [N, C, *].
-
-    Training: batch statistics (biased variance) normalize, and the running statistics (when
-    given) move towards them by ``momentum`` (the unbiased variance). Eval: running statistics.
-    """
-    if input.ndim < 2:
-        raise ValueError(
-            f"batch_norm: expected input with at least 2 dims [N, C, *], got shape {tuple(input.shape)}"
-        )
-    c = input.shape[1]
-    dims = [0] + list(range(2, input.ndim))
-    shape = [1, c] + [1] * (input.ndim - 2)
-    if training:
-        count = input.numel() // c if c else 0
-        if count <= 1:
-            raise ValueError(
-                f"Expected more than 1 value per channel when training, got input size {tuple(input.shape)}"
-            )
-        mean = input.mean(dims, keepdim=True)
-        xc = input - mean
-        var = (xc * xc).mean(dims, keepdim=True)
-        if running_mean is not None or running_var is not None:
-            from .. import no_grad
-
-            with no_grad():
-                if running_mean is not None:
-                    running_mean.mul_(1 - momentum).add_(mean.detach().reshape(c) * momentum)
-                if running_var is not None:
-                    running_var.mul_(1 - momentum).add_(
-                        var.detach().reshape(c) * (momentum * count / (count - 1))
-                    )
-        y = xc * _C.rsqrt(var + eps)
-    else:
-        if running_mean is None or running_var is None:
-            raise ValueError(
-                "batch_norm: running_mean and running_var are required when training=False"
-            )
-        y = (input - running_mean.reshape(shape)) * _C.rsqrt(running_var.reshape(shape) + eps)
     if weight is not None:
         y = y * weight.reshape(shape)
     if bias is not None:
