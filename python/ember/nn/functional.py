@@ -816,11 +816,11 @@ def kl_div(
 linear = _C.linear
 
 # convolution, pooling, batch norm and interpolation live in their own files
-from ._conv_functional import *  # noqa: E402
+from ._conv_functional import *  # noqa: E402,F403
 from ._conv_functional import __all__ as _conv_all  # noqa: E402
-from ._norm_functional import *  # noqa: E402
+from ._norm_functional import *  # noqa: E402,F403
 from ._norm_functional import __all__ as _norm_all  # noqa: E402
-from ._pool_functional import *  # noqa: E402
+from ._pool_functional import *  # noqa: E402,F403
 from ._pool_functional import __all__ as _pool_all  # noqa: E402
 
 __all__ += _conv_all + _pool_all + _norm_all

@@ -1,5 +1,6 @@
 """The layer classes of ember.nn (re-exported from ember.nn)."""
 
+from . import conv, pooling, upsampling
 from .activation import (
     CELU,
     ELU,
@@ -38,6 +39,7 @@ from .container import (
     Residual,
     Sequential,
 )
+from .conv import *  # noqa: F403
 from .dropout import AlphaDropout, Dropout, Dropout1d, Dropout2d, Dropout3d
 from .flatten import Flatten, Unflatten
 from .linear import Bilinear, Identity, Linear
@@ -54,10 +56,8 @@ from .loss import (
 )
 from .module import Module, RemovableHandle
 from .normalization import BatchNorm1d, BatchNorm2d, BatchNorm3d, GroupNorm, LayerNorm, RMSNorm
-from .sparse import Embedding
-from . import conv, pooling, upsampling  # noqa: E402
-from .conv import *  # noqa: F403
 from .pooling import *  # noqa: F403
+from .sparse import Embedding
 from .upsampling import *  # noqa: F403
 
 __all__ = [
