@@ -1,0 +1,38 @@
+#pragma once
+// The per-ISA plane loops of the pooling kernels (pool_impl.h) as a table of function pointers
+// per dtype; pool.cpp picks the best ISA's table at start-up and does the dtype dispatch and
+// the threading over planes. Plain data only: no std container crosses into the ISA code.
+#include <cstdint>
+
+namespace ember::cpu {
+
+// A PoolAxis (kernels_pool.h) seen through raw pointers.
+struct PlaneAxis {
+  int64_t in, out, step;
+  const int64_t *begin, *count, *div;
+};
+struct PlanePlan {
+  PlaneAxis h, w;
+  int k2s2;  // as PoolPlan::k2s2
+  int64_t divisor_override;
+};
+
+// Each loop handles n consecutive contiguous planes starting at the given pointers.
+template <class T>
+struct PoolPlaneFns {
+  void (*max)(T* out, int64_t* idx, const T* x, const PlanePlan& p, int64_t n);  // idx may be null
+  void (*avg)(T* out, const T* x, const PlanePlan& p, int64_t n);
+  void (*avg_backward)(T* gx, const T* g, const PlanePlan& p, int64_t n);  // writes all of gx
+};
+
+#define EMBER_DECLARE_POOL_ISA(ns) \
+  namespace ns {                   \
+  void pool_fns(PoolPlaneFns<float>& f32, PoolPlaneFns<double>& f64); \
+  }
+EMBER_DECLARE_POOL_ISA(base)
+#if defined(__x86_64__) || defined(_M_X64)
+EMBER_DECLARE_POOL_ISA(avx2)
+EMBER_DECLARE_POOL_ISA(avx512)
+#endif
+
+}  // namespace ember::cpu
