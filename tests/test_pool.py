@@ -502,7 +502,7 @@ def test_bad_input(i):
 def test_bad_types():
     x = ember.zeros((1, 2, 6, 6))
     with pytest.raises(TypeError, match="max_pool2d"):
-        F.max_pool2d(ember.zeros((1, 2, 6, 6), dtype=ember.int64), 2)
+        F.max_pool2d(ember.zeros((1, 2, 6, 6), dtype=ember.bool), 2)
     with pytest.raises(TypeError):
         F.max_pool2d(x, 2.5)
     with pytest.raises(TypeError, match="output_size"):
@@ -530,12 +530,15 @@ def isa_results(out=None):
                 (F.avg_pool2d, (3, 1, 1)),
                 (F.adaptive_avg_pool2d, (1,)),
                 (F.adaptive_max_pool2d, ((3, 5),)),
+                (F.adaptive_max_pool2d, (1,)),
+                (F.max_pool2d, ((1, 3), 1, (0, 1))),
             ]:
                 o = fn(e, *args)
                 g = ember.tensor(rng.standard_normal(tuple(o.shape))).to(dt)
                 res += [o.detach().numpy(), ember.autograd.grad(o, e, g)[0].numpy()]
-            o, i = F.max_pool1d(e.flatten(0, 2), 2, return_indices=True)
-            res += [o.detach().numpy(), i.numpy()]
+            for args in [(2,), (3, 1), (4, 2, 2, 2)]:
+                o, i = F.max_pool1d(e.flatten(0, 2), *args, return_indices=True)
+                res += [o.detach().numpy(), i.numpy()]
     if out:
         np.savez(out, *res)
     return res
@@ -571,3 +574,326 @@ def test_each_isa_path(isa, tmp_path):
     got = np.load(out)
     for k, want in enumerate(isa_results()):
         np.testing.assert_allclose(got[f"arr_{k}"], want, rtol=1e-5, atol=1e-6, equal_nan=True)
+
+
+# ----------------------------------------------------------------------------- global pools
+GLOBAL = [(2, 3, 1, 1), (2, 3, 2, 2), (2, 3, 3, 5), (3, 2, 7, 7), (2, 3, 14, 14), (1, 2, 1, 37)]
+
+
+@pytest.mark.parametrize("shape", GLOBAL)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_global_pools(shape, dtype):
+    """Adaptive pools to 1 x 1 (and plane-sized kernels) take whole-plane paths."""
+    for ef, tf in [
+        (lambda x: F.adaptive_avg_pool2d(x, 1), lambda x: TF.adaptive_avg_pool2d(x, 1)),
+        (lambda x: F.adaptive_avg_pool2d(x, (1, 1)), lambda x: TF.adaptive_avg_pool2d(x, (1, 1))),
+        (
+            lambda x: F.adaptive_avg_pool1d(x.flatten(-2), 1),
+            lambda x: TF.adaptive_avg_pool1d(x.flatten(-2), 1),
+        ),
+        (lambda x: F.avg_pool2d(x, shape[-2:]), lambda x: TF.avg_pool2d(x, shape[-2:])),
+    ]:
+        check_fwd_bwd(ef, tf, shape, dtype)
+    for ef, tf in [
+        (
+            lambda x: F.adaptive_max_pool2d(x, 1, return_indices=True),
+            lambda x: TF.adaptive_max_pool2d(x, 1, return_indices=True),
+        ),
+        (
+            lambda x: F.adaptive_max_pool1d(x.flatten(-2), 1, return_indices=True),
+            lambda x: TF.adaptive_max_pool1d(x.flatten(-2), 1, return_indices=True),
+        ),
+        (
+            lambda x: F.max_pool2d(x, shape[-2:], return_indices=True),
+            lambda x: TF.max_pool2d(x, shape[-2:], return_indices=True),
+        ),
+    ]:
+        check_fwd_bwd(ef, tf, shape, dtype, indices=True)
+    check_fwd_bwd(
+        lambda x: F.adaptive_avg_pool2d(x, 1),
+        lambda x: TF.adaptive_avg_pool2d(x, 1),
+        shape,
+        "float16",
+    )
+    check_fwd_bwd(
+        lambda x: F.adaptive_avg_pool2d(x, 1),
+        lambda x: TF.adaptive_avg_pool2d(x, 1),
+        shape,
+        "float32",
+        "T",
+    )
+
+
+def test_global_max_ties_nan_inf():
+    nan, inf = float("nan"), float("inf")
+    rng = np.random.default_rng(3)
+    for shape in [(4, 3, 9, 9), (2, 2, 2, 3), (2, 5, 16, 16)]:
+        base = rng.integers(0, 4, shape).astype(np.float32)
+        variants = [base.copy() for _ in range(5)]
+        variants[1][..., -1, -1] = 9  # the maximum last (the scalar tail)
+        variants[2][rng.random(shape) < 0.02] = nan
+        variants[3][rng.random(shape) < 0.05] = inf
+        variants[4] = -np.abs(base) * 0.0  # +-0 ties: the first zero wins
+        variants[4][..., 0, 0] = 0.0
+        for a in variants:
+            for dt in ["float32", "float64"]:
+                e, t = (
+                    ember.tensor(a).to(getattr(ember, dt)),
+                    torch.tensor(a).to(getattr(torch, dt)),
+                )
+                eo, ei = F.adaptive_max_pool2d(e, 1, return_indices=True)
+                to, ti = TF.adaptive_max_pool2d(t, 1, return_indices=True)
+                close(eo, to, dt)
+                np.testing.assert_array_equal(ei.numpy(), ti.numpy())
+                np.testing.assert_array_equal(np.signbit(eo.numpy()), np.signbit(to.numpy()))
+    x = ember.full((1, 1, 5, 5), -inf)
+    eo, ei = F.adaptive_max_pool2d(x, 1, return_indices=True)
+    assert ei.item() == 0 and eo.item() == -inf
+
+
+def test_global_gradcheck():
+    x = rand64(2, 3, 4, 5)
+    gradcheck(lambda x: F.adaptive_avg_pool2d(x, 1), (x,))
+    gradcheck(lambda x: F.adaptive_max_pool2d(x, 1), (x,))
+    gradcheck(lambda x: F.adaptive_avg_pool1d(x.flatten(-2), 1), (x,))
+    gradgradcheck(lambda x: F.adaptive_avg_pool2d(x, 1), (x,))
+
+
+# ----------------------------------------------------------------------------- vector rows
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_max_pool_whole_window_rows(dtype):
+    """Stride-1 and strided pools over long rows (the taps-outer vector path) with ties and
+    NaN, against torch's values and indices."""
+    rng = np.random.default_rng(11)
+    a = rng.integers(0, 6, (2, 3, 5, 67)).astype(np.float64)
+    a[rng.random(a.shape) < 0.02] = np.nan
+    e, t = ember.tensor(a).to(getattr(ember, dtype)), torch.tensor(a).to(getattr(torch, dtype))
+    for k, s, p, d in [
+        (3, 1, 0, 1),
+        (3, 1, 1, 1),
+        (5, 1, 2, 2),
+        (3, 2, 1, 1),
+        (4, 3, 2, 1),
+        (2, 1, 0, 3),
+    ]:
+        eo, ei = F.max_pool1d(e.flatten(0, 1), k, s, p, d, return_indices=True)
+        to, ti = TF.max_pool1d(t.flatten(0, 1), k, s, p, d, return_indices=True)
+        close(eo, to, dtype)
+        np.testing.assert_array_equal(ei.numpy(), ti.numpy())
+        close(
+            F.max_pool1d(e.flatten(0, 1), k, s, p, d),
+            TF.max_pool1d(t.flatten(0, 1), k, s, p, d),
+            dtype,
+        )
+        eo, ei = F.max_pool2d(e, (2, k), (1, s), (1, p), (1, d), return_indices=True)
+        to, ti = TF.max_pool2d(t, (2, k), (1, s), (1, p), (1, d), return_indices=True)
+        close(eo, to, dtype)
+        np.testing.assert_array_equal(ei.numpy(), ti.numpy())
+    check_fwd_bwd(
+        lambda x: F.max_pool1d(x, 3, 1, 1), lambda x: TF.max_pool1d(x, 3, 1, 1), (2, 3, 40), dtype
+    )
+
+
+# ----------------------------------------------------------------------------- integer inputs
+INT_DTYPES = ["int32", "int64", "uint8"]
+
+
+def int_pair(shape, dtype, seed=0):
+    rng = np.random.default_rng(seed)
+    lo = 0 if dtype == "uint8" else -50
+    a = rng.integers(lo, 50, shape)
+    return ember.tensor(a).to(getattr(ember, dtype)), torch.tensor(a).to(getattr(torch, dtype))
+
+
+def same(e, t):
+    assert e.dtype == getattr(ember, str(t.dtype).split(".")[-1])
+    np.testing.assert_array_equal(e.numpy(), t.numpy())
+
+
+@pytest.mark.parametrize("dtype", INT_DTYPES)
+def test_int_max_pools(dtype):
+    e, t = int_pair((2, 3, 9, 11), dtype)
+    for k, s, p, d, c in [
+        (2, None, 0, 1, False),
+        (3, 2, 1, 1, True),
+        ((2, 3), 1, (1, 0), (2, 1), False),
+        ((9, 11), None, 0, 1, False),
+    ]:
+        for ret in [False, True]:
+            eo = F.max_pool2d(e, k, s, p, d, c, ret)
+            to = TF.max_pool2d(t, k, s, p, d, c, ret)
+            for a, b in zip(eo, to) if ret else [(eo, to)]:
+                same(a, b)
+    same(nn.MaxPool2d(2)(e[0]), torch.nn.MaxPool2d(2)(t[0]))
+    # 1-D: PyTorch has integer max_pool1d only with indices
+    x, y = e.flatten(-2), t.flatten(-2)
+    for args in [(2,), (3, 1, 1), (4, 3, 2, 2, True)]:
+        for a, b in zip(
+            F.max_pool1d(x, *args, return_indices=True),
+            TF.max_pool1d(y, *args, return_indices=True),
+        ):
+            same(a, b)
+        for a, b in zip(F.max_pool1d_with_indices(x, *args), TF.max_pool1d_with_indices(y, *args)):
+            same(a, b)
+    with pytest.raises(TypeError, match="max_pool1d"):
+        F.max_pool1d(x, 2)
+    with pytest.raises(TypeError, match="max_pool1d"):
+        nn.MaxPool1d(2)(x)
+    for fn in [
+        lambda: F.adaptive_max_pool2d(e, 2),
+        lambda: F.adaptive_max_pool1d(x, 2, return_indices=True),
+        lambda: F.adaptive_avg_pool2d(e, 1),
+        lambda: F.adaptive_avg_pool1d(x, 3),
+    ]:
+        with pytest.raises(TypeError, match="adaptive"):
+            fn()
+    # each torch error above is real (NotImplementedError or RuntimeError)
+    with pytest.raises(RuntimeError):
+        TF.max_pool1d(y, 2)
+    with pytest.raises(RuntimeError):
+        TF.adaptive_max_pool2d(t, 2)
+
+
+def test_int_avg_pools():
+    """int64 average pools truncate toward zero like PyTorch; other integer dtypes raise."""
+    e, t = int_pair((2, 3, 9, 11), "int64", seed=4)
+    for kw in [
+        dict(kernel_size=2),
+        dict(kernel_size=3, stride=2, padding=1, ceil_mode=True),
+        dict(kernel_size=3, stride=2, padding=1, ceil_mode=True, count_include_pad=False),
+        dict(kernel_size=(2, 3), stride=1, padding=(1, 0), divisor_override=3),
+        dict(kernel_size=2, divisor_override=-3),
+        dict(kernel_size=(9, 11)),
+    ]:
+        same(F.avg_pool2d(e, **kw), TF.avg_pool2d(t, **kw))
+        same(F.avg_pool2d(e[0], **kw), TF.avg_pool2d(t[0], **kw))
+    x, y = e.flatten(-2), t.flatten(-2)
+    for args in [(2,), (3, 2, 1), (3, 2, 1, True, False), (99,)]:
+        same(F.avg_pool1d(x, *args), TF.avg_pool1d(y, *args))
+    same(nn.AvgPool1d(3)(x), torch.nn.AvgPool1d(3)(y))
+    for dt in ["int32", "uint8"]:
+        a, b = int_pair((1, 2, 4, 4), dt)
+        with pytest.raises(TypeError, match="avg_pool2d"):
+            F.avg_pool2d(a, 2)
+        with pytest.raises(RuntimeError):
+            TF.avg_pool2d(b, 2)
+        with pytest.raises(TypeError, match="avg_pool1d"):
+            F.avg_pool1d(a.flatten(-2), 2)
+
+
+# ----------------------------------------------------------------------------- max_unpool
+UNPOOL2D = [
+    # shape, kernel, stride, padding, output_size
+    ((2, 3, 8, 8), 2, None, 0, None),
+    ((2, 3, 9, 11), 2, None, 0, (9, 11)),
+    ((1, 2, 7, 7), 3, 2, 1, None),
+    ((1, 2, 7, 7), 3, 2, 1, (1, 2, 8, 7)),
+    ((2, 2, 6, 9), 3, 1, 1, None),  # overlapping windows: repeated indices
+    ((3, 5, 6), (2, 3), (2, 1), (1, 1), (5, 6)),  # unbatched
+]
+
+
+@pytest.fixture
+def torch_one_thread():
+    """Repeated indices (overlapping windows): the last write wins in ember and in PyTorch's
+    single-threaded kernel (its threads race), so compare against that."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.mark.parametrize("case", UNPOOL2D)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_max_unpool2d(case, dtype, torch_one_thread):
+    shape, k, s, p, size = case
+    e, t = pair(shape, dtype)
+    eo, ei = F.max_pool2d(e.detach(), k, s, p, return_indices=True)
+    to, ti = TF.max_pool2d(t.detach(), k, s, p, return_indices=True)
+    check_fwd_bwd(
+        lambda x: F.max_unpool2d(x, ei, k, s, p, size),
+        lambda x: TF.max_unpool2d(x, ti, k, s, p, size),
+        tuple(eo.shape),
+        dtype,
+    )
+    em, tm = nn.MaxUnpool2d(k, s, p), torch.nn.MaxUnpool2d(k, s, p)
+    assert repr(em) == repr(tm)
+    close(em(eo, ei, size), tm(to, ti, size), dtype)
+    # the classic round trip: unpool(pool(x)) keeps the maxima in place
+    close(em(eo, ei, e.shape[-2:]), tm(to, ti, t.shape[-2:]), dtype)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "float16"])
+def test_max_unpool1d(dtype, torch_one_thread):
+    for shape, k, s, p, size in [
+        ((2, 3, 10), 2, None, 0, None),
+        ((2, 3, 11), 3, 2, 1, [12]),
+        ((3, 9), 3, 1, 1, None),
+    ]:
+        e, t = pair(shape, dtype)
+        eo, ei = F.max_pool1d(e.detach(), k, s, p, return_indices=True)
+        to, ti = TF.max_pool1d(t.detach(), k, s, p, return_indices=True)
+        check_fwd_bwd(
+            lambda x, a=(ei, k, s, p, size): F.max_unpool1d(x, *a),
+            lambda x, a=(ti, k, s, p, size): TF.max_unpool1d(x, *a),
+            tuple(eo.shape),
+            dtype,
+        )
+        em, tm = nn.MaxUnpool1d(k, s, p), torch.nn.MaxUnpool1d(k, s, p)
+        assert repr(em) == repr(tm)
+        close(em(eo, ei, size), tm(to, ti, size), dtype)
+
+
+def test_max_unpool_grad_and_noncontiguous():
+    x = rand64(2, 3, 4, 5)
+    idx = F.max_pool2d(rand64(2, 3, 8, 10, seed=2).detach(), 2, return_indices=True)[1]
+    gradcheck(lambda x: F.max_unpool2d(x, idx, 2), (x,))
+    gradgradcheck(lambda x: F.max_unpool2d(x, idx, 2), (x,))
+    assert F.max_unpool2d(x, idx, 2).grad_fn.name() == "MaxUnpool2DBackward0"
+    e, t = pair((2, 3, 4, 5), layout="T")
+    ei = F.max_pool2d(
+        ember.tensor(np.random.default_rng(1).standard_normal((2, 3, 8, 10))),
+        2,
+        return_indices=True,
+    )[1]
+    ti = torch.tensor(ei.numpy())
+    close(
+        F.max_unpool2d(e, ei.transpose(-1, -2).contiguous().transpose(-1, -2), 2),
+        TF.max_unpool2d(t, ti, 2),
+    )
+    # empty batch, and an empty output size (nothing to write, nothing checked)
+    assert tuple(
+        F.max_unpool2d(
+            ember.zeros((0, 2, 3, 3)), ember.zeros((0, 2, 3, 3), dtype=ember.int64), 2
+        ).shape
+    ) == (0, 2, 6, 6)
+    z = ember._C._max_unpool2d(  # torch._C._nn.max_unpool2d allows this; F's size check not
+        ember.zeros((1, 2, 3, 3)), ember.zeros((1, 2, 3, 3), dtype=ember.int64), (0, 6)
+    )
+    assert tuple(z.shape) == (1, 2, 0, 6)
+
+
+UNPOOL_BAD = [
+    (lambda x, i: F.max_unpool2d(x, i + 36, 2), ValueError, "invalid max index 36"),
+    (lambda x, i: F.max_unpool2d(x, i - 1, 2), ValueError, "invalid max index -1"),
+    (lambda x, i: F.max_unpool2d(x, i.to(ember.int32), 2), TypeError, "int64"),
+    (lambda x, i: F.max_unpool2d(x, i[..., :2], 2), ValueError, r"shape"),
+    (lambda x, i: F.max_unpool2d(x[0, 0], i[0, 0], 2), ValueError, "3-D"),
+    (lambda x, i: F.max_unpool2d(x, i, 2, output_size=(9, 6)), ValueError, "invalid output_size"),
+    (lambda x, i: F.max_unpool2d(x, i, 2, output_size=(6,)), ValueError, "2 or 4 elements"),
+    (lambda x, i: F.max_unpool2d(x.to(ember.int64), i, 2), TypeError, "max_unpool2d"),
+    (lambda x, i: F.max_unpool2d(x[:, :0], i[:, :0], 2), ValueError, "non-zero"),
+    (
+        lambda x, i: F.max_unpool1d(x[0], i[0], 2, output_size=(9,)),
+        ValueError,
+        "invalid output_size",
+    ),
+]
+
+
+@pytest.mark.parametrize("i", range(len(UNPOOL_BAD)))
+def test_max_unpool_bad_input(i):
+    fn, kind, words = UNPOOL_BAD[i]
+    x, idx = ember.zeros((1, 2, 3, 3)), ember.zeros((1, 2, 3, 3), dtype=ember.int64)
+    with pytest.raises(kind, match=words):
+        fn(x, idx)

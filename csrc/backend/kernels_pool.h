@@ -15,6 +15,9 @@ struct PoolAxis {
   int64_t in = 1, out = 1, step = 1;  // input size, output size, tap spacing (dilation)
   std::vector<int64_t> begin, count;
   std::vector<int64_t> div;  // avg pools: this axis' factor of each window's divisor
+  // regular (non-adaptive) axes: window o starts at o * stride - pad and has `taps` taps;
+  // the windows [full_lo, full_hi) lie wholly inside the input (adaptive axes: all 0)
+  int64_t stride = 0, taps = 0, pad = 0, full_lo = 0, full_hi = 0;
 };
 
 struct PoolPlan {
@@ -27,8 +30,8 @@ struct PoolPlan {
 
 namespace kernel {
 
-// x: contiguous [P, H, W] planes; out (and idx, int64) contiguous [P, OH, OW]. Floating dtypes
-// (f32, f64). Max pools keep the first maximum in scan order and propagate NaN (the last NaN);
+// x: contiguous [P, H, W] planes; out (and idx, int64) contiguous [P, OH, OW]. Dtypes f32, f64,
+// and as PyTorch: max also i32, i64, u8; avg (forward) also i64, truncating like C++ division. Max pools keep the first maximum in scan order and propagate NaN (the last NaN);
 // idx is the flat offset h * W + w of the maximum inside its plane (undefined idx: not written).
 using MaxPoolFn = void (*)(const Tensor& out, const Tensor& idx, const Tensor& x, const PoolPlan& p);
 using AvgPoolFn = void (*)(const Tensor& out, const Tensor& x, const PoolPlan& p);
@@ -39,12 +42,16 @@ using AvgPoolBackwardFn = void (*)(const Tensor& gx, const Tensor& g, const Pool
 // Indices outside [0, S) (a window with no tap inside the input) read 0 and write nothing.
 using PoolGatherFn = void (*)(const Tensor& out, const Tensor& x, const Tensor& idx);
 using PoolScatterFn = void (*)(const Tensor& gx, const Tensor& g, const Tensor& idx);
+// max_unpool: out = 0, then out[p, idx[p, i]] = x[p, i] (assignment: the last write wins).
+// Returns false, with one offending index in `bad`, when an index lies outside [0, S).
+using PoolUnpoolFn = bool (*)(const Tensor& out, const Tensor& x, const Tensor& idx, int64_t& bad);
 
 inline KernelSlot<MaxPoolFn> max_pool{"max_pool"};
 inline KernelSlot<AvgPoolFn> avg_pool{"avg_pool"};
 inline KernelSlot<AvgPoolBackwardFn> avg_pool_backward{"avg_pool_backward"};
 inline KernelSlot<PoolGatherFn> pool_gather{"pool_gather"};
 inline KernelSlot<PoolScatterFn> pool_scatter{"pool_scatter"};
+inline KernelSlot<PoolUnpoolFn> pool_unpool{"pool_unpool"};
 
 }  // namespace kernel
 }  // namespace ember

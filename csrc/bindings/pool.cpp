@@ -94,6 +94,10 @@ void init_pool(nb::module_& m) {
         return pair(adaptive_max_pool2d(x, sizes(size, "adaptive_max_pool2d")));
       },
       "input"_a, "output_size"_a);
+  m.def(
+      "_max_unpool2d",
+      [](const Tensor& x, const Tensor& indices, DimArg size) { return max_unpool2d(x, indices, dims(size)); },
+      "input"_a, "indices"_a, "output_size"_a);
 }
 
 }  // namespace ember::py

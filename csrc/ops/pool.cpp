@@ -14,7 +14,8 @@ namespace {
 
 using PlanPtr = std::shared_ptr<const PoolPlan>;
 
-Dtype compute_dtype(Dtype d) { return d == Dtype::Float64 ? d : Dtype::Float32; }
+// f16 / bf16 run in f32; the other dtypes (f32, f64, the integer ones of max / avg) as they are
+Dtype compute_dtype(Dtype d) { return is_reduced_float(d) ? Dtype::Float32 : d; }
 
 // t detached, in the compute dtype, contiguous, viewed as [P, rest...] with `shape`.
 Tensor compute_view(const Tensor& t, const Shape& shape) {
@@ -44,11 +45,20 @@ Shape out_shape(const Shape& lead, const PoolPlan& p, int k) {
   return s;
 }
 
+// The integer dtypes PyTorch's CPU pools accept besides the floating ones.
+enum class Ints { None, I64, Max };  // none; int64 (avg pools); int32, int64, uint8 (max pools)
+
 // Rank, dtype and empty-dim rules of PyTorch's pools: a (k+1)-D unbatched or (k+2)-D batched
 // input whose non-batch dims are non-zero (adaptive avg pools also allow zero channels).
-void check_input(const char* op, const Tensor& x, int k, bool allow_empty_channels) {
-  if (!is_floating(x.dtype()))
-    EMBER_TYPE_ERROR(op, ": expected a floating point input, got ", dtype_name(x.dtype()));
+void check_input(const char* op, const Tensor& x, int k, bool allow_empty_channels, Ints ints = Ints::None) {
+  const Dtype d = x.dtype();
+  const bool int_ok = (ints == Ints::I64 && d == Dtype::Int64) ||
+                      (ints == Ints::Max && (d == Dtype::Int64 || d == Dtype::Int32 || d == Dtype::UInt8));
+  if (!is_floating(d) && !int_ok)
+    EMBER_TYPE_ERROR(op, ": not implemented for ", dtype_name(d), " inputs (",
+                     ints == Ints::None ? "floating point only" : ints == Ints::I64 ? "floating point or int64"
+                                                                                    : "floating point, int32, int64 or uint8",
+                     ")");
   const int64_t nd = x.dim();
   if (nd != k + 1 && nd != k + 2)
     EMBER_VALUE_ERROR(op, ": expected a ", k + 1, "-D (unbatched) or ", k + 2, "-D (batched) input, got shape ",
@@ -98,6 +108,14 @@ PoolAxis regular_axis(int64_t in, int64_t out, int64_t k, int64_t s, int64_t p, 
     // avg pools (d == 1): the padded extent, clipped at the right padding, or the real taps
     a.div[o] = include_pad ? std::min(start + k, in + p) - start : a.count[o];
   }
+  a.stride = s;
+  a.taps = k;
+  a.pad = p;
+  // whole windows: start >= 0 and start + (k - 1) * d < in
+  const int64_t last = in - 1 - (k - 1) * d + p;
+  a.full_lo = std::min(out, (p + s - 1) / s);
+  a.full_hi = last < 0 ? 0 : std::min(out, last / s + 1);
+  if (a.full_hi < a.full_lo) a.full_hi = a.full_lo;
   return a;
 }
 
@@ -287,7 +305,9 @@ std::pair<Tensor, Tensor> max_step(const Tensor& x, const PlanPtr& plan, int k, 
 static std::pair<Tensor, Tensor> max_pool_nd(const char* op, int k, const Tensor& x, const Dims& kernel_size,
                                              const Dims& stride, const Dims& padding, const Dims& dilation,
                                              bool ceil_mode, bool indices) {
-  check_input(op, x, k, false);
+  // PyTorch's integer max pools: 2-D always, 1-D only with indices (its value-only 1-D kernel
+  // is floating point only)
+  check_input(op, x, k, false, k == 2 || indices ? Ints::Max : Ints::None);
   auto plan = regular_plan(op, x, k, kernel_size, stride, padding, dilation, ceil_mode, true);
   return max_step(x, plan, k, k == 2 ? "MaxPool2DWithIndicesBackward0" : "MaxPool1DWithIndicesBackward0", indices);
 }
@@ -312,14 +332,14 @@ Tensor max_pool2d(const Tensor& x, Dims kernel_size, Dims stride, Dims padding, 
 
 Tensor avg_pool1d(const Tensor& x, Dims kernel_size, Dims stride, Dims padding, bool ceil_mode,
                   bool count_include_pad) {
-  check_input("avg_pool1d", x, 1, false);
+  check_input("avg_pool1d", x, 1, false, Ints::I64);
   auto plan = regular_plan("avg_pool1d", x, 1, kernel_size, stride, padding, {1}, ceil_mode, count_include_pad);
   return avg_step(x, plan, 1, {"AvgPool1DBackward0", "AvgPool1DBackwardBackward0"});
 }
 
 Tensor avg_pool2d(const Tensor& x, Dims kernel_size, Dims stride, Dims padding, bool ceil_mode,
                   bool count_include_pad, std::optional<int64_t> divisor_override) {
-  check_input("avg_pool2d", x, 2, false);
+  check_input("avg_pool2d", x, 2, false, Ints::I64);
   if (divisor_override && *divisor_override == 0) EMBER_VALUE_ERROR("avg_pool2d: divisor_override must be non-zero");
   auto plan = regular_plan("avg_pool2d", x, 2, kernel_size, stride, padding, {1}, ceil_mode, count_include_pad);
   if (divisor_override) plan->divisor_override = *divisor_override;
@@ -348,6 +368,45 @@ std::pair<Tensor, Tensor> adaptive_max_pool2d(const Tensor& x, const OptSizes& o
   check_input("adaptive_max_pool2d", x, 2, false);
   auto plan = adaptive_plan("adaptive_max_pool2d", x, 2, output_size);
   return max_step(x, plan, 2, "AdaptiveMaxPool2DBackward0", true);
+}
+
+Tensor max_unpool2d(const Tensor& x, const Tensor& indices, Dims output_size) {
+  const char* op = "max_unpool2d";
+  if (!is_floating(x.dtype()))
+    EMBER_TYPE_ERROR(op, ": not implemented for ", dtype_name(x.dtype()), " inputs (floating point only)");
+  if (indices.dtype() != Dtype::Int64)
+    EMBER_TYPE_ERROR(op, ": indices must be int64, got ", dtype_name(indices.dtype()));
+  if (x.dim() != 3 && x.dim() != 4)
+    EMBER_VALUE_ERROR(op, ": expected a 3-D (unbatched) or 4-D (batched) input, got shape ", x.shape());
+  if (indices.shape() != x.shape())
+    EMBER_VALUE_ERROR(op, ": indices must have the shape of the input ", x.shape(), ", got ", indices.shape());
+  if (output_size.size() != 2)
+    EMBER_VALUE_ERROR(op, ": output_size must hold 2 values (height, width), got ", output_size);
+  if (output_size[0] < 0 || output_size[1] < 0)
+    EMBER_VALUE_ERROR(op, ": output_size must be non-negative, got ", output_size);
+  for (int64_t d = x.dim() - 3; d < x.dim(); ++d)
+    if (x.shape()[d] == 0)
+      EMBER_VALUE_ERROR(op, ": expected an input with non-zero sizes except for the batch dim, got shape ", x.shape());
+  const Shape lead = prefix(x.shape(), 2);
+  const int64_t P = shape_numel(lead), L = shape_numel(suffix(x.shape(), 2));
+  const int64_t S = output_size[0] * output_size[1];
+  Tensor xc = compute_view(x, {P, L});
+  Tensor ic = reshape(contiguous(indices), {P, L});
+  Tensor out = empty({P, S}, xc.dtype(), x.device());
+  int64_t bad = 0;  // an empty output takes nothing and checks nothing (as PyTorch)
+  if (P && S && !kernel::pool_unpool(x.device())(out, xc, ic, bad))
+    EMBER_VALUE_ERROR(op, ": found an invalid max index ", bad, " (output planes are of size ", output_size[0],
+                      "x", output_size[1], ")");
+  Shape os = lead;
+  os.push_back(output_size[0]);
+  os.push_back(output_size[1]);
+  Tensor r = finish(out, os, x.dtype());
+  if (autograd::any_requires_grad(x))
+    autograd::record("MaxUnpool2DBackward0", {x}, {r}, {indices},
+                     [](const TensorList& g, const TensorList& s, const std::vector<bool>&) -> TensorList {
+                       return {index_gather_step(g[0], s[0], 2)};  // its backward: scatter-add
+                     });
+  return r;
 }
 
 }  // namespace ember

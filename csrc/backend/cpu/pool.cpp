@@ -2,6 +2,7 @@
 // loops of the best ISA (pool_impl.h). The index gather / scatter of max-pool gradients are
 // random access within a plane and stay portable here.
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 
 #include "backend/cpu/isa.h"
@@ -12,28 +13,32 @@
 namespace ember::cpu {
 namespace {
 
-struct Tables {
-  PoolPlaneFns<float> f32;
-  PoolPlaneFns<double> f64;
-  Tables() {
+PoolTables make_tables() {
+  PoolTables t{};
 #if defined(__x86_64__) || defined(_M_X64)
-    if (cpu_isa() == Isa::Avx512) avx512::pool_fns(f32, f64);
-    else if (cpu_isa() == Isa::Avx2) avx2::pool_fns(f32, f64);
-    else base::pool_fns(f32, f64);
+  if (cpu_isa() == Isa::Avx512) avx512::pool_fns(t);
+  else if (cpu_isa() == Isa::Avx2) avx2::pool_fns(t);
+  else base::pool_fns(t);
 #else
-    base::pool_fns(f32, f64);
+  base::pool_fns(t);
 #endif
-  }
-};
+  return t;
+}
 
 template <class T>
 const PoolPlaneFns<T>& fns() {
-  static const Tables t;
+  static const PoolTables t = make_tables();
   if constexpr (std::is_same_v<T, float>) return t.f32;
-  else return t.f64;
+  else if constexpr (std::is_same_v<T, double>) return t.f64;
+  else if constexpr (std::is_same_v<T, int32_t>) return t.i32;
+  else if constexpr (std::is_same_v<T, int64_t>) return t.i64;
+  else return t.u8;
 }
 
-PlaneAxis view(const PoolAxis& a) { return {a.in, a.out, a.step, a.begin.data(), a.count.data(), a.div.data()}; }
+PlaneAxis view(const PoolAxis& a) {
+  return {a.in,   a.out,      a.step, a.begin.data(), a.count.data(), a.div.data(),
+          a.stride, a.taps, a.pad,  a.full_lo,      a.full_hi};
+}
 PlanePlan view(const PoolPlan& p) { return {view(p.h), view(p.w), p.k2s2, p.divisor_override}; }
 
 // planes per parallel chunk: about 16K elements of work
@@ -47,11 +52,20 @@ void float_types(Dtype d, const char* op, F&& f) {
   else EMBER_TYPE_ERROR(op, ": kernel expects float32 or float64, got ", dtype_name(d));
 }
 
+// f(T{}) over the dtypes of the forward max (floats and i32, i64, u8) and avg (floats, i64)
+template <class F>
+void pool_types(Dtype d, const char* op, bool max, F&& f) {
+  if (d == Dtype::Int64) f(int64_t{});
+  else if (max && d == Dtype::Int32) f(int32_t{});
+  else if (max && d == Dtype::UInt8) f(uint8_t{});
+  else float_types(d, op, f);
+}
+
 void cpu_max_pool(const Tensor& out, const Tensor& idx, const Tensor& x, const PoolPlan& p) {
   const PlanePlan pp = view(p);
   const int64_t in_sz = p.h.in * p.w.in, out_sz = p.h.out * p.w.out;
   const int64_t planes = out_sz ? out.numel() / out_sz : 0;
-  float_types(x.dtype(), "max_pool", [&](auto tag) {
+  pool_types(x.dtype(), "max_pool", true, [&](auto tag) {
     using T = decltype(tag);
     const T* xp = x.data<T>();
     T* op = out.data<T>();
@@ -67,7 +81,7 @@ void cpu_avg_pool(const Tensor& out, const Tensor& x, const PoolPlan& p) {
   const PlanePlan pp = view(p);
   const int64_t in_sz = p.h.in * p.w.in, out_sz = p.h.out * p.w.out;
   const int64_t planes = out_sz ? out.numel() / out_sz : 0;
-  float_types(x.dtype(), "avg_pool", [&](auto tag) {
+  pool_types(x.dtype(), "avg_pool", false, [&](auto tag) {
     using T = decltype(tag);
     const T* xp = x.data<T>();
     T* op = out.data<T>();
@@ -136,6 +150,32 @@ void cpu_pool_scatter(const Tensor& gx, const Tensor& g, const Tensor& idx) {
   });
 }
 
+bool cpu_pool_unpool(const Tensor& out, const Tensor& x, const Tensor& idx, int64_t& bad) {
+  const int64_t P = idx.shape()[0], L = idx.shape()[1], S = out.shape()[1];
+  std::atomic<bool> found{false};
+  float_types(x.dtype(), "max_unpool", [&](auto tag) {
+    using T = decltype(tag);
+    T* op = out.data<T>();
+    const int64_t* ip = idx.data<int64_t>();
+    const T* xp = x.data<T>();
+    parallel_for(0, P, plane_grain(std::max(S, L)), [&](int64_t b, int64_t e) {
+      std::memset(op + b * S, 0, sizeof(T) * (e - b) * S);
+      for (int64_t q = b; q < e; ++q) {
+        T* oq = op + q * S;
+        for (int64_t i = q * L; i < (q + 1) * L; ++i) {
+          const int64_t k = ip[i];
+          if (k >= 0 && k < S) oq[k] = xp[i];
+          else {
+            if (!found.exchange(true)) bad = k;  // report one bad index
+            return;
+          }
+        }
+      }
+    });
+  });
+  return !found.load();
+}
+
 }  // namespace
 
 EMBER_REGISTER_KERNEL(max_pool, CPU, &cpu_max_pool);
@@ -143,5 +183,6 @@ EMBER_REGISTER_KERNEL(avg_pool, CPU, &cpu_avg_pool);
 EMBER_REGISTER_KERNEL(avg_pool_backward, CPU, &cpu_avg_pool_backward);
 EMBER_REGISTER_KERNEL(pool_gather, CPU, &cpu_pool_gather);
 EMBER_REGISTER_KERNEL(pool_scatter, CPU, &cpu_pool_scatter);
+EMBER_REGISTER_KERNEL(pool_unpool, CPU, &cpu_pool_unpool);
 
 }  // namespace ember::cpu

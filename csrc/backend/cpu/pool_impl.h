@@ -7,6 +7,7 @@
 // 2x2 / stride-2 paths vectorize (floats and their int64 indices side by side on AVX2/AVX-512).
 #include <cstdlib>
 #include <cstring>
+#include <type_traits>
 
 #include "backend/cpu/pool_table.h"
 
@@ -24,6 +25,15 @@ constexpr int64_t kVecBytes = 32;
 #else
 constexpr int64_t kVecBytes = 0;  // SSE2 has no blend for float + int64 lanes: scalar loops only
 #endif
+
+// GCC vectors for whole-plane reductions, unaligned loads: 32 bytes on AVX2 and AVX-512 (the
+// 64-byte form measured slower: more split loads and a longer lane tree on small planes),
+// SSE2's 16 in the portable build
+constexpr int64_t kSumBytes = kVecBytes ? 32 : 16;
+template <class T>
+struct SumVecOf {
+  typedef T type __attribute__((vector_size(kSumBytes), aligned(alignof(T)), may_alias));
+};
 
 // v wins over the running max m (NaN always wins)
 template <class T>
@@ -94,6 +104,111 @@ void max_pairs(T* __restrict o, int64_t* __restrict io, const T* __restrict r0, 
   }
 }
 
+// The smallest value of T: the running max before the first tap
+template <class T>
+constexpr T lowest() {
+  if constexpr (T(0.5) != T(0)) return -__builtin_huge_val();  // floating
+  else if constexpr (T(-1) < T(0)) return T(T(1) << (8 * sizeof(T) - 1));  // signed: -2^(bits-1)
+  else return T(0);
+}
+
+// One window with taps (hb + i * hstep, wb + j * wstep), i < hn, j < wn, scalar.
+template <class T>
+inline void max_window(const T* __restrict x, int64_t W, int64_t hb, int64_t hn, int64_t hstep, int64_t wb,
+                       int64_t wn, int64_t wstep, T& out, int64_t& out_i) {
+  T m = lowest<T>();
+  int64_t mi = hb * W + wb;  // PyTorch's index when no tap beats the initial value
+  bool nan = false;
+  for (int64_t i = 0; i < hn; ++i) {
+    const int64_t row = (hb + i * hstep) * W + wb;
+    for (int64_t j = 0; j < wn; ++j) step(x[row + j * wstep], row + j * wstep, m, mi, nan);
+  }
+  if (nan) {  // rare: rescan with NaN winning
+    m = lowest<T>();
+    mi = hb * W + wb;
+    for (int64_t i = 0; i < hn; ++i) {
+      const int64_t row = (hb + i * hstep) * W + wb;
+      for (int64_t j = 0; j < wn; ++j) {
+        const int64_t at = row + j * wstep;
+        if (takes(x[at], m)) m = x[at], mi = at;
+      }
+    }
+  }
+  out = m;
+  out_i = mi;
+}
+
+// Output columns [lo, hi) of one output row, whose windows are whole along W: taps outer and
+// outputs inner, so each tap is one select pass across the row that vectorizes (stride 1 loads
+// for stride-1 pools). Same scan order per window as max_window, so the same winner.
+template <class T, bool Idx, bool Unit>
+void max_row_full(T* __restrict o, int64_t* __restrict io, const T* __restrict x, const PlaneAxis& w, int64_t hb,
+                  int64_t hn, int64_t hstep, int64_t lo, int64_t hi) {
+  const int64_t W = w.in, s = Unit ? 1 : w.stride;  // Unit: stride 1, plain vector loads
+  for (int64_t i = 0; i < hn; ++i) {
+    for (int64_t j = 0; j < w.taps; ++j) {
+      const int64_t off = (hb + i * hstep) * W + j * w.step - w.pad;
+      const T* __restrict xr = x + off;
+      if (i == 0 && j == 0) {  // as max_window (a plain copy of the first tap became a slow memmove)
+        for (int64_t ow = lo; ow < hi; ++ow) {
+          o[ow] = lowest<T>();
+          if constexpr (Idx) io[ow] = off + ow * s;
+        }
+      }
+      for (int64_t ow = lo; ow < hi; ++ow) {
+        const T v = xr[ow * s];
+        const bool t = takes(v, o[ow]);
+        o[ow] = t ? v : o[ow];
+        if constexpr (Idx) io[ow] = t ? off + ow * s : io[ow];
+      }
+    }
+  }
+}
+
+// Max of a whole plane of n values (global max pooling) on vectors: per lane the first
+// maximum and its index, then the lanes' best (the smallest index among equal maxima, so the
+// first in scan order). NaN (or +-inf, seen through x * 0) takes the scalar scan.
+template <class T>
+void max_whole_plane(const T* __restrict x, int64_t n, T& out, int64_t& out_i) {
+  constexpr int64_t L = kSumBytes / int64_t(sizeof(T));
+  if constexpr (sizeof(T) >= 4) {
+    if (n >= L && n < (int64_t(1) << 31)) {
+      using Vec = typename SumVecOf<T>::type;
+      using I = std::conditional_t<sizeof(T) == 8, int64_t, int32_t>;
+      typedef I IVec __attribute__((vector_size(kSumBytes)));
+      IVec iv, mi;
+      for (int64_t j = 0; j < L; ++j) iv[j] = I(j);
+      mi = iv;
+      Vec m = *reinterpret_cast<const Vec*>(x), z = m * T(0);
+      int64_t i = L;
+      for (; i + L <= n; i += L) {
+        iv += I(L);
+        const Vec v = *reinterpret_cast<const Vec*>(x + i);
+        const auto t = v > m;
+        m = t ? v : m;
+        mi = t ? iv : mi;
+        z += v * T(0);
+      }
+      T best = m[0], zs = z[0];
+      int64_t bi = mi[0];
+      for (int64_t j = 1; j < L; ++j) {
+        zs += z[j];
+        if (m[j] > best || (m[j] == best && mi[j] < bi)) best = m[j], bi = mi[j];
+      }
+      for (; i < n; ++i) {  // later in scan order than every lane: only a larger value wins
+        zs += x[i] * T(0);
+        if (x[i] > best) best = x[i], bi = i;
+      }
+      if (zs == T(0)) {
+        out = x[bi];
+        out_i = bi;
+        return;
+      }
+    }
+  }
+  max_window(x, n, 0, 1, 1, 0, n, 1, out, out_i);
+}
+
 template <class T, bool Idx>
 void max_plane(T* __restrict out, int64_t* __restrict idx, const T* __restrict x, const PlanePlan& p) {
   const PlaneAxis &h = p.h, &w = p.w;
@@ -109,38 +224,37 @@ void max_plane(T* __restrict out, int64_t* __restrict idx, const T* __restrict x
     max_pairs<T, Idx, false>(out, idx, x, x, W, 0, OW);
     return;
   }
-  const T ninf = -__builtin_huge_val();
+  int64_t scratch = 0;
   for (int64_t oh = 0; oh < h.out; ++oh) {
     const int64_t hb = h.begin[oh], hn = h.count[oh];
+    T* o = out + oh * OW;
+    int64_t* io = Idx ? idx + oh * OW : nullptr;
+    const int64_t lo = hn ? w.full_lo : 0, hi = hn ? w.full_hi : 0;  // vector path: whole windows
+    if (hi > lo && w.stride == 1) max_row_full<T, Idx, true>(o, io, x, w, hb, hn, h.step, lo, hi);
+    else if (hi > lo) max_row_full<T, Idx, false>(o, io, x, w, hb, hn, h.step, lo, hi);
     for (int64_t ow = 0; ow < OW; ++ow) {
-      const int64_t wb = w.begin[ow], wn = w.count[ow];
-      T m = ninf;
-      int64_t mi = hb * W + wb;  // PyTorch's index when no tap is inside the input
-      bool nan = false;
-      for (int64_t i = 0; i < hn; ++i) {
-        const int64_t row = (hb + i * h.step) * W + wb;
-        for (int64_t j = 0; j < wn; ++j) step(x[row + j * w.step], row + j * w.step, m, mi, nan);
-      }
-      if (nan) {  // rare: rescan with NaN winning
-        m = ninf;
-        mi = hb * W + wb;
-        for (int64_t i = 0; i < hn; ++i) {
-          const int64_t row = (hb + i * h.step) * W + wb;
-          for (int64_t j = 0; j < wn; ++j) {
-            const int64_t at = row + j * w.step;
-            if (takes(x[at], m)) m = x[at], mi = at;
-          }
-        }
-      }
-      out[oh * OW + ow] = m;
-      if constexpr (Idx) idx[oh * OW + ow] = mi;
+      if (ow == lo && hi > lo) ow = hi;
+      if (ow == OW) break;
+      max_window(x, W, hb, hn, h.step, w.begin[ow], w.count[ow], w.step, o[ow], Idx ? io[ow] : scratch);
     }
   }
+}
+
+// one window covering the whole plane (global pooling: adaptive to 1 x 1, or a plane-sized
+// kernel)
+inline bool whole_plane(const PlanePlan& p) {
+  return p.h.out == 1 && p.w.out == 1 && p.h.count[0] == p.h.in && p.w.count[0] == p.w.in &&
+         (p.h.step == 1 || p.h.in == 1) && (p.w.step == 1 || p.w.in == 1);
 }
 
 template <class T>
 void max_planes(T* out, int64_t* idx, const T* x, const PlanePlan& p, int64_t n) {
   const int64_t in_sz = p.h.in * p.w.in, out_sz = p.h.out * p.w.out;
+  if (whole_plane(p)) {
+    int64_t scratch = 0;
+    for (int64_t q = 0; q < n; ++q) max_whole_plane(x + q * in_sz, in_sz, out[q], idx ? idx[q] : scratch);
+    return;
+  }
   for (int64_t q = 0; q < n; ++q) {
     if (idx) max_plane<T, true>(out + q * out_sz, idx + q * out_sz, x + q * in_sz, p);
     else max_plane<T, false>(out + q * out_sz, nullptr, x + q * in_sz, p);
@@ -149,11 +263,6 @@ void max_planes(T* out, int64_t* idx, const T* x, const PlanePlan& p, int64_t n)
 
 // Sum of n contiguous values (a whole plane: global average pooling) on two vector
 // accumulators of the ISA's width.
-constexpr int64_t kSumBytes = kVecBytes ? kVecBytes : 16;
-template <class T>
-struct SumVecOf {
-  typedef T type __attribute__((vector_size(kSumBytes), aligned(alignof(T)), may_alias));
-};
 template <class T>
 T lane_sum(const T* x, int64_t n) {
   using Vec = typename SumVecOf<T>::type;
@@ -169,8 +278,12 @@ T lane_sum(const T* x, int64_t n) {
     i += L;
   }
   a += b;
-  T s = 0;
-  for (int64_t j = 0; j < L; ++j) s += a[j];
+  T t[L];
+  __builtin_memcpy(t, &a, sizeof(t));
+  // a tree across the lanes: log2(L) dependent adds instead of L
+  for (int64_t half = L / 2; half >= 1; half /= 2)
+    for (int64_t j = 0; j < half; ++j) t[j] += t[j + half];
+  T s = t[0];
   for (; i < n; ++i) s += x[i];
   return s;
 }
@@ -195,11 +308,6 @@ void avg_plane(T* __restrict out, const T* __restrict x, const PlanePlan& p, T* 
     }
     return;
   }
-  if (h.out == 1 && w.out == 1 && h.count[0] == h.in && w.count[0] == W) {  // one window: the plane
-    const int64_t div = p.divisor_override ? p.divisor_override : h.div[0] * w.div[0];
-    out[0] = lane_sum(x, h.in * W) / T(div);
-    return;
-  }
   for (int64_t oh = 0; oh < h.out; ++oh) {
     const int64_t hb = h.begin[oh], hn = h.count[oh];
     for (int64_t j = 0; j < W; ++j) cs[j] = T(0);
@@ -220,6 +328,11 @@ void avg_plane(T* __restrict out, const T* __restrict x, const PlanePlan& p, T* 
 template <class T>
 void avg_planes(T* out, const T* x, const PlanePlan& p, int64_t n) {
   const int64_t in_sz = p.h.in * p.w.in, out_sz = p.h.out * p.w.out;
+  if (whole_plane(p)) {  // global average pooling: one sum per plane
+    const T div = T(p.divisor_override ? p.divisor_override : p.h.div[0] * p.w.div[0]);
+    for (int64_t q = 0; q < n; ++q) out[q] = lane_sum(x + q * in_sz, in_sz) / div;
+    return;
+  }
   T* cs = static_cast<T*>(std::malloc(sizeof(T) * p.w.in));
   if (!cs) return;
   for (int64_t q = 0; q < n; ++q) avg_plane<T>(out + q * out_sz, x + q * in_sz, p, cs);
@@ -277,22 +390,39 @@ void avg_backward_plane(T* __restrict gx, const T* __restrict g, const PlanePlan
 template <class T>
 void avg_backward_planes(T* gx, const T* g, const PlanePlan& p, int64_t n) {
   const int64_t in_sz = p.h.in * p.w.in, out_sz = p.h.out * p.w.out;
+  if (whole_plane(p)) {  // a broadcast of g / div over each plane
+    const T div = T(p.divisor_override ? p.divisor_override : p.h.div[0] * p.w.div[0]);
+    for (int64_t q = 0; q < n; ++q) {
+      const T v = g[q] / div;
+      T* __restrict r = gx + q * in_sz;
+      for (int64_t j = 0; j < in_sz; ++j) r[j] = v;
+    }
+    return;
+  }
   T* rb = static_cast<T*>(std::malloc(sizeof(T) * p.w.in));
   if (!rb) return;
   for (int64_t q = 0; q < n; ++q) avg_backward_plane<T>(gx + q * in_sz, g + q * out_sz, p, rb);
   std::free(rb);
 }
 
-template <class T>
+// max always; avg when Avg (floats and int64); the backward for floats only
+template <class T, bool Avg>
 PoolPlaneFns<T> make_fns() {
-  return {&max_planes<T>, &avg_planes<T>, &avg_backward_planes<T>};
+  PoolPlaneFns<T> f{};
+  f.max = &max_planes<T>;
+  if constexpr (Avg) f.avg = &avg_planes<T>;
+  if constexpr (T(0.5) != T(0)) f.avg_backward = &avg_backward_planes<T>;
+  return f;
 }
 
 }  // namespace
 
-void pool_fns(PoolPlaneFns<float>& f32, PoolPlaneFns<double>& f64) {
-  f32 = make_fns<float>();
-  f64 = make_fns<double>();
+void pool_fns(PoolTables& t) {
+  t.f32 = make_fns<float, true>();
+  t.f64 = make_fns<double, true>();
+  t.i32 = make_fns<int32_t, false>();
+  t.i64 = make_fns<int64_t, true>();
+  t.u8 = make_fns<uint8_t, false>();
 }
 
 }  // namespace ember::cpu::EMBER_ISA_NS

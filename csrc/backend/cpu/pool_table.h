@@ -10,6 +10,7 @@ namespace ember::cpu {
 struct PlaneAxis {
   int64_t in, out, step;
   const int64_t *begin, *count, *div;
+  int64_t stride, taps, pad, full_lo, full_hi;  // as PoolAxis
 };
 struct PlanePlan {
   PlaneAxis h, w;
@@ -17,7 +18,9 @@ struct PlanePlan {
   int64_t divisor_override;
 };
 
-// Each loop handles n consecutive contiguous planes starting at the given pointers.
+// Each loop handles n consecutive contiguous planes starting at the given pointers. Integer
+// tables fill only what PyTorch supports (max: i32, i64, u8; avg: i64); the rest is null.
+// Aggregates without default member initializers: no inline constructor is compiled per ISA.
 template <class T>
 struct PoolPlaneFns {
   void (*max)(T* out, int64_t* idx, const T* x, const PlanePlan& p, int64_t n);  // idx may be null
@@ -25,9 +28,17 @@ struct PoolPlaneFns {
   void (*avg_backward)(T* gx, const T* g, const PlanePlan& p, int64_t n);  // writes all of gx
 };
 
+struct PoolTables {
+  PoolPlaneFns<float> f32;
+  PoolPlaneFns<double> f64;
+  PoolPlaneFns<int32_t> i32;
+  PoolPlaneFns<int64_t> i64;
+  PoolPlaneFns<uint8_t> u8;
+};
+
 #define EMBER_DECLARE_POOL_ISA(ns) \
   namespace ns {                   \
-  void pool_fns(PoolPlaneFns<float>& f32, PoolPlaneFns<double>& f64); \
+  void pool_fns(PoolTables& t);    \
   }
 EMBER_DECLARE_POOL_ISA(base)
 #if defined(__x86_64__) || defined(_M_X64)

@@ -24,6 +24,8 @@ __all__ = [
     "adaptive_max_pool2d",
     "adaptive_max_pool1d_with_indices",
     "adaptive_max_pool2d_with_indices",
+    "max_unpool1d",
+    "max_unpool2d",
 ]
 
 _Size = int | Sequence[int]
@@ -197,3 +199,96 @@ def adaptive_max_pool2d(
     (H, W) pair, None keeps that size); ``return_indices`` also returns the flat positions."""
     out, idx = _C._adaptive_max_pool2d(input, output_size)
     return (out, idx) if return_indices else out
+
+
+def _tuple(v, n: int) -> tuple[int, ...]:
+    return tuple(v) if isinstance(v, Sequence) else (v,) * n
+
+
+def _unpool_output_size(
+    input: Tensor,
+    kernel_size: tuple[int, ...],
+    stride: tuple[int, ...],
+    padding: tuple[int, ...],
+    output_size: Sequence[int] | None,
+) -> list[int]:
+    # PyTorch's rule: the default is the size max pooling came from (ceil_mode off); an
+    # explicit size (optionally with the N, C dims) must lie strictly within one stride of it
+    k = len(kernel_size)
+    default = [
+        (input.shape[-k + d] - 1) * stride[d] + kernel_size[d] - 2 * padding[d] for d in range(k)
+    ]
+    if output_size is None:
+        ret = default
+    else:
+        output_size = list(_tuple(output_size, 1))
+        if len(output_size) == k + 2:
+            output_size = output_size[2:]
+        if len(output_size) != k:
+            raise ValueError(
+                f"output_size should be a sequence containing {k} or {k + 2} elements, "
+                f"but it has a length of '{len(output_size)}'"
+            )
+        for d in range(k):
+            lo, hi = default[d] - stride[d], default[d] + stride[d]
+            if not lo < output_size[d] < hi:
+                raise ValueError(
+                    f'invalid output_size "{output_size}" (dim {d} must be between {lo} and {hi})'
+                )
+        ret = [int(v) for v in output_size]
+    for d in range(k):
+        if ret[d] < 0:
+            raise ValueError(
+                "max_unpooling: output_size must contain non-negative spatial dimensions, "
+                f"but got output_size[{d}]={ret[d]}"
+            )
+    return ret
+
+
+def max_unpool1d(
+    input: Tensor,
+    indices: Tensor,
+    kernel_size: _Size,
+    stride: _Size | None = None,
+    padding: _Size = 0,
+    output_size: Sequence[int] | None = None,
+) -> Tensor:
+    """Partial inverse of :func:`max_pool1d`: zeros of length ``L_out`` with each input value
+    written at its index (from ``max_pool1d(..., return_indices=True)``).
+
+    Args:
+        kernel_size, stride (default ``kernel_size``), padding: those of the max pooling.
+        output_size: the exact output length (optionally as (N, C, L)); by default
+            ``(L_in - 1) * stride + kernel_size - 2 * padding``.
+
+    Shape: (N, C, L_in) or (C, L_in) -> (N, C, L_out) or (C, L_out).
+    """
+    kernel_size = _tuple(kernel_size, 1)
+    stride = kernel_size if stride is None or stride == () else _tuple(stride, 1)
+    padding = _tuple(padding, 1)
+    size = _unpool_output_size(input, kernel_size, stride, padding, output_size)
+    out = _C._max_unpool2d(input.unsqueeze(-1), indices.unsqueeze(-1), size + [1])
+    return out.squeeze(-1)
+
+
+def max_unpool2d(
+    input: Tensor,
+    indices: Tensor,
+    kernel_size: _Size,
+    stride: _Size | None = None,
+    padding: _Size = 0,
+    output_size: Sequence[int] | None = None,
+) -> Tensor:
+    """Partial inverse of :func:`max_pool2d`: zeros of size (H_out, W_out) with each input
+    value written at its flat index ``h * W_out + w`` (from ``return_indices=True``).
+
+    Args: as :func:`max_unpool1d`, each an int or an (H, W) pair; ``output_size`` (H, W) or
+    (N, C, H, W), by default ``(H_in - 1) * stride + kernel_size - 2 * padding`` per dim.
+
+    Shape: (N, C, H_in, W_in) or (C, H_in, W_in) -> (N, C, H_out, W_out) or (C, H_out, W_out).
+    """
+    kernel_size = _tuple(kernel_size, 2)
+    stride = kernel_size if stride is None or stride == () else _tuple(stride, 2)
+    padding = _tuple(padding, 2)
+    size = _unpool_output_size(input, kernel_size, stride, padding, output_size)
+    return _C._max_unpool2d(input, indices, size)

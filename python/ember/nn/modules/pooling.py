@@ -17,6 +17,8 @@ __all__ = [
     "AdaptiveAvgPool2d",
     "AdaptiveMaxPool1d",
     "AdaptiveMaxPool2d",
+    "MaxUnpool1d",
+    "MaxUnpool2d",
 ]
 
 _Size = int | Sequence[int]
@@ -247,3 +249,61 @@ class AdaptiveMaxPool2d(_AdaptivePoolNd):
 
     def forward(self, input: Tensor):
         return F.adaptive_max_pool2d(input, self.output_size, self.return_indices)
+
+
+class _MaxUnpoolNd(Module):
+    _n = 1
+
+    def __init__(self, kernel_size: _Size, stride: _Size | None = None, padding: _Size = 0) -> None:
+        super().__init__()
+        n = self._n
+        self.kernel_size = _ntuple(kernel_size, n)
+        self.stride = _ntuple(stride if stride is not None else kernel_size, n)
+        self.padding = _ntuple(padding, n)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+def _ntuple(v, n: int) -> tuple:
+    return tuple(v) if isinstance(v, Sequence) else (v,) * n
+
+
+class MaxUnpool1d(_MaxUnpoolNd):
+    """Partial inverse of :class:`MaxPool1d` (see :func:`ember.nn.functional.max_unpool1d`):
+    the maxima go back to their positions, everything else is zero.
+
+    Args: kernel_size, stride (default ``kernel_size``), padding: those of the max pooling.
+    ``forward(input, indices, output_size=None)``.
+
+    Shape: (N, C, L_in) or (C, L_in) -> (N, C, L_out) or (C, L_out), with
+    ``L_out = (L_in - 1) * stride + kernel_size - 2 * padding`` or ``output_size``.
+    """
+
+    _n = 1
+
+    def forward(
+        self, input: Tensor, indices: Tensor, output_size: Sequence[int] | None = None
+    ) -> Tensor:
+        return F.max_unpool1d(
+            input, indices, self.kernel_size, self.stride, self.padding, output_size
+        )
+
+
+class MaxUnpool2d(_MaxUnpoolNd):
+    """Partial inverse of :class:`MaxPool2d` (see :func:`ember.nn.functional.max_unpool2d`).
+
+    Args: as :class:`MaxUnpool1d`, each an int or an (H, W) pair.
+
+    Shape: (N, C, H_in, W_in) or (C, H_in, W_in) -> (N, C, H_out, W_out) or (C, H_out, W_out),
+    each spatial dim as in :class:`MaxUnpool1d` unless ``output_size`` is given.
+    """
+
+    _n = 2
+
+    def forward(
+        self, input: Tensor, indices: Tensor, output_size: Sequence[int] | None = None
+    ) -> Tensor:
+        return F.max_unpool2d(
+            input, indices, self.kernel_size, self.stride, self.padding, output_size
+        )
