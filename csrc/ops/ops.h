@@ -279,6 +279,9 @@ Tensor adaptive_avg_pool1d(const Tensor& x, const OptSizes& output_size);
 Tensor adaptive_avg_pool2d(const Tensor& x, const OptSizes& output_size);
 std::pair<Tensor, Tensor> adaptive_max_pool1d(const Tensor& x, const OptSizes& output_size);
 std::pair<Tensor, Tensor> adaptive_max_pool2d(const Tensor& x, const OptSizes& output_size);
+// torch._C._nn.max_unpool2d: x and int64 indices [N, C, H, W] or [C, H, W] -> [.., OH, OW] zeros
+// with out.plane[indices] = x (1-D unpooling is this with W = 1).
+Tensor max_unpool2d(const Tensor& x, const Tensor& indices, Dims output_size);
 
 // ---- batch norm and interpolation (norm.cpp)
 // input [N, C, *]; running stats, weight and bias [C] or undefined. Training normalizes with the
