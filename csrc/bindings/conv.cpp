@@ -5,13 +5,19 @@
 namespace ember::py {
 namespace {
 
+// One int (bools and floats are refused, like PyTorch); `whole` is the argument for the message.
+int64_t int_arg(nb::handle e, nb::handle whole, const char* op, const char* name, const char* expected) {
+  if (PyBool_Check(e.ptr()) || !(PyLong_Check(e.ptr()) || PyObject_HasAttrString(e.ptr(), "__index__")))
+    EMBER_TYPE_ERROR(op, ": expected ", name, " to be ", expected, ", got ", nb::cast<std::string>(nb::repr(whole)));
+  nb::object i = e.attr("__index__")();
+  int overflow = 0;
+  const long long v = PyLong_AsLongLongAndOverflow(i.ptr(), &overflow);
+  if (overflow) EMBER_VALUE_ERROR(op, ": ", name, " is out of the int64 range, got ", nb::cast<std::string>(nb::repr(whole)));
+  return v;
+}
+
 Dims int_args(nb::handle h, const char* op, const char* name) {
-  auto one = [&](nb::handle e) -> int64_t {
-    if (PyBool_Check(e.ptr()) || !(PyLong_Check(e.ptr()) || PyObject_HasAttrString(e.ptr(), "__index__")))
-      EMBER_TYPE_ERROR(op, ": expected ", name, " to be an int or a tuple of ints, got ",
-                       nb::cast<std::string>(nb::repr(h)));
-    return nb::cast<int64_t>(e.attr("__index__")());
-  };
+  auto one = [&](nb::handle e) { return int_arg(e, h, op, name, "an int or a tuple of ints"); };
   if (PyTuple_Check(h.ptr()) || PyList_Check(h.ptr())) {
     Dims d;
     for (nb::handle e : nb::borrow(h)) d.push_back(one(e));
@@ -26,7 +32,8 @@ template <Tensor (*Num)(const Tensor&, const Tensor&, const Tensor&, const Dims&
           Tensor (*Str)(const Tensor&, const Tensor&, const Tensor&, const Dims&, const std::string&, const Dims&,
                         int64_t)>
 Tensor conv_entry(const char* op, const Tensor& input, const Tensor& weight, const std::optional<Tensor>& bias,
-                  nb::handle stride, nb::handle padding, nb::handle dilation, int64_t groups) {
+                  nb::handle stride, nb::handle padding, nb::handle dilation, nb::handle groups_) {
+  const int64_t groups = int_arg(groups_, groups_, op, "groups", "an int");
   const Dims st = int_args(stride, op, "stride"), dil = int_args(dilation, op, "dilation");
   if (PyUnicode_Check(padding.ptr()))
     return Str(input, weight, opt(bias), st, nb::cast<std::string>(padding), dil, groups);
@@ -42,7 +49,7 @@ void init_conv(nb::module_& m) {
   m.def(
       "conv2d",
       [](const Tensor& input, const Tensor& weight, std::optional<Tensor> bias, nb::handle stride, nb::handle padding,
-         nb::handle dilation, int64_t groups) {
+         nb::handle dilation, nb::handle groups) {
         return conv_entry<static_cast<CNum>(&conv2d), static_cast<CStr>(&conv2d)>("conv2d", input, weight, bias,
                                                                                    stride, padding, dilation, groups);
       },
@@ -51,7 +58,7 @@ void init_conv(nb::module_& m) {
   m.def(
       "conv1d",
       [](const Tensor& input, const Tensor& weight, std::optional<Tensor> bias, nb::handle stride, nb::handle padding,
-         nb::handle dilation, int64_t groups) {
+         nb::handle dilation, nb::handle groups) {
         return conv_entry<static_cast<CNum>(&conv1d), static_cast<CStr>(&conv1d)>("conv1d", input, weight, bias,
                                                                                    stride, padding, dilation, groups);
       },
@@ -60,22 +67,22 @@ void init_conv(nb::module_& m) {
   m.def(
       "conv_transpose2d",
       [](const Tensor& input, const Tensor& weight, std::optional<Tensor> bias, nb::handle stride, nb::handle padding,
-         nb::handle output_padding, int64_t groups, nb::handle dilation) {
+         nb::handle output_padding, nb::handle groups, nb::handle dilation) {
         const char* op = "conv_transpose2d";
         return conv_transpose2d(input, weight, opt(bias), int_args(stride, op, "stride"),
                                 int_args(padding, op, "padding"), int_args(output_padding, op, "output_padding"),
-                                groups, int_args(dilation, op, "dilation"));
+                                int_arg(groups, groups, op, "groups", "an int"), int_args(dilation, op, "dilation"));
       },
       "input"_a, "weight"_a, "bias"_a.none() = nb::none(), "stride"_a = 1, "padding"_a = 0, "output_padding"_a = 0,
       "groups"_a = 1, "dilation"_a = 1, "2-D transposed convolution; see nn.functional.conv_transpose2d.");
   m.def(
       "conv_transpose1d",
       [](const Tensor& input, const Tensor& weight, std::optional<Tensor> bias, nb::handle stride, nb::handle padding,
-         nb::handle output_padding, int64_t groups, nb::handle dilation) {
+         nb::handle output_padding, nb::handle groups, nb::handle dilation) {
         const char* op = "conv_transpose1d";
         return conv_transpose1d(input, weight, opt(bias), int_args(stride, op, "stride"),
                                 int_args(padding, op, "padding"), int_args(output_padding, op, "output_padding"),
-                                groups, int_args(dilation, op, "dilation"));
+                                int_arg(groups, groups, op, "groups", "an int"), int_args(dilation, op, "dilation"));
       },
       "input"_a, "weight"_a, "bias"_a.none() = nb::none(), "stride"_a = 1, "padding"_a = 0, "output_padding"_a = 0,
       "groups"_a = 1, "dilation"_a = 1, "1-D transposed convolution; see nn.functional.conv_transpose1d.");

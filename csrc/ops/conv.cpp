@@ -140,6 +140,18 @@ Tensor col2im_op(const Tensor& col, const ConvGeom& g, const Shape& xshape) {
 
 // ------------------------------------------------------------------------- argument checking
 
+// Geometry arithmetic runs in 128 bits: huge strides / paddings / dilations must give an error,
+// not an int64 wrap-around (a silently wrong size or an out-of-bounds kernel). Every size the
+// kernels see stays below 2^61, so their index arithmetic (sums of a few such terms) cannot overflow.
+using Wide = __int128;
+constexpr Wide kMaxExtent = Wide(1) << 61;
+
+template <class... Ctx>
+int64_t narrow(Wide v, const char* op, const char* what, const Ctx&... ctx) {
+  if (v > kMaxExtent || v < -kMaxExtent) EMBER_VALUE_ERROR(op, ": ", what, " is too large (", ctx..., ")");
+  return int64_t(v);
+}
+
 // An int-or-tuple argument expanded to one value per spatial dim.
 Dims expand_arg(const Dims& v, size_t nsp, const char* op, const char* name) {
   if (v.size() == nsp) return v;
@@ -226,6 +238,9 @@ Tensor conv_nd(const char* op, size_t nsp, const Tensor& input, const Tensor& we
     EMBER_VALUE_ERROR(op, ": out_channels (weight of shape ", weight.shape(), ") must be divisible by groups=", groups);
   if (g.C % groups != 0)
     EMBER_VALUE_ERROR(op, ": in_channels (input of shape ", input.shape(), ") must be divisible by groups=", groups);
+  if (g.K == 0)  // (PyTorch's rule: no zero-channel output)
+    EMBER_VALUE_ERROR(op, ": given groups=", groups, ", expected weight to have at least ", groups,
+                      " output channels (dim 0), got weight of shape ", weight.shape());
   if (weight.shape()[1] * groups != g.C)
     EMBER_VALUE_ERROR(op, ": given groups=", groups, ", weight of shape ", weight.shape(), " expects input of shape ",
                       input.shape(), " to have ", weight.shape()[1] * groups, " channels, but it has ", g.C);
@@ -233,13 +248,18 @@ Tensor conv_nd(const char* op, size_t nsp, const Tensor& input, const Tensor& we
     EMBER_VALUE_ERROR(op, ": expected bias of shape [", g.K, "], got ", bias.shape());
   set_spatial(g, nsp, ks, stride, pad_lo, dilation);
   const Shape in_sp = spatial(input.shape(), nsp);
+  if (g.N > 0 && g.C > 0 && shape_numel(in_sp) == 0)  // PyTorch refuses these too
+    EMBER_VALUE_ERROR(op, ": only a zero batch or zero channel input may have an empty spatial size, got input of "
+                      "shape ", input.shape());
   Shape out_sp(nsp);
   for (size_t d = 0; d < nsp; ++d) {
-    const int64_t padded = in_sp[d] + pad_lo[d] + pad_hi[d], ext = dilation[d] * (ks[d] - 1) + 1;
-    if (padded < ext)
+    const int64_t padded = narrow(Wide(in_sp[d]) + pad_lo[d] + pad_hi[d], op, "the padded input size", "input of shape ",
+                                  input.shape(), ", padding ", pad_lo);
+    if (Wide(dilation[d]) * (ks[d] - 1) + 1 > padded)
       EMBER_VALUE_ERROR(op, ": input of shape ", input.shape(), " padded to spatial size ", padded,
-                        " is smaller than the (dilated) kernel size ", ext, " (weight of shape ", weight.shape(), ")");
-    out_sp[d] = (padded - ext) / stride[d] + 1;
+                        " is smaller than the (dilated) kernel (weight of shape ", weight.shape(), ", dilation ",
+                        dilation, ")");
+    out_sp[d] = (padded - dilation[d] * (ks[d] - 1) - 1) / stride[d] + 1;
   }
   g.Ho = nsp == 2 ? out_sp[0] : 1;
   g.Wo = out_sp[nsp - 1];
@@ -254,12 +274,15 @@ Tensor conv_nd_str(const char* op, size_t nsp, const Tensor& input, const Tensor
   for (int64_t s : stride)
     if (s != 1) EMBER_VALUE_ERROR(op, ": padding='same' is not supported for strided convolutions, got stride ", stride);
   const Dims dilation = expand_arg(dilation_, nsp, op, "dilation");
+  check_min(dilation, 1, op, "dilation", "positive");
   if (weight.dim() != int64_t(nsp) + 2)
     EMBER_VALUE_ERROR(op, ": expected a ", nsp + 2, "-D weight, got shape ", weight.shape());
   // total padding d*(k-1) per dim; an odd total puts the extra element at the end, like PyTorch
   Dims lo(nsp), hi(nsp);
   for (size_t d = 0; d < nsp; ++d) {
-    const int64_t total = dilation[d] * (spatial(weight.shape(), nsp)[d] - 1);
+    const int64_t total =
+        narrow(Wide(dilation[d]) * (spatial(weight.shape(), nsp)[d] - 1), op, "padding='same'",
+               "weight of shape ", weight.shape(), ", dilation ", dilation);
     lo[d] = total / 2;
     hi[d] = total - lo[d];
   }
@@ -296,16 +319,30 @@ Tensor conv_transpose_nd(const char* op, size_t nsp, const Tensor& input, const 
                       weight.shape()[0], " channels, but it has ", cin);
   if (cin % groups != 0)
     EMBER_VALUE_ERROR(op, ": in_channels (input of shape ", input.shape(), ") must be divisible by groups=", groups);
-  const int64_t cout = weight.shape()[1] * groups;
+  if (cin == 0)  // (PyTorch's rule: the weight needs at least `groups` rows)
+    EMBER_VALUE_ERROR(op, ": given groups=", groups, ", expected weight to have at least ", groups,
+                      " input channels (dim 0), got weight of shape ", weight.shape());
+  const int64_t cout = narrow(Wide(weight.shape()[1]) * groups, op, "the number of output channels", "groups ", groups);
+  if (cout == 0)
+    EMBER_VALUE_ERROR(op, ": expected a weight with at least one output channel (dim 1), got shape ", weight.shape());
   if (bias.defined() && (bias.dim() != 1 || bias.shape()[0] != cout))
     EMBER_VALUE_ERROR(op, ": expected bias of shape [", cout, "], got ", bias.shape());
   const Shape in_sp = spatial(input.shape(), nsp);
+  if (g.N > 0 && cin > 0 && shape_numel(in_sp) == 0)  // PyTorch refuses these too
+    EMBER_VALUE_ERROR(op, ": only a zero batch or zero channel input may have an empty spatial size, got input of "
+                      "shape ", input.shape());
   Shape out_sp(nsp);
   for (size_t d = 0; d < nsp; ++d) {
-    out_sp[d] = (in_sp[d] - 1) * stride[d] - 2 * padding[d] + dilation[d] * (ks[d] - 1) + opad[d] + 1;
-    if (out_sp[d] < 1 || in_sp[d] < 1)
-      EMBER_VALUE_ERROR(op, ": input of shape ", input.shape(), " with weight of shape ", weight.shape(),
-                        " gives a non-positive output size ", out_sp);
+    // PyTorch allows an empty output on some of its paths only; ember always refuses it
+    const Wide o = (Wide(in_sp[d]) - 1) * stride[d] - 2 * Wide(padding[d]) + Wide(dilation[d]) * (ks[d] - 1) +
+                   opad[d] + 1;
+    if (o < 1)
+      EMBER_VALUE_ERROR(op, ": input of shape ", input.shape(), " with weight of shape ", weight.shape(), ", stride ",
+                        stride, ", padding ", padding, " and dilation ", dilation, " gives a non-positive output size");
+    out_sp[d] = narrow(o, op, "the output size", "input of shape ", input.shape(), ", weight of shape ",
+                       weight.shape(), ", stride ", stride, ", dilation ", dilation);
+    narrow(Wide(padding[d]) + Wide(dilation[d]) * (ks[d] - 1), op, "padding + dilated kernel", "padding ",
+           padding, ", dilation ", dilation);
   }
   g.K = cin;
   g.C = cout;
@@ -331,11 +368,13 @@ void fold_params(const char* op, const Dims& ks_, const Dims& dil_, const Dims& 
   check_min(pad, 0, op, "padding", "non-negative");
   check_min(st, 1, op, "stride", "positive");
   set_spatial(g, 2, ks, st, pad, dil);
-  g.Ho = (g.H + 2 * g.ph - g.dh * (g.kh - 1) - 1) / g.sh + 1;
-  g.Wo = (g.W + 2 * g.pw - g.dw * (g.kw - 1) - 1) / g.sw + 1;
-  if (g.H + 2 * g.ph < g.dh * (g.kh - 1) + 1 || g.W + 2 * g.pw < g.dw * (g.kw - 1) + 1)
+  const int64_t padded_h = narrow(Wide(g.H) + 2 * Wide(g.ph), op, "the padded size", "padding ", pad);
+  const int64_t padded_w = narrow(Wide(g.W) + 2 * Wide(g.pw), op, "the padded size", "padding ", pad);
+  if (Wide(g.dh) * (g.kh - 1) + 1 > padded_h || Wide(g.dw) * (g.kw - 1) + 1 > padded_w)
     EMBER_VALUE_ERROR(op, ": spatial size [", g.H, ", ", g.W, "] with padding ", pad,
                       " is smaller than the (dilated) kernel of size ", ks, " and dilation ", dil);
+  g.Ho = (padded_h - g.dh * (g.kh - 1) - 1) / g.sh + 1;
+  g.Wo = (padded_w - g.dw * (g.kw - 1) - 1) / g.sw + 1;
 }
 
 }  // namespace
@@ -378,9 +417,13 @@ Tensor im2col(const Tensor& input, const Dims& kernel_size, const Dims& dilation
   ConvGeom g;
   bool batched;
   input_dims(op, input, 2, batched, g);
+  if (g.C == 0 || g.H == 0 || g.W == 0)  // (as PyTorch: only the batch may be empty)
+    EMBER_VALUE_ERROR(op, ": expected an input with non-zero channel and spatial sizes (the batch may be empty), "
+                      "got shape ", input.shape());
   fold_params(op, kernel_size, dilation, padding, stride, g);
-  g.K = g.C * g.kh * g.kw;
-  Shape cs{g.K, g.Ho * g.Wo};
+  g.K = narrow(Wide(g.C) * g.kh * g.kw, op, "the number of output rows", "kernel_size ", kernel_size);
+  Shape cs{g.K, narrow(Wide(g.Ho) * g.Wo, op, "the number of blocks", "input of shape ", input.shape(), ", padding ",
+                                padding)};
   if (batched) cs.insert(cs.begin(), g.N);
   return im2col_op(input, g, cs);
 }
@@ -401,12 +444,14 @@ Tensor col2im(const Tensor& input, const Dims& output_size, const Dims& kernel_s
   g.W = os[1];
   fold_params(op, kernel_size, dilation, padding, stride, g);
   const int64_t rows = input.shape()[batched ? 1 : 0], L = input.shape()[batched ? 2 : 1];
-  if (rows % (g.kh * g.kw) != 0)
+  if (rows == 0 || L == 0)
+    EMBER_VALUE_ERROR(op, ": expected an input with non-zero sizes except the batch, got shape ", input.shape());
+  if (Wide(g.kh) * g.kw > rows || rows % (g.kh * g.kw) != 0)
     EMBER_VALUE_ERROR(op, ": expected dimension 1 of input of shape ", input.shape(),
                       " to be divisible by the product of kernel_size ", g.kh * g.kw);
-  if (L != g.Ho * g.Wo)
+  if (Wide(L) != Wide(g.Ho) * g.Wo)
     EMBER_VALUE_ERROR(op, ": input of shape ", input.shape(), " has ", L, " blocks, but output_size ", os,
-                      " with kernel_size [", g.kh, ", ", g.kw, "] gives ", g.Ho, " x ", g.Wo, " = ", g.Ho * g.Wo);
+                      " with kernel_size [", g.kh, ", ", g.kw, "] gives ", g.Ho, " x ", g.Wo, " blocks");
   g.C = rows / (g.kh * g.kw);
   g.K = rows;
   Shape xs{g.C, g.H, g.W};

@@ -79,12 +79,17 @@ Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor&
   check_param(bias, "bias");
   check_param(running_mean, "running_mean");
   check_param(running_var, "running_var");
+  if (running_mean.defined() != running_var.defined())
+    EMBER_VALUE_ERROR(op, ": running_mean and running_var must either both be None or neither be None");
   int64_t count = 1;
   for (int64_t d = 0; d < input.dim(); ++d)
     if (d != 1) count *= input.shape()[d];
-  if (training && count <= 1)
-    EMBER_VALUE_ERROR("Expected more than 1 value per channel when training, got input size ", input.shape());
-  if (!training && (!running_mean.defined() || !running_var.defined()))
+  if (training && count == 1)  // (an empty batch is fine: empty output, running stats untouched)
+    EMBER_VALUE_ERROR(op, ": Expected more than 1 value per channel when training, got input size ", input.shape());
+  if (training && !(eps > 0))
+    EMBER_VALUE_ERROR(op, ": eps must be positive during training, got ", eps);
+  if (!(eps >= 0)) EMBER_VALUE_ERROR(op, ": eps must be non-negative, got ", eps);
+  if (!training && !running_mean.defined())
     EMBER_VALUE_ERROR(op, ": running_mean and running_var must be given when training=False");
 
   // the kernel takes contiguous per-channel vectors in the accumulation dtype
@@ -99,8 +104,14 @@ Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor&
   Tensor rm = stat_buf(running_mean), rv = stat_buf(running_var);
   Tensor y = empty(x.shape(), x.dtype(), x.device());
   Tensor mean = empty({C}, acc, x.device()), invstd = empty({C}, acc, x.device());
-  kernel::batch_norm(x.device())(y, x, acc_vec(weight), acc_vec(bias), mean, invstd, rm, rv, training, momentum, eps);
-  if (training) {  // running stats were updated in place (or in an f32 copy for 16-bit ones)
+  if (x.numel() == 0) {  // nothing to normalize; no statistics to save or track
+    mean = zeros({C}, acc);
+    invstd = zeros({C}, acc);
+  } else {
+    kernel::batch_norm(x.device())(y, x, acc_vec(weight), acc_vec(bias), mean, invstd, rm, rv, training, momentum,
+                                   eps);
+  }
+  if (training && x.numel() > 0) {  // running stats were updated in place (or in an f32 copy for 16-bit ones)
     for (auto [dst, src] : {std::pair{running_mean, rm}, std::pair{running_var, rv}}) {
       if (!dst.defined()) continue;
       if (!direct(dst)) copy_kernel_call(dst, src);
@@ -120,8 +131,13 @@ Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor&
           Tensor gw = needs[1] ? empty({C}, acc, x.device()) : Tensor();
           Tensor gb = needs[2] ? empty({C}, acc, x.device()) : Tensor();
           Tensor wa = w.defined() ? contiguous(to_dtype(w, acc)) : Tensor();
-          kernel::batch_norm_backward(x.device())(gx, gw, gb, contiguous(g[0]), contiguous(x), wa, mean, invstd,
-                                                  training);
+          if (x.numel() == 0) {  // empty batch: zero parameter gradients
+            if (gw.defined()) gw = zeros({C}, acc);
+            if (gb.defined()) gb = zeros({C}, acc);
+          } else {
+            kernel::batch_norm_backward(x.device())(gx, gw, gb, contiguous(g[0]), contiguous(x), wa, mean, invstd,
+                                                    training);
+          }
           // the weight's dtype (the bias has the weight's dtype in every valid call)
           if (gw.defined()) gw = to_dtype(gw, w.dtype());
           if (gb.defined()) gb = to_dtype(gb, w.defined() ? w.dtype() : x.dtype());

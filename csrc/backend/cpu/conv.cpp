@@ -51,7 +51,15 @@ void gemm(int64_t m, int64_t n, int64_t k, const T* a, int64_t a_rs, int64_t a_c
   gemm_run(d);
 }
 
-bool is_depthwise(const ConvGeom& g) { return g.groups > 1 && g.groups == g.C && g.K % g.C == 0; }
+// The depthwise kernels work on a zero-padded copy of each plane; a huge dilation with a matching
+// padding (small output, huge padded plane) goes to the im2col path, whose buffers scale with the
+// output instead.
+bool is_depthwise(const ConvGeom& g) {
+  if (!(g.groups > 1 && g.groups == g.C && g.K % g.C == 0)) return false;
+  const double hb = double(std::max(g.Ho - 1, int64_t(0))) * g.sh + double(g.kh - 1) * g.dh + 1 + g.ph + g.H;
+  const double wb = double(std::max(g.Wo - 1, int64_t(0))) * g.sw + double(g.kw - 1) * g.dw + 1 + g.pw + g.W + 64;
+  return hb * wb <= 4.0 * (double(g.H) * g.W + double(g.Ho) * g.Wo * g.kh * g.kw) + 65536;
+}
 bool is_pointwise(const ConvGeom& g) {
   return g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0 && g.Ho == g.H && g.Wo == g.W;
 }

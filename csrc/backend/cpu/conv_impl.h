@@ -53,7 +53,8 @@ struct Scratch {
 
 // Output positions o in [lo, hi) whose input index o*s + off lies in [0, n).
 inline void valid_range(int64_t off, int64_t s, int64_t n, int64_t count, int64_t& lo, int64_t& hi) {
-  lo = off >= 0 ? 0 : (-off + s - 1) / s;
+  // lo is clamped to count: a padding larger than the whole output row must not run past it
+  lo = off >= 0 ? 0 : imin(count, (-off + s - 1) / s);
   hi = off >= n ? 0 : imin(count, (n - 1 - off) / s + 1);
   if (hi < lo) hi = lo;
 }

@@ -133,6 +133,13 @@ def conv_transpose2d(
     )
 
 
+def _pair_args(op: str, **args) -> None:
+    # unfold / fold take an int or exactly two (PyTorch does not expand a 1-tuple here)
+    for name, v in args.items():
+        if isinstance(v, (tuple, list)) and len(v) != 2:
+            raise ValueError(f"{op}: expected {name} to be an int or a pair of ints, got {v!r}")
+
+
 def unfold(input: Tensor, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
     r"""Extracts sliding local blocks (im2col).
 
@@ -143,6 +150,7 @@ def unfold(input: Tensor, kernel_size, dilation=1, padding=0, stride=1) -> Tenso
     Shape:
         output ``[N, C * kH * kW, L]``, L the number of block positions.
     """
+    _pair_args("unfold", kernel_size=kernel_size, dilation=dilation, padding=padding, stride=stride)
     return _C._unfold(input, kernel_size, dilation, padding, stride)
 
 
@@ -157,4 +165,12 @@ def fold(input: Tensor, output_size, kernel_size, dilation=1, padding=0, stride=
     Shape:
         output ``[N, C, H, W]``.
     """
+    _pair_args(
+        "fold",
+        output_size=output_size,
+        kernel_size=kernel_size,
+        dilation=dilation,
+        padding=padding,
+        stride=stride,
+    )
     return _C._fold(input, output_size, kernel_size, dilation, padding, stride)

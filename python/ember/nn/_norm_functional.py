@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 
 from .. import _C
 from .._C import Tensor
@@ -49,6 +50,16 @@ _LINEAR = {3: "linear", 4: "bilinear", 5: "trilinear"}
 
 def _is_int(x) -> bool:
     return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _scale(s) -> float:
+    # a real number (bools count, as in PyTorch); inf/nan would make no output size
+    if isinstance(s, str) or not isinstance(s, numbers.Real):
+        raise TypeError(f"interpolate: expected scale_factor to be a float, got {s!r}")
+    f = float(s)
+    if not math.isfinite(f):
+        raise ValueError(f"interpolate: scale_factor must be finite, got {s!r}")
+    return f
 
 
 def interpolate(
@@ -121,9 +132,9 @@ def interpolate(
                     f"scale_factor of shape {scale_factor}. Please provide input tensor in "
                     "(N, C, d1, d2, ...,dK) format and scale_factor in (s1, s2, ...,sK) format."
                 )
-            scale_factors = [float(s) for s in scale_factor]
+            scale_factors = [_scale(s) for s in scale_factor]
         else:
-            scale_factors = [float(scale_factor)] * dim
+            scale_factors = [_scale(scale_factor)] * dim
         output_size = [math.floor(float(input.shape[i + 2]) * scale_factors[i]) for i in range(dim)]
         if recompute_scale_factor:
             scale_factors = None

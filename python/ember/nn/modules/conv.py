@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import operator
 
 from ... import _C
 from ..._C import Tensor
@@ -16,10 +17,35 @@ __all__: list[str] = ["Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d", 
 _PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
 
-def _ntuple(x, n: int) -> tuple:
-    if isinstance(x, (tuple, list)):
-        return tuple(x)
-    return (x,) * n
+def _int(v, name: str, layer: str) -> int:
+    """A plain int argument (bools refused, as PyTorch does when it builds the weight)."""
+    try:
+        if isinstance(v, bool):
+            raise TypeError
+        return operator.index(v)
+    except TypeError:
+        raise TypeError(f"{layer}: expected {name} to be an int, got {v!r}") from None
+
+
+def _int_tuple(x, n: int, name: str, layer: str, expand: bool = True) -> tuple:
+    """An int or a tuple of ints as an n-tuple; a 1-tuple is expanded when ``expand`` (as the
+    functional ops do). Raises TypeError for non-ints (bools included), ValueError for lengths."""
+    items = tuple(x) if isinstance(x, (tuple, list)) else (x,)
+    out = []
+    for v in items:
+        if isinstance(v, bool):
+            v = None
+        try:
+            out.append(operator.index(v))
+        except TypeError:
+            raise TypeError(
+                f"{layer}: expected {name} to be an int or a tuple of {n} ints, got {x!r}"
+            ) from None
+    if len(out) == 1 and (expand or not isinstance(x, (tuple, list))):
+        return tuple(out) * n
+    if len(out) != n:
+        raise ValueError(f"{layer}: expected {name} to be an int or a tuple of {n} ints, got {x!r}")
+    return tuple(out)
 
 
 class _ConvNd(Module):
@@ -45,6 +71,14 @@ class _ConvNd(Module):
         super().__init__()
         name = type(self).__name__
         nd = self._nd
+        in_channels = _int(in_channels, "in_channels", name)
+        out_channels = _int(out_channels, "out_channels", name)
+        groups = _int(groups, "groups", name)
+        if in_channels < 0 or out_channels < 0:
+            raise ValueError(
+                f"{name}: in_channels and out_channels must be non-negative, got "
+                f"{in_channels} and {out_channels}"
+            )
         if groups <= 0:
             raise ValueError(f"{name}: groups must be a positive integer, got {groups}")
         if in_channels % groups != 0:
@@ -59,7 +93,10 @@ class _ConvNd(Module):
             raise ValueError(
                 f"{name}: padding_mode must be one of {_PADDING_MODES}, got '{padding_mode}'"
             )
-        kernel_size, stride, dilation = (_ntuple(v, nd) for v in (kernel_size, stride, dilation))
+        kernel_size = _int_tuple(kernel_size, nd, "kernel_size", name, expand=False)
+        stride = _int_tuple(stride, nd, "stride", name)
+        dilation = _int_tuple(dilation, nd, "dilation", name)
+        output_padding = _int_tuple(output_padding, nd, "output_padding", name)
         if isinstance(padding, str):
             if padding not in ("same", "valid"):
                 raise ValueError(
@@ -70,14 +107,14 @@ class _ConvNd(Module):
                     f"{name}: padding='same' is not supported for strided convolutions"
                 )
         else:
-            padding = _ntuple(padding, nd)
+            padding = _int_tuple(padding, nd, "padding", name)
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.kernel_size = kernel_size
         self.stride = stride
         self.padding = padding
         self.dilation = dilation
-        self.output_padding = _ntuple(output_padding, nd)
+        self.output_padding = output_padding
         self.groups = groups
         self.padding_mode = padding_mode
         # F.pad order (last dim first, (left, right) each) for the non-zero padding modes

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import operator
+
 from ... import _C
 from ..._C import Tensor
 from .. import functional as F
@@ -179,6 +181,15 @@ class _BatchNorm(Module):
         bias: bool = True,
     ) -> None:
         super().__init__()
+        name = type(self).__name__
+        try:
+            if isinstance(num_features, bool):
+                raise TypeError
+            num_features = operator.index(num_features)
+        except TypeError:
+            raise TypeError(f"{name}: num_features must be an int, got {num_features!r}") from None
+        if num_features < 0:
+            raise ValueError(f"{name}: num_features must be non-negative, got {num_features}")
         self.num_features = num_features
         self.eps = eps
         self.momentum = momentum
