@@ -273,7 +273,7 @@ def gen_case(op, r):
     assert op.startswith("adaptive")
     # fmt: off
     out = r.choice([r.randint(1, 10), tuple(r.randint(1, 10) for _ in range(nsp)), 0, -1, None,
-                    (None, 3), (2, None), 1.5, (1, 2, 3), True])  # no huge size: see the xfail below
+                    (None, 3), (2, None), 1.5, (1, 2, 3), True])  # huge sizes: test_adaptive_pool_huge_output_size
     # fmt: on
     kw = dict(output_size=out)
     if "max" in op:
@@ -514,12 +514,6 @@ def test_batch_norm_empty_batch_training():
         EF.batch_norm(_e(1, 3), rm, rv, training=True)
 
 
-@pytest.mark.xfail(
-    reason="pooling bug: adaptive pools build per-window tables before any size check, so a huge "
-    "output_size raises MemoryError (std::bad_alloc) instead of a ValueError/RuntimeError",
-    raises=MemoryError,
-    strict=False,
-)
 def test_adaptive_pool_huge_output_size():
     for fn in (EF.adaptive_avg_pool1d, EF.adaptive_max_pool1d):
         with memory_cap(), pytest.raises(ALLOWED):

@@ -4,6 +4,8 @@
 // backward (max: scatter <-> gather through the indices; avg: pool <-> its transpose), so
 // gradients of any order work. 16-bit floats are computed in f32.
 #include <memory>
+#include <new>
+#include <stdexcept>
 
 #include "autograd/node.h"
 #include "backend/kernels_pool.h"
@@ -188,8 +190,14 @@ PlanPtr adaptive_plan(const char* op, const Tensor& x, int k, const std::vector<
     if (outs[i] < 0) EMBER_VALUE_ERROR(op, ": elements of output_size must be non-negative, got ", outs);
   }
   auto plan = std::make_shared<PoolPlan>();
-  plan->w = adaptive_axis(sp[k - 1], outs[k - 1]);
-  plan->h = k == 2 ? adaptive_axis(sp[0], outs[0]) : trivial_axis();
+  try {  // the window tables grow with output_size: a huge one must fail cleanly
+    plan->w = adaptive_axis(sp[k - 1], outs[k - 1]);
+    plan->h = k == 2 ? adaptive_axis(sp[0], outs[0]) : trivial_axis();
+  } catch (const std::bad_alloc&) {
+    EMBER_RUNTIME_ERROR(op, ": out of memory for output_size ", outs, " (input of shape ", x.shape(), ")");
+  } catch (const std::length_error&) {
+    EMBER_RUNTIME_ERROR(op, ": out of memory for output_size ", outs, " (input of shape ", x.shape(), ")");
+  }
   return plan;
 }
 
