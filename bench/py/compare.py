@@ -543,22 +543,35 @@ WORKLOADS.update(
 # Timing
 
 
-def time_median_ms(fn: Callable[..., Any], args: tuple, warmup: int, repeat: int) -> float:
-    """Median wall time of fn(*args) in ms after `warmup` untimed calls (gc off, like timeit)."""
-    for _ in range(warmup):
-        fn(*args)
-    times = []
+def time_interleaved_ms(
+    calls: dict[str, tuple[Callable[..., Any], tuple]], warmup: int, repeat: int, blocks: int = 5
+) -> dict[str, float]:
+    """Median wall time in ms of each fn(*args) in `calls`, after `warmup` untimed calls each.
+
+    The `repeat` timed calls are split into `blocks` blocks and the frameworks take turns block
+    by block, so a slow spell of a shared machine lands on every framework alike. Each block
+    starts with one untimed call: another library's idle threads may still be spinning on the
+    cores right after its turn. gc is off, like timeit."""
+    for fn, a in calls.values():
+        for _ in range(warmup):
+            fn(*a)
+    times: dict[str, list[float]] = {fw: [] for fw in calls}
+    blocks = max(1, min(blocks, repeat))
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        for _ in range(repeat):
-            t0 = time.perf_counter()
-            fn(*args)
-            times.append((time.perf_counter() - t0) * 1e3)
+        for b in range(blocks):
+            n = repeat // blocks + (b < repeat % blocks)
+            for fw, (fn, a) in calls.items():
+                fn(*a)
+                for _ in range(n):
+                    t0 = time.perf_counter()
+                    fn(*a)
+                    times[fw].append((time.perf_counter() - t0) * 1e3)
     finally:
         if gc_was_enabled:
             gc.enable()
-    return statistics.median(times)
+    return {fw: statistics.median(ts) for fw, ts in times.items()}
 
 
 def check_close(actual: np.ndarray, expected: np.ndarray, rtol: float, atol: float) -> str | None:
@@ -579,6 +592,7 @@ def run_workload(spec: dict[str, Any], args: argparse.Namespace) -> dict[str, An
     rtol, atol = spec.get("rtol", 1e-5), spec.get("atol", 1e-6)
     expected = None
     row: dict[str, Any] = {"ms": {}, "errors": {}}
+    calls: dict[str, tuple[Callable[..., Any], tuple]] = {}
     for fw, (module, to_fw, to_np) in FRAMEWORKS.items():
         fn = spec.get(fw)
         if module is None or fn is None:
@@ -588,16 +602,20 @@ def run_workload(spec: dict[str, Any], args: argparse.Namespace) -> dict[str, An
             result = to_np(fn(*fw_inputs))
             if expected is None:  # NumPy's result is the reference; else PyTorch's
                 expected = np.asarray(result)
-            elif expected is not None and not args.no_check:
+            elif not args.no_check:
                 reason = check_close(result, expected, rtol, atol)
                 if reason is not None:
                     row["errors"][fw] = f"wrong result: {reason}"
             del result
-            row["ms"][fw] = time_median_ms(fn, fw_inputs, args.warmup, args.repeat)
-            del fw_inputs
+            calls[fw] = (fn, fw_inputs)
         except Exception as exc:  # report and keep benchmarking the rest
             row["errors"][fw] = f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
-        gc.collect()
+    try:
+        row["ms"] = time_interleaved_ms(calls, args.warmup, args.repeat)
+    except Exception as exc:
+        row["errors"]["timing"] = f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
+    del calls
+    gc.collect()
     return row
 
 

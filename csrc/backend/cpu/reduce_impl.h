@@ -310,14 +310,14 @@ void reduce_kernel(ReduceOp op, const Tensor& out, const Tensor& idx, const Tens
       return;
     }
     if (O == 1 && op == ReduceOp::Sum && R >= 2 * kGrain && num_threads() > 1) {
-      // one long row: partial sums per thread, combined in double
-      int nt = num_threads();
-      std::vector<double> part(nt, 0.0);
-      int64_t chunk = (R + nt - 1) / nt;
-      parallel_for(0, nt, 0, [&](int64_t b, int64_t e) {
+      // one long row: fixed-size pieces claimed by the threads, partial sums combined in
+      // double in piece order (the same result for any thread count)
+      constexpr int64_t kPiece = 1 << 18;
+      const int64_t np = (R + kPiece - 1) / kPiece;
+      std::vector<double> part(np, 0.0);
+      parallel_for(0, np, 1, [&](int64_t b, int64_t e) {
         for (int64_t t = b; t < e; ++t) {
-          int64_t s = t * chunk, n = std::min(R, s + chunk) - s;
-          if (n <= 0) continue;
+          const int64_t s = t * kPiece, n = std::min(R, s + kPiece) - s;
           T v;
           reduce_row<T>(op, base + s, n, &v, nullptr);
           part[t] = double(acc_t<T>(v));

@@ -150,7 +150,9 @@ struct Pool {
     if (!s.owns_lock()) return false;  // another thread is using the pool
     const int64_t n = e - b;
     const int64_t max_chunks = std::max<int64_t>(1, n / std::max<int64_t>(grain, 1));
-    int64_t nch = std::min<int64_t>(max_chunks, nthreads);
+    // a few chunks per thread: a worker that wakes late (or is descheduled) still takes its
+    // share of what is left instead of leaving the caller to run a whole second half alone
+    int64_t nch = std::min<int64_t>(max_chunks, nthreads == 1 ? 1 : 4 * int64_t(nthreads));
     const int64_t ch = (n + nch - 1) / nch;
     nch = (n + ch - 1) / ch;
     fn.store(&f, std::memory_order_relaxed);
