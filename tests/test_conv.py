@@ -471,7 +471,8 @@ def test_isa_paths_subprocess(tmp_path):
         print(ember.cpu_isa())
         """
     )
-    base = os.path.join(os.path.dirname(__file__), "..", "python")
+    # the ember this process imported (installed, or the source tree with a dev build)
+    base = os.path.dirname(os.path.dirname(ember.__file__))
     for isa in ("scalar", "avx2", "avx512"):
         path = str(tmp_path / f"{isa}.npz")
         env = dict(os.environ, EMBER_CPU_ISA=isa, PYTHONPATH=base)
