@@ -66,7 +66,7 @@ bool spin_until(Pred pred) {
 // still running, so a worker that wakes late never touches a finished job and the caller only
 // waits for claimed chunks, never for sleeping or descheduled workers.
 struct Pool {
-  static constexpr int kChunkBits = 16;  // chunks per job <= threads < 65536
+  static constexpr int kChunkBits = 16;  // chunks per job < 65536
   static constexpr uint64_t kChunkMask = (uint64_t(1) << kChunkBits) - 1;
 
   std::vector<std::thread> workers;
@@ -152,7 +152,7 @@ struct Pool {
     const int64_t max_chunks = std::max<int64_t>(1, n / std::max<int64_t>(grain, 1));
     // a few chunks per thread: a worker that wakes late (or is descheduled) still takes its
     // share of what is left instead of leaving the caller to run a whole second half alone
-    int64_t nch = std::min<int64_t>(max_chunks, nthreads == 1 ? 1 : 4 * int64_t(nthreads));
+    int64_t nch = std::min<int64_t>({max_chunks, 4 * int64_t(nthreads), int64_t(kChunkMask)});
     const int64_t ch = (n + nch - 1) / nch;
     nch = (n + ch - 1) / ch;
     fn.store(&f, std::memory_order_relaxed);
