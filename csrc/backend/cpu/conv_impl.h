@@ -10,31 +10,20 @@
 #include <new>
 
 #include "backend/cpu/conv.h"
+#include "backend/cpu/simd.h"
 
 namespace ember::cpu::EMBER_ISA_NS {
 namespace {
 
-#if defined(__AVX512F__)
-constexpr int kVecBytes = 64;
-#elif defined(__AVX2__)
-constexpr int kVecBytes = 32;
-#else
-constexpr int kVecBytes = 16;
-#endif
+template <class T>
+using Vec = SimdVec<T>;  // the ISA's width (simd.h)
+template <class T>
+constexpr int kLanes = kNativeVecBytes / int(sizeof(T));
 
 template <class T>
-struct VecOf {
-  typedef T type __attribute__((vector_size(kVecBytes), aligned(alignof(T)), may_alias));
-};
+inline Vec<T> vload(const T* p) { return simd_load(p); }
 template <class T>
-using Vec = typename VecOf<T>::type;
-template <class T>
-constexpr int kLanes = kVecBytes / int(sizeof(T));
-
-template <class T>
-inline Vec<T> vload(const T* p) { return *reinterpret_cast<const Vec<T>*>(p); }
-template <class T>
-inline void vstore(T* p, Vec<T> v) { *reinterpret_cast<Vec<T>*>(p) = v; }
+inline void vstore(T* p, Vec<T> v) { simd_store(p, v); }
 template <class T>
 inline Vec<T> vsplat(T s) { return Vec<T>{} + s; }
 

@@ -13,6 +13,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "backend/cpu/simd.h"
 #include "backend/cpu/threadpool.h"
 #include "core/tensor.h"
 
@@ -33,37 +34,19 @@ constexpr int64_t kTaskElems = 1 << 15;  // minimum elements per task worth a th
 // ---- contiguous runs. Reductions use explicit vectors: GCC does not vectorize float sums
 // (no reassociation), and lane arrays with two accumulators came out as scalar shuffles.
 
-constexpr int kVecBytes = 32;  // 256-bit: streams as fast as 512-bit on Zen 4, plain SSE2 pairs on base
 template <class A>
-struct VecOf {
-  typedef A type __attribute__((vector_size(kVecBytes)));
-};
+using Vec = SimdVec<A, kStreamVecBytes>;
 template <class A>
-using Vec = typename VecOf<A>::type;
-template <class A>
-constexpr int kW = kVecBytes / int(sizeof(A));
+constexpr int kW = kStreamVecBytes / int(sizeof(A));
 
 template <class A>
 inline Vec<A> vload(const A* p) {
-  Vec<A> v;
-  std::memcpy(&v, p, sizeof(v));
-  return v;
+  return simd_load<kStreamVecBytes>(p);
 }
 template <class A>
 inline A hsum(const Vec<A>& v) {
   A s = 0;
   for (int j = 0; j < kW<A>; ++j) s += v[j];
-  return s;
-}
-
-template <class A>
-A vec_sum(const A* x, int64_t n) {
-  constexpr int W = kW<A>;
-  Vec<A> a0 = {}, a1 = {};
-  int64_t i = 0;
-  for (; i + 2 * W <= n; i += 2 * W) a0 += vload(x + i), a1 += vload(x + i + W);
-  A s = hsum<A>(a0 + a1);
-  for (; i < n; ++i) s += x[i];
   return s;
 }
 
@@ -111,13 +94,13 @@ void widen(A* dst, const T* src, int64_t n) {
 template <class T, class A>
 A run_sum(const T* x, int64_t n) {
   if constexpr (std::is_same_v<T, A>) {
-    return vec_sum<A>(x, n);
+    return stream_sum<A>(x, n);
   } else {
     A buf[kWiden], s = 0;
     for (int64_t i = 0; i < n; i += kWiden) {
       const int64_t len = std::min(kWiden, n - i);
       widen<T, A>(buf, x + i, len);
-      s += vec_sum<A>(buf, len);
+      s += stream_sum<A>(buf, len);
     }
     return s;
   }

@@ -10,6 +10,7 @@
 #include <type_traits>
 
 #include "backend/cpu/pool_table.h"
+#include "backend/cpu/simd.h"
 
 #ifndef EMBER_ISA_NS
 #error "define EMBER_ISA_NS before including pool_impl.h"
@@ -18,22 +19,11 @@
 namespace ember::cpu::EMBER_ISA_NS {
 namespace {
 
-#if defined(__AVX512F__)
-constexpr int64_t kVecBytes = 64;
-#elif defined(__AVX2__)
-constexpr int64_t kVecBytes = 32;
-#else
-constexpr int64_t kVecBytes = 0;  // SSE2 has no blend for float + int64 lanes: scalar loops only
-#endif
-
-// GCC vectors for whole-plane reductions, unaligned loads: 32 bytes on AVX2 and AVX-512 (the
-// 64-byte form measured slower: more split loads and a longer lane tree on small planes),
-// SSE2's 16 in the portable build
-constexpr int64_t kSumBytes = kVecBytes ? 32 : 16;
-template <class T>
-struct SumVecOf {
-  typedef T type __attribute__((vector_size(kSumBytes), aligned(alignof(T)), may_alias));
-};
+// max/select loops at the ISA's width; SSE2 has no blend for float + int64 lanes, so the
+// portable build runs them as scalar loops (0)
+constexpr int64_t kVecBytes = kNativeVecBytes >= 32 ? kNativeVecBytes : 0;
+// whole-plane reductions use simd.h's streaming width (32 bytes measured faster than 64 here)
+constexpr int64_t kSumBytes = kStreamVecBytes;
 
 // v wins over the running max m (NaN always wins)
 template <class T>
@@ -173,7 +163,7 @@ void max_whole_plane(const T* __restrict x, int64_t n, T& out, int64_t& out_i) {
   constexpr int64_t L = kSumBytes / int64_t(sizeof(T));
   if constexpr (sizeof(T) >= 4) {
     if (n >= L && n < (int64_t(1) << 31)) {
-      using Vec = typename SumVecOf<T>::type;
+      using Vec = SimdVec<T, kStreamVecBytes>;
       using I = std::conditional_t<sizeof(T) == 8, int64_t, int32_t>;
       typedef I IVec __attribute__((vector_size(kSumBytes)));
       IVec iv, mi;
@@ -261,33 +251,6 @@ void max_planes(T* out, int64_t* idx, const T* x, const PlanePlan& p, int64_t n)
   }
 }
 
-// Sum of n contiguous values (a whole plane: global average pooling) on two vector
-// accumulators of the ISA's width.
-template <class T>
-T lane_sum(const T* x, int64_t n) {
-  using Vec = typename SumVecOf<T>::type;
-  constexpr int64_t L = kSumBytes / int64_t(sizeof(T));
-  Vec a = {}, b = {};
-  int64_t i = 0;
-  for (; i + 2 * L <= n; i += 2 * L) {
-    a += *reinterpret_cast<const Vec*>(x + i);
-    b += *reinterpret_cast<const Vec*>(x + i + L);
-  }
-  if (i + L <= n) {
-    a += *reinterpret_cast<const Vec*>(x + i);
-    i += L;
-  }
-  a += b;
-  T t[L];
-  __builtin_memcpy(t, &a, sizeof(t));
-  // a tree across the lanes: log2(L) dependent adds instead of L
-  for (int64_t half = L / 2; half >= 1; half /= 2)
-    for (int64_t j = 0; j < half; ++j) t[j] += t[j + half];
-  T s = t[0];
-  for (; i < n; ++i) s += x[i];
-  return s;
-}
-
 // Generic avg windows are separable: the rows of an output row's windows are first summed
 // column by column into cs (a vectorized pass over whole rows), then each window sums its
 // columns of cs. cs: W elements of scratch.
@@ -330,7 +293,7 @@ void avg_planes(T* out, const T* x, const PlanePlan& p, int64_t n) {
   const int64_t in_sz = p.h.in * p.w.in, out_sz = p.h.out * p.w.out;
   if (whole_plane(p)) {  // global average pooling: one sum per plane
     const T div = T(p.divisor_override ? p.divisor_override : p.h.div[0] * p.w.div[0]);
-    for (int64_t q = 0; q < n; ++q) out[q] = lane_sum(x + q * in_sz, in_sz) / div;
+    for (int64_t q = 0; q < n; ++q) out[q] = stream_sum(x + q * in_sz, in_sz) / div;
     return;
   }
   T* cs = static_cast<T*>(std::malloc(sizeof(T) * p.w.in));

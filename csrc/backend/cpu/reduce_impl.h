@@ -3,6 +3,7 @@
 // row reduction with several independent accumulators (so it vectorizes without fast-math);
 // when the kept block is contiguous instead, rows are accumulated column-wise.
 #include "backend/cpu/loops.h"
+#include "backend/cpu/simd.h"
 #include "backend/cpu/simd_math.h"
 #include "backend/kernels.h"
 
@@ -22,68 +23,9 @@ inline A mul(A a, A b) {
   else return a * b;
 }
 
-// Accumulators held in registers as native-width vectors of this file's ISA (GCC/Clang vector
-// extensions: zmm for AVX-512, ymm for AVX2, xmm otherwise).
-#if defined(__AVX512F__)
-constexpr int kVecBytes = 64;
-#elif defined(__AVX__)
-constexpr int kVecBytes = 32;
-#else
-constexpr int kVecBytes = 16;
-#endif
-template <class A>
-struct VecOf;
-template <>
-struct VecOf<float> {
-  typedef float type __attribute__((vector_size(kVecBytes)));
-};
-template <>
-struct VecOf<double> {
-  typedef double type __attribute__((vector_size(kVecBytes)));
-};
-template <class A>
-using Vec64 = typename VecOf<A>::type;
-
-template <class A>
-inline Vec64<A> vload(const A* p) {
-  Vec64<A> v;
-  std::memcpy(&v, p, sizeof(v));
-  return v;
-}
-
-// Streaming sum of a row. 256-bit loads: on Zen 4 (512-bit ops split in two) they stream
-// from memory ~10% faster than 512-bit ones.
-constexpr int kSumVecBytes = kVecBytes > 32 ? 32 : kVecBytes;
-template <class A>
-struct SumVecOf {
-  typedef A type __attribute__((vector_size(kSumVecBytes)));
-};
-
-template <class A>
-A vsum(const A* x, int64_t n) {
-  using V = typename SumVecOf<A>::type;
-  constexpr int W = kSumVecBytes / sizeof(A);
-  auto load = [](const A* p) {
-    V v;
-    std::memcpy(&v, p, sizeof(v));
-    return v;
-  };
-  // eight independent chains: enough loads in flight to stream from memory at full speed
-  V a[8] = {};
-  int64_t i = 0;
-  for (; i + 8 * W <= n; i += 8 * W)
-    for (int k = 0; k < 8; ++k) a[k] += load(x + i + k * W);
-  for (; i + W <= n; i += W) a[0] += load(x + i);
-  V t = ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
-  A s = 0;
-  for (int j = 0; j < W; ++j) s += t[j];
-  for (; i < n; ++i) s += x[i];
-  return s;
-}
-
 template <class A>
 A vextreme(const A* x, int64_t n, bool is_max) {
-  constexpr int W = kVecBytes / sizeof(A);
+  constexpr int W = kNativeVecBytes / sizeof(A);
   if (n < 2 * W) {
     A best = x[0];
     for (int64_t i = 1; i < n; ++i) {
@@ -93,18 +35,18 @@ A vextreme(const A* x, int64_t n, bool is_max) {
     }
     return best;
   }
-  Vec64<A> m0 = vload(x), m1 = vload(x + W);
+  SimdVec<A> m0 = simd_load(x), m1 = simd_load(x + W);
   int64_t i = 2 * W;
   // NaN wins: pick v where it is better or NaN
   if (is_max) {
     for (; i + 2 * W <= n; i += 2 * W) {
-      Vec64<A> v0 = vload(x + i), v1 = vload(x + i + W);
+      SimdVec<A> v0 = simd_load(x + i), v1 = simd_load(x + i + W);
       m0 = (v0 > m0) | (v0 != v0) ? v0 : m0;
       m1 = (v1 > m1) | (v1 != v1) ? v1 : m1;
     }
   } else {
     for (; i + 2 * W <= n; i += 2 * W) {
-      Vec64<A> v0 = vload(x + i), v1 = vload(x + i + W);
+      SimdVec<A> v0 = simd_load(x + i), v1 = simd_load(x + i + W);
       m0 = (v0 < m0) | (v0 != v0) ? v0 : m0;
       m1 = (v1 < m1) | (v1 != v1) ? v1 : m1;
     }
@@ -124,7 +66,7 @@ Acc row_sum(const T* x, int64_t n) {
   if constexpr (std::is_same_v<T, Acc> && std::is_floating_point_v<T>) {
     // blocks keep float error small: vector lanes within a block, block totals in double
     double total = 0;
-    for (int64_t b0 = 0; b0 < n; b0 += 16384) total += double(vsum(x + b0, std::min<int64_t>(16384, n - b0)));
+    for (int64_t b0 = 0; b0 < n; b0 += 16384) total += double(stream_sum(x + b0, std::min<int64_t>(16384, n - b0)));
     return Acc(total);
   }
   // blocks keep float error small: lanes within a block, block totals in double
