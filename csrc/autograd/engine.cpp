@@ -61,6 +61,20 @@ void add_grad(GraphTask& task, Node* fn, size_t nslots, uint32_t slot, Tensor g)
   else buf[slot] = std::move(g);
 }
 
+// queue_callback(): callbacks of the backward pass running on this thread (nested passes
+// each keep their own list).
+thread_local std::vector<std::function<void()>>* t_callbacks = nullptr;
+
+struct CallbackScope {
+  std::vector<std::function<void()>> list;
+  std::vector<std::function<void()>>* prev;
+  CallbackScope() : prev(t_callbacks) { t_callbacks = &list; }
+  ~CallbackScope() { t_callbacks = prev; }
+  void run() {
+    for (size_t i = 0; i < list.size(); ++i) list[i]();  // a callback may queue another
+  }
+};
+
 void execute(const TensorList& roots, const TensorList& grad_roots, bool keep_graph, bool create_graph,
              const std::vector<Edge>& capture_edges, TensorList* captured) {
   GradModeGuard mode(create_graph);
@@ -169,8 +183,10 @@ void backward(const TensorList& roots, const TensorList& grad_roots, bool retain
                         shape_str(roots[i].shape()));
     }
   }
+  CallbackScope callbacks;
   if (inputs.empty()) {
     execute(roots, grads, retain_graph, create_graph, {}, nullptr);
+    callbacks.run();
     return;
   }
   // backward(inputs=...): accumulate only into the given leaves
@@ -183,7 +199,15 @@ void backward(const TensorList& roots, const TensorList& grad_roots, bool retain
     Tensor t = inputs[i];
     Tensor old = t.grad();
     t.set_grad(old.defined() ? old + got[i] : (create_graph ? got[i] : clone(detach(got[i]))));
+    if (auto* acc = dynamic_cast<AccumulateGrad*>(edges[i].fn.get()); acc && !acc->post_hooks.empty())
+      acc->run_post_hooks(t);
   }
+  callbacks.run();
+}
+
+void queue_callback(std::function<void()> fn) {
+  if (!t_callbacks) EMBER_RUNTIME_ERROR("queue_callback: no backward pass is running on this thread");
+  t_callbacks->push_back(std::move(fn));
 }
 
 TensorList grad(const TensorList& outputs, const TensorList& inputs, const TensorList& grad_outputs,
@@ -210,7 +234,9 @@ TensorList grad(const TensorList& outputs, const TensorList& inputs, const Tenso
     edges.push_back(gradient_edge(inputs[i]));
   }
   TensorList got;
+  CallbackScope callbacks;
   execute(outputs, grads, retain_graph, create_graph, edges, &got);
+  callbacks.run();
   for (size_t i = 0; i < got.size(); ++i) {
     if (!got[i].defined() && !allow_unused)
       EMBER_RUNTIME_ERROR("grad: one of the differentiated tensors (input ", i,

@@ -21,6 +21,27 @@ uint64_t Node::add_hook(uint32_t output_nr, Hook fn) {
   return id;
 }
 
+uint64_t AccumulateGrad::add_post_hook(PostAccumulateHook fn) {
+  uint64_t id = g_next_hook++;
+  post_hooks.push_back({id, std::move(fn)});
+  return id;
+}
+
+bool AccumulateGrad::remove_hook(uint64_t id) {
+  for (auto it = post_hooks.begin(); it != post_hooks.end(); ++it)
+    if (it->first == id) {
+      post_hooks.erase(it);
+      return true;
+    }
+  return Node::remove_hook(id);
+}
+
+void AccumulateGrad::run_post_hooks(const Tensor& leaf_tensor) {
+  // a copy: a hook may remove itself
+  auto hooks = post_hooks;
+  for (auto& [id, fn] : hooks) fn(leaf_tensor);
+}
+
 bool Node::remove_hook(uint64_t id) {
   for (auto it = pre_hooks.begin(); it != pre_hooks.end(); ++it)
     if (it->id == id) {
@@ -101,6 +122,7 @@ TensorList AccumulateGrad::apply(TensorList&& grads) {
   } else {
     binary_(BinaryOp::Add, old, g);
   }
+  if (!post_hooks.empty()) run_post_hooks(var);
   return {};
 }
 

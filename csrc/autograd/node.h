@@ -49,7 +49,7 @@ struct Node : std::enable_shared_from_this<Node> {
   virtual void release_saved() {}
   virtual bool is_accumulate_grad() const { return false; }
   uint64_t add_hook(uint32_t output_nr, Hook fn);
-  bool remove_hook(uint64_t id);
+  virtual bool remove_hook(uint64_t id);
 };
 
 // A tensor saved for backward. Inputs are kept as-is; outputs of the node that saves them are
@@ -81,12 +81,19 @@ struct FunctionNode : Node {
   void release_saved() override;
 };
 
+// Post-accumulate hooks see the leaf itself once its .grad holds this backward's sum.
+using PostAccumulateHook = std::function<void(const Tensor&)>;
+
 // Where a leaf's gradient lands.
 struct AccumulateGrad : Node {
   std::weak_ptr<TensorImpl> leaf;
+  std::vector<std::pair<uint64_t, PostAccumulateHook>> post_hooks;
   std::string name() const override { return "AccumulateGrad"; }
   TensorList apply(TensorList&& grads) override;
   bool is_accumulate_grad() const override { return true; }
+  uint64_t add_post_hook(PostAccumulateHook fn);
+  bool remove_hook(uint64_t id) override;
+  void run_post_hooks(const Tensor& leaf_tensor);
 };
 
 // Whether an op with these inputs must record a graph.
@@ -110,5 +117,8 @@ void backward(const TensorList& roots, const TensorList& grad_roots, bool retain
               const TensorList& inputs = {});
 TensorList grad(const TensorList& outputs, const TensorList& inputs, const TensorList& grad_outputs,
                 bool retain_graph, bool create_graph, bool allow_unused);
+// Run `fn` once the backward pass now running on this thread has finished (DDP waits for its
+// gradient all-reduces there). Raises when no backward is running.
+void queue_callback(std::function<void()> fn);
 
 }  // namespace ember::autograd

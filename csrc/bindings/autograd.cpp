@@ -53,10 +53,22 @@ TensorList optional_tensors(nb::list l) {
   return out;
 }
 
-autograd::Hook make_hook(nb::object fn) {
-  return [fn](const Tensor& g) -> Tensor {
+// A Python callable held from C++: backward runs without the GIL, so the last reference may
+// be dropped on a thread that does not hold it.
+struct PyCallable {
+  nb::object fn;
+  explicit PyCallable(nb::object f) : fn(std::move(f)) {}
+  ~PyCallable() {
     nb::gil_scoped_acquire gil;
-    nb::object r = fn(g);
+    fn.reset();
+  }
+};
+
+autograd::Hook make_hook(nb::object fn) {
+  auto held = std::make_shared<PyCallable>(std::move(fn));
+  return [held](const Tensor& g) -> Tensor {
+    nb::gil_scoped_acquire gil;
+    nb::object r = held->fn(g);
     if (r.is_none()) return Tensor();
     return nb::cast<Tensor>(r);
   };
@@ -84,11 +96,19 @@ void init_autograd(nb::module_& m) {
   m.def("is_grad_enabled", &autograd::GradMode::enabled);
   m.def("_set_grad_enabled", &autograd::GradMode::set_enabled, "mode"_a);
 
+  // The engine runs without the GIL (hooks and Python nodes take it back), so other Python
+  // threads, e.g. DDP's gradient all-reduce, run during backward.
   m.def("_backward", [](const TensorList& roots, nb::list grads, bool retain, bool create, const TensorList& inputs) {
-    autograd::backward(roots, optional_tensors(grads), retain, create, inputs);
+    TensorList g = optional_tensors(grads);
+    nb::gil_scoped_release nogil;
+    autograd::backward(roots, g, retain, create, inputs);
   }, "tensors"_a, "grad_tensors"_a, "retain_graph"_a, "create_graph"_a, "inputs"_a);
   m.def("_grad", [](const TensorList& outs, const TensorList& ins, nb::list gouts, bool retain, bool create, bool unused) {
-    TensorList r = autograd::grad(outs, ins, optional_tensors(gouts), retain, create, unused);
+    TensorList g = optional_tensors(gouts), r;
+    {
+      nb::gil_scoped_release nogil;
+      r = autograd::grad(outs, ins, g, retain, create, unused);
+    }
     nb::list l;
     for (auto& t : r) l.append(t.defined() ? nb::cast(t) : nb::none());
     return nb::tuple(l);
@@ -122,6 +142,29 @@ void init_autograd(nb::module_& m) {
         return HookHandle{e.fn, id};
       },
       nb::is_method(), nb::name("register_hook"), nb::scope(cls), "hook"_a);
+  nb::cpp_function_def(
+      [](Tensor& t, nb::object fn) {
+        if (!t.requires_grad())
+          EMBER_RUNTIME_ERROR("register_post_accumulate_grad_hook: cannot register a hook on a tensor that doesn't require gradient");
+        if (!t.is_leaf())
+          EMBER_RUNTIME_ERROR("register_post_accumulate_grad_hook: post accumulate grad hooks cannot be registered on non-leaf tensors");
+        auto acc = std::static_pointer_cast<autograd::AccumulateGrad>(autograd::gradient_edge(t).fn);
+        auto held = std::make_shared<PyCallable>(std::move(fn));
+        uint64_t id = acc->add_post_hook([held](const Tensor& leaf) {
+          nb::gil_scoped_acquire gil;
+          held->fn(leaf);
+        });
+        return HookHandle{acc, id};
+      },
+      nb::is_method(), nb::name("register_post_accumulate_grad_hook"), nb::scope(cls), "hook"_a,
+      "Call hook(tensor) after this leaf's .grad has been accumulated in a backward pass.");
+  m.def("_queue_backward_callback", [](nb::object fn) {
+    auto held = std::make_shared<PyCallable>(std::move(fn));
+    autograd::queue_callback([held] {
+      nb::gil_scoped_acquire gil;
+      held->fn();
+    });
+  }, "callback"_a, "Run callback() when the backward pass running on this thread finishes.");
 
   // ember.autograd.Function: wire outputs to a node calling `backward_fn`.
   m.def("_function_apply", [](const std::string& name, nb::object backward_fn, const TensorList& inputs,
