@@ -1,0 +1,320 @@
+"""Collectives on ember tensors. MPI reads and writes the tensors' own memory (NumPy views of
+CPU storage), so nothing is copied except where noted: float16/bfloat16 reductions go through
+a float32 buffer (MPI has no half-precision sum), and the list forms of all_gather /
+reduce_scatter pack into one buffer (use the ``*_tensor`` forms to avoid that copy)."""
+
+from __future__ import annotations
+
+import enum
+
+import numpy as np
+
+from .. import _C
+from ._process_group import Work, current
+
+
+class ReduceOp(enum.Enum):
+    """How ``all_reduce`` / ``reduce_scatter`` combine the ranks' tensors."""
+
+    SUM = "sum"
+    AVG = "avg"
+    PRODUCT = "product"
+    MIN = "min"
+    MAX = "max"
+    BAND = "band"
+    BOR = "bor"
+    BXOR = "bxor"
+
+    def __repr__(self) -> str:
+        return f"ReduceOp.{self.name}"
+
+
+_LOW_PRECISION = (_C.float16, _C.bfloat16)
+
+
+def _mpi_op(name: str, op: ReduceOp, dtype):
+    from mpi4py import MPI
+
+    if not isinstance(op, ReduceOp):
+        raise TypeError(f"{name}: op must be an ember.distributed.ReduceOp, got {op!r}")
+    if dtype == _C.bool:
+        # PyTorch's rule for bool: SUM/MAX are "any", PRODUCT/MIN are "all"
+        table = {"sum": MPI.LOR, "max": MPI.LOR, "bor": MPI.LOR, "product": MPI.LAND,
+                 "min": MPI.LAND, "band": MPI.LAND, "bxor": MPI.LXOR}  # fmt: skip
+        if op.value not in table:
+            raise ValueError(f"{name}: {op!r} is not defined for bool tensors")
+        return table[op.value]
+    if op in (ReduceOp.BAND, ReduceOp.BOR, ReduceOp.BXOR) and dtype.is_floating_point:
+        raise ValueError(f"{name}: {op!r} needs an integer tensor, got {dtype}")
+    if op == ReduceOp.AVG and not dtype.is_floating_point:
+        raise ValueError(f"{name}: ReduceOp.AVG needs a floating-point tensor, got {dtype}")
+    return {"sum": MPI.SUM, "avg": MPI.SUM, "product": MPI.PROD, "min": MPI.MIN, "max": MPI.MAX,
+            "band": MPI.BAND, "bor": MPI.BOR, "bxor": MPI.BXOR}[op.value]  # fmt: skip
+
+
+def _check_group(name: str, group) -> None:
+    if group is not None:
+        raise ValueError(f"{name}: only the default group (group=None) is supported")
+
+
+def _dense(name: str, t, what: str = "tensor"):
+    if not isinstance(t, _C.Tensor):
+        raise TypeError(f"{name}: {what} must be an ember Tensor, got {type(t).__name__}")
+    if t.device.type != "cpu":
+        raise ValueError(f"{name}: {what} is on {t.device}; MPI collectives need CPU tensors")
+    if not t.is_contiguous():
+        raise ValueError(
+            f"{name}: {what} must be contiguous (shape {list(t.shape)}, strides {list(t.stride())}); "
+            "call .contiguous() first"
+        )
+    return t
+
+
+def _desc(t) -> str:
+    return f"{str(t.dtype).replace('ember.', '')} {list(t.shape)}"
+
+
+def _typed(t) -> np.ndarray:
+    """A writable NumPy view of t's memory, typed for MPI reductions (not for half types)."""
+    return t.detach().numpy()
+
+
+def _bytes(t) -> np.ndarray:
+    """A writable uint8 view of t's memory, for transfers of any dtype."""
+    from mpi4py import MPI
+
+    n = t.nbytes
+    if n == 0:
+        return np.empty(0, np.uint8)
+    return np.frombuffer(MPI.buffer.fromaddress(t.data_ptr(), n), dtype=np.uint8)
+
+
+def _reduce_in_place(comm, arr: np.ndarray, mpi_op, avg: bool, size: int) -> None:
+    from mpi4py import MPI
+
+    comm.Allreduce(MPI.IN_PLACE, arr, op=mpi_op)
+    if avg:
+        arr /= size
+
+
+def all_reduce(tensor, op: ReduceOp = ReduceOp.SUM, group=None, async_op: bool = False):
+    """Reduce ``tensor`` across all ranks, in place: afterwards every rank holds the result.
+
+    Args:
+        tensor: a contiguous CPU tensor, same shape and dtype on every rank.
+        op: ``ReduceOp.SUM`` (default), ``AVG``, ``PRODUCT``, ``MIN``, ``MAX`` (or ``BAND`` /
+            ``BOR`` / ``BXOR`` for integers).
+        async_op: return a :class:`Work` handle instead of waiting.
+    """
+    name = "all_reduce"
+    pg = current(name)
+    _check_group(name, group)
+    t = _dense(name, tensor)
+    mop = _mpi_op(name, op, t.dtype)
+    avg = op == ReduceOp.AVG
+
+    def fn():
+        if pg.checks:
+            pg.verify(name, f"{_desc(t)} {op.name}")
+        if t.dtype in _LOW_PRECISION:
+            tmp = t.detach().float()
+            _reduce_in_place(pg.comm, _typed(tmp), mop, avg, pg.size)
+            t.detach().copy_(tmp)
+        else:
+            _reduce_in_place(pg.comm, _typed(t), mop, avg, pg.size)
+
+    return pg.run(name, fn, [tensor], async_op)
+
+
+def broadcast(tensor, src: int, group=None, async_op: bool = False):
+    """Copy ``tensor`` from rank ``src`` into ``tensor`` on every other rank."""
+    name = "broadcast"
+    pg = current(name)
+    _check_group(name, group)
+    t = _dense(name, tensor)
+    _check_rank(name, "src", src, pg.size)
+
+    def fn():
+        if pg.checks:
+            pg.verify(name, f"{_desc(t)} src={src}")
+        pg.comm.Bcast(_bytes(t), root=src)
+
+    return pg.run(name, fn, [tensor], async_op)
+
+
+def all_gather(tensor_list, tensor, group=None, async_op: bool = False):
+    """Gather every rank's ``tensor`` into ``tensor_list`` (``world_size`` tensors of the same
+    shape and dtype; entry ``i`` receives rank ``i``'s). Packs through one buffer; see
+    :func:`all_gather_into_tensor` for the copy-free form."""
+    name = "all_gather"
+    pg = current(name)
+    _check_group(name, group)
+    t = _dense(name, tensor)
+    outs = list(tensor_list)
+    if len(outs) != pg.size:
+        raise ValueError(f"{name}: tensor_list has {len(outs)} tensors, world size is {pg.size}")
+    for i, o in enumerate(outs):
+        _dense(name, o, f"tensor_list[{i}]")
+        if tuple(o.shape) != tuple(t.shape) or o.dtype != t.dtype:
+            raise ValueError(
+                f"{name}: tensor_list[{i}] is {_desc(o)} but the input tensor is {_desc(t)}"
+            )
+
+    def fn():
+        if pg.checks:
+            pg.verify(name, _desc(t))
+        buf = np.empty((pg.size, t.nbytes), np.uint8)
+        pg.comm.Allgather(_bytes(t), buf)
+        for i, o in enumerate(outs):
+            _bytes(o)[...] = buf[i]
+
+    return pg.run(name, fn, outs, async_op)
+
+
+def all_gather_into_tensor(output_tensor, input_tensor, group=None, async_op: bool = False):
+    """Gather every rank's ``input_tensor`` into ``output_tensor``, rank ``i``'s at rows
+    ``[i * n, (i + 1) * n)`` (``output_tensor`` has ``world_size`` times its elements)."""
+    name = "all_gather_into_tensor"
+    pg = current(name)
+    _check_group(name, group)
+    out = _dense(name, output_tensor, "output_tensor")
+    t = _dense(name, input_tensor, "input_tensor")
+    if out.dtype != t.dtype or out.numel() != pg.size * t.numel():
+        raise ValueError(
+            f"{name}: output_tensor is {_desc(out)}, expected {pg.size} x the input ({_desc(t)})"
+        )
+
+    def fn():
+        if pg.checks:
+            pg.verify(name, _desc(t))
+        pg.comm.Allgather(_bytes(t), _bytes(out))
+
+    return pg.run(name, fn, [output_tensor], async_op)
+
+
+def reduce_scatter(output, input_list, op: ReduceOp = ReduceOp.SUM, group=None, async_op=False):
+    """Reduce ``input_list[i]`` across ranks into ``output`` on rank ``i``. Packs the inputs
+    into one buffer; see :func:`reduce_scatter_tensor` for the copy-free form."""
+    name = "reduce_scatter"
+    pg = current(name)
+    _check_group(name, group)
+    out = _dense(name, output, "output")
+    ins = list(input_list)
+    if len(ins) != pg.size:
+        raise ValueError(f"{name}: input_list has {len(ins)} tensors, world size is {pg.size}")
+    for i, x in enumerate(ins):
+        _dense(name, x, f"input_list[{i}]")
+        if tuple(x.shape) != tuple(out.shape) or x.dtype != out.dtype:
+            raise ValueError(f"{name}: input_list[{i}] is {_desc(x)} but output is {_desc(out)}")
+    mop = _mpi_op(name, op, out.dtype)
+
+    def fn():
+        if pg.checks:
+            pg.verify(name, f"{_desc(out)} {op.name}")
+        low = out.dtype in _LOW_PRECISION
+        packed = np.concatenate([_typed(x.float() if low else x).reshape(-1) for x in ins])
+        _reduce_scatter(pg, packed, out, mop, op == ReduceOp.AVG)
+
+    return pg.run(name, fn, [output], async_op)
+
+
+def reduce_scatter_tensor(output, input, op: ReduceOp = ReduceOp.SUM, group=None, async_op=False):
+    """Reduce ``input`` (``world_size`` x ``output``'s elements) across ranks; rank ``i``
+    receives the ``i``-th block of the result in ``output``."""
+    name = "reduce_scatter_tensor"
+    pg = current(name)
+    _check_group(name, group)
+    out = _dense(name, output, "output")
+    x = _dense(name, input, "input")
+    if x.dtype != out.dtype or x.numel() != pg.size * out.numel():
+        raise ValueError(f"{name}: input is {_desc(x)}, expected {pg.size} x output ({_desc(out)})")
+    mop = _mpi_op(name, op, out.dtype)
+
+    def fn():
+        if pg.checks:
+            pg.verify(name, f"{_desc(out)} {op.name}")
+        low = out.dtype in _LOW_PRECISION
+        _reduce_scatter(pg, _typed(x.float() if low else x).reshape(-1), out, mop, op == ReduceOp.AVG)
+
+    return pg.run(name, fn, [output], async_op)
+
+
+def _reduce_scatter(pg, packed: np.ndarray, out, mop, avg: bool) -> None:
+    if out.dtype in _LOW_PRECISION:
+        tmp = out.detach().float()
+        pg.comm.Reduce_scatter_block(packed, _typed(tmp), op=mop)
+        if avg:
+            _typed(tmp)[...] /= pg.size
+        out.detach().copy_(tmp)
+        return
+    res = _typed(out).reshape(-1)
+    pg.comm.Reduce_scatter_block(packed, res, op=mop)
+    if avg:
+        res /= pg.size
+
+
+def send(tensor, dst: int, group=None, tag: int = 0) -> None:
+    """Send ``tensor`` to rank ``dst`` (blocks until it may be reused)."""
+    name = "send"
+    pg = current(name)
+    _check_group(name, group)
+    t = _dense(name, tensor)
+    _check_rank(name, "dst", dst, pg.size)
+    pg.run(name, lambda: pg.comm.Send(_bytes(t), dest=dst, tag=tag))
+
+
+def recv(tensor, src: int | None = None, group=None, tag: int = 0) -> int:
+    """Receive into ``tensor`` from rank ``src`` (any rank when ``None``); returns the sender.
+    A message whose size differs from ``tensor``'s raises, naming both."""
+    from mpi4py import MPI
+
+    name = "recv"
+    pg = current(name)
+    _check_group(name, group)
+    t = _dense(name, tensor)
+    if src is not None:
+        _check_rank(name, "src", src, pg.size)
+    sender = []
+
+    def fn():
+        status = MPI.Status()
+        pg.comm.Probe(source=MPI.ANY_SOURCE if src is None else src, tag=tag, status=status)
+        got, who = status.Get_count(MPI.BYTE), status.Get_source()
+        if got != t.nbytes:
+            pg.comm.Recv(np.empty(got, np.uint8), source=who, tag=tag)  # consume it
+            raise ValueError(
+                f"{name}: rank {who} sent {got} bytes but the tensor ({_desc(t)}) has {t.nbytes}"
+            )
+        pg.comm.Recv(_bytes(t), source=who, tag=tag)
+        sender.append(who)
+
+    pg.run(name, fn)
+    return sender[0]
+
+
+def barrier(group=None, async_op: bool = False, device_ids=None):
+    """Block until every rank has reached the barrier."""
+    name = "barrier"
+    pg = current(name)
+    _check_group(name, group)
+    return pg.run(name, lambda: pg.comm.Barrier(), None, async_op)
+
+
+def _check_rank(name: str, what: str, r, size: int) -> None:
+    if not isinstance(r, int) or isinstance(r, bool) or not 0 <= r < size:
+        raise ValueError(f"{name}: {what}={r!r} is not a rank of a group of {size}")
+
+
+__all__ = [
+    "ReduceOp",
+    "Work",
+    "all_gather",
+    "all_gather_into_tensor",
+    "all_reduce",
+    "barrier",
+    "broadcast",
+    "recv",
+    "reduce_scatter",
+    "reduce_scatter_tensor",
+    "send",
+]

