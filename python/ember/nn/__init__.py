@@ -11,3 +11,12 @@ from .modules import __all__ as _modules_all
 from .parameter import Buffer, Parameter
 
 __all__ = ["functional", "init", "utils", "Parameter", "Buffer", *_modules_all]
+
+
+def __getattr__(name):
+    # ember.nn.parallel (DistributedDataParallel) needs mpi4py only when used: import on demand
+    if name == "parallel":
+        import importlib
+
+        return importlib.import_module(".parallel", __name__)
+    raise AttributeError(f"module 'ember.nn' has no attribute '{name}'")
