@@ -234,7 +234,9 @@ def reduce_scatter_tensor(output, input, op: ReduceOp = ReduceOp.SUM, group=None
         if pg.checks:
             pg.verify(name, f"{_desc(out)} {op.name}")
         low = out.dtype in _LOW_PRECISION
-        _reduce_scatter(pg, _typed(x.float() if low else x).reshape(-1), out, mop, op == ReduceOp.AVG)
+        _reduce_scatter(
+            pg, _typed(x.float() if low else x).reshape(-1), out, mop, op == ReduceOp.AVG
+        )
 
     return pg.run(name, fn, [output], async_op)
 

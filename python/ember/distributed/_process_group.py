@@ -101,7 +101,9 @@ class _ProcessGroup:
         self._current: tuple[str, float] | None = None  # (collective, start) while one runs
         self._closed = False
         self._worker = threading.Thread(target=self._loop, name="ember-mpi-comm", daemon=True)
-        self._watchdog = threading.Thread(target=self._watch, name="ember-mpi-watchdog", daemon=True)
+        self._watchdog = threading.Thread(
+            target=self._watch, name="ember-mpi-watchdog", daemon=True
+        )
         self._worker.start()
         self._watchdog.start()
 
@@ -248,7 +250,9 @@ def init_process_group(
     if store is not None:
         raise ValueError("init_process_group: a store is not used with the MPI backend")
     if _pg is not None:
-        raise RuntimeError("init_process_group: trying to initialize the default process group twice")
+        raise RuntimeError(
+            "init_process_group: trying to initialize the default process group twice"
+        )
     if timeout is None:
         timeout = DEFAULT_TIMEOUT
     timeout_s = timeout.total_seconds() if isinstance(timeout, timedelta) else float(timeout)

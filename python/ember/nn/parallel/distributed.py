@@ -140,9 +140,11 @@ class DistributedDataParallel(Module):
     # -- construction ---------------------------------------------------------------------
     def _sync_state(self, pg, name: str) -> None:
         """Check the replicas match, then give every rank rank 0's parameters and buffers."""
-        desc = ";".join(
-            f"{n}:{p.dtype}{list(p.shape)}" for n, p in self.module.named_parameters()
-        ) + "|" + ";".join(f"{n}:{b.dtype}{list(b.shape)}" for n, b in self._buffers_list())
+        desc = (
+            ";".join(f"{n}:{p.dtype}{list(p.shape)}" for n, p in self.module.named_parameters())
+            + "|"
+            + ";".join(f"{n}:{b.dtype}{list(b.shape)}" for n, b in self._buffers_list())
+        )
 
         def fn():
             try:
@@ -211,7 +213,9 @@ class DistributedDataParallel(Module):
         b = self._buckets[self._bucket_of[i][0]]
         b.pending -= 1
         # launch in bucket order, so every rank issues the same all-reduces in the same order
-        while self._next_bucket < len(self._buckets) and self._buckets[self._next_bucket].pending == 0:
+        while (
+            self._next_bucket < len(self._buckets) and self._buckets[self._next_bucket].pending == 0
+        ):
             self._launch(self._buckets[self._next_bucket])
             self._next_bucket += 1
 
