@@ -288,6 +288,7 @@ class Trainer:
                         loss=f"{total_loss / n_seen:.4f}", samples_s=f"{rate:,.0f}", refresh=False
                     )
         elapsed = time.perf_counter() - t0
+        total_loss, n_seen, correct, counted = _sum_over_ranks(total_loss, n_seen, correct, counted)
         if bar is not None:
             bar.set_postfix(
                 loss=f"{total_loss / max(n_seen, 1):.4f}",
@@ -320,6 +321,7 @@ class Trainer:
                         counted += c[1]
         finally:
             self.model.train(was_training)
+        total_loss, n_seen, correct, counted = _sum_over_ranks(total_loss, n_seen, correct, counted)
         res = {"loss": total_loss / max(n_seen, 1)}
         if counted:
             res["accuracy"] = correct / counted
@@ -365,7 +367,11 @@ class Trainer:
             manual_seed(cfg.seed)
             random.seed(cfg.seed)
             np.random.seed(cfg.seed % 2**32)
+        rank, world = _rank_world()
         for epoch in range(self.epoch + 1, total + 1):
+            sampler = getattr(train_loader, "sampler", None)
+            if hasattr(sampler, "set_epoch"):  # DistributedSampler: a new shuffle each epoch
+                sampler.set_epoch(epoch)
             tr = self.train_epoch(train_loader, epoch)
             va = self.evaluate(val_loader) if val_loader is not None else None
             if self.scheduler is not None and _is_plateau(self.scheduler):
@@ -374,14 +380,22 @@ class Trainer:
                 self.scheduler.step()
             self.epoch = epoch
             self._record(epoch, tr, va)
-            if cfg.log:
+            if cfg.log and rank == 0:
                 self._log_line(epoch, total, tr, va)
             if (
                 cfg.checkpoint_dir is not None
                 and cfg.checkpoint_every
                 and (epoch % cfg.checkpoint_every == 0 or epoch == total)
             ):
-                self.save_checkpoint(Path(cfg.checkpoint_dir) / f"epoch_{epoch:04d}.safetensors")
+                # data-parallel: replicas are identical, rank 0 writes; all may resume from it
+                if rank == 0:
+                    self.save_checkpoint(
+                        Path(cfg.checkpoint_dir) / f"epoch_{epoch:04d}.safetensors"
+                    )
+                if world > 1:
+                    from .distributed import barrier
+
+                    barrier()
         return self.history
 
     def _record(self, epoch: int, tr: dict, va: dict | None) -> None:
@@ -420,7 +434,7 @@ class Trainer:
         (tqdm.write if tqdm is not None else print)(msg)
 
     def _bar(self, loader: Iterable, epoch: int | None):
-        if not self.config.progress:
+        if not self.config.progress or _rank_world()[0] != 0:
             return None
         tqdm = _tqdm()
         if tqdm is None:
@@ -524,6 +538,26 @@ class Trainer:
         from .serialization import load
 
         self.load_state_dict(load(path))
+
+
+def _rank_world() -> tuple[int, int]:
+    """(rank, world size) under ember.distributed, (0, 1) otherwise."""
+    dist = sys.modules.get("ember.distributed")  # never import mpi4py for a plain run
+    if dist is None or not dist.is_initialized():
+        return 0, 1
+    return dist.get_rank(), dist.get_world_size()
+
+
+def _sum_over_ranks(*values: float) -> list[float]:
+    """Sum per-rank counters over all ranks (epoch metrics of a data-parallel run)."""
+    if _rank_world()[1] == 1:
+        return list(values)
+    from . import distributed as dist
+    from ._creation import tensor
+
+    t = tensor(list(values), dtype=_C.float64)
+    dist.all_reduce(t)
+    return t.tolist()
 
 
 def _no_grad():
