@@ -100,6 +100,7 @@ class _ProcessGroup:
         self._busy = False
         self._current: tuple[str, float] | None = None  # (collective, start) while one runs
         self._closed = False
+        self._stop = threading.Event()  # ends the watchdog
         self._worker = threading.Thread(target=self._loop, name="ember-mpi-comm", daemon=True)
         self._watchdog = threading.Thread(
             target=self._watch, name="ember-mpi-watchdog", daemon=True
@@ -136,7 +137,8 @@ class _ProcessGroup:
         with self._cv:
             self._busy = False
             self._current = None
-            self._cv.notify_all()
+            if self._queue or self._closed:  # wake the worker only when it has something to do
+                self._cv.notify_all()
 
     def _loop(self) -> None:
         while True:
@@ -152,13 +154,11 @@ class _ProcessGroup:
             self._finish()
 
     def _watch(self) -> None:
+        # polls instead of being notified: waking a thread per collective costs more than the
+        # collective itself for small tensors
         period = min(1.0, max(self.timeout_s / 4, 0.05))
-        while True:
-            with self._cv:
-                if self._closed and not self._queue and not self._busy:
-                    return
-                self._cv.wait(period)
-                cur = self._current
+        while not self._stop.wait(period):
+            cur = self._current
             if cur is not None and time.monotonic() - cur[1] > self.timeout_s:
                 with self._cv:
                     if self._current is not cur:
@@ -181,6 +181,7 @@ class _ProcessGroup:
             self._closed = True
             self._cv.notify_all()
         self._worker.join()
+        self._stop.set()
         self._watchdog.join()
 
     # -- cross-rank agreement -------------------------------------------------------------

@@ -73,8 +73,9 @@ class DistributedDataParallel(Module):
         broadcast_buffers: copy rank 0's buffers (e.g. BatchNorm running stats) to every rank
             at each forward.
         process_group: ``None`` (the default group).
-        bucket_cap_mb: gradient bucket size in MiB (default 25). Smaller buckets start
-            communicating earlier in backward; larger ones pay less per-message latency.
+        bucket_cap_mb: gradient bucket size in MiB (default 25; the first bucket, holding the
+            last layers, at most 1 MiB). Smaller buckets start communicating earlier in
+            backward; larger ones pay less per-message latency.
         find_unused_parameters: allow parameters that get no gradient in a backward (they
             count as zero on that rank). Without it such a parameter raises at the end of
             ``backward()``, naming it.
@@ -164,14 +165,16 @@ class DistributedDataParallel(Module):
         return [(n, b) for n, b in self.module.named_buffers() if b is not None]
 
     def _build_buckets(self, cap_bytes: int) -> None:
-        # reverse registration order: the last layers' gradients arrive first in backward
+        # reverse registration order: the last layers' gradients arrive first in backward. The
+        # first bucket is at most 1 MiB, so communication starts early even for big caps.
         open_by_dtype: dict = {}
         self._buckets: list[_Bucket] = []
         self._bucket_of: list[tuple[int, int]] = [(0, 0)] * len(self._params)
         for i in reversed(range(len(self._params))):
             p = self._params[i]
             b = open_by_dtype.get(p.dtype)
-            if b is None or (b.numel and (b.numel + p.numel()) * p.element_size() > cap_bytes):
+            cap = min(cap_bytes, 2**20) if b is not None and b.index == 0 else cap_bytes
+            if b is None or (b.numel and (b.numel + p.numel()) * p.element_size() > cap):
                 b = _Bucket(p.dtype, len(self._buckets))
                 self._buckets.append(b)
                 open_by_dtype[p.dtype] = b
