@@ -10,7 +10,7 @@ import enum
 import numpy as np
 
 from .. import _C
-from ._process_group import Work, current
+from ._process_group import Work, _mpi, current
 
 
 class ReduceOp(enum.Enum):
@@ -32,11 +32,21 @@ class ReduceOp(enum.Enum):
 _LOW_PRECISION = (_C.float16, _C.bfloat16)
 
 
-def _mpi_op(name: str, op: ReduceOp, dtype):
-    from mpi4py import MPI
+_OP_CACHE: dict = {}
 
+
+def _mpi_op(name: str, op: ReduceOp, dtype):
+    """The MPI op for (op, dtype), checked once per pair (this is on every call's path)."""
     if not isinstance(op, ReduceOp):
         raise TypeError(f"{name}: op must be an ember.distributed.ReduceOp, got {op!r}")
+    key = (op, dtype)
+    if key not in _OP_CACHE:
+        _OP_CACHE[key] = _lookup_op(name, op, dtype)
+    return _OP_CACHE[key]
+
+
+def _lookup_op(name: str, op: ReduceOp, dtype):
+    MPI = _mpi()
     if dtype == _C.bool:
         # PyTorch's rule for bool: SUM/MAX are "any", PRODUCT/MIN are "all"
         table = {"sum": MPI.LOR, "max": MPI.LOR, "bor": MPI.LOR, "product": MPI.LAND,
@@ -76,23 +86,19 @@ def _desc(t) -> str:
 
 def _typed(t) -> np.ndarray:
     """A writable NumPy view of t's memory, typed for MPI reductions (not for half types)."""
-    return t.detach().numpy()
+    return (t.detach() if t.requires_grad else t).numpy()
 
 
 def _bytes(t) -> np.ndarray:
     """A writable uint8 view of t's memory, for transfers of any dtype."""
-    from mpi4py import MPI
-
     n = t.nbytes
     if n == 0:
         return np.empty(0, np.uint8)
-    return np.frombuffer(MPI.buffer.fromaddress(t.data_ptr(), n), dtype=np.uint8)
+    return np.frombuffer(_mpi().buffer.fromaddress(t.data_ptr(), n), dtype=np.uint8)
 
 
 def _reduce_in_place(comm, arr: np.ndarray, mpi_op, avg: bool, size: int) -> None:
-    from mpi4py import MPI
-
-    comm.Allreduce(MPI.IN_PLACE, arr, op=mpi_op)
+    comm.Allreduce(_mpi().IN_PLACE, arr, op=mpi_op)
     if avg:
         arr /= size
 
@@ -268,8 +274,7 @@ def send(tensor, dst: int, group=None, tag: int = 0) -> None:
 def recv(tensor, src: int | None = None, group=None, tag: int = 0) -> int:
     """Receive into ``tensor`` from rank ``src`` (any rank when ``None``); returns the sender.
     A message whose size differs from ``tensor``'s raises, naming both."""
-    from mpi4py import MPI
-
+    MPI = _mpi()
     name = "recv"
     pg = current(name)
     _check_group(name, group)

