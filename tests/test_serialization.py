@@ -12,7 +12,6 @@ import pytest
 import ember
 from ember import serialization
 
-pytest.importorskip("safetensors")
 import safetensors.numpy  # noqa: E402
 
 try:
