@@ -37,4 +37,6 @@ assert ckpt["step"] == 20 and set(ckpt["model"]) == set(model.state_dict())
 
 import tqdm  # noqa: E402,F401  (a declared dependency: the Trainer's progress bar)
 
-print(f"wheel smoke test OK: ember {ember.__version__} from {here}, python {sys.version.split()[0]}")
+print(
+    f"wheel smoke test OK: ember {ember.__version__} from {here}, python {sys.version.split()[0]}"
+)

@@ -8,12 +8,11 @@ import numpy as np
 import pytest
 
 import ember
-from ember.data import DataLoader, TensorDataset
-from ember.train import TrainConfig, Trainer, latest_checkpoint
-
 import ember.nn as nn
 import ember.optim
 import ember.optim.lr_scheduler
+from ember.data import DataLoader, TensorDataset
+from ember.train import TrainConfig, Trainer, latest_checkpoint
 
 TIMING = {"time", "samples_per_s"}
 

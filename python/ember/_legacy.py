@@ -71,7 +71,9 @@ def _make(name: str, dtype) -> type:
     def __new__(cls, *args, **kwargs):
         return _legacy_new(dtype, list(args), dict(kwargs), f"ember.{name}")
 
-    doc = f"``ember.{name}(data)`` / ``ember.{name}(*sizes)``: a {dtype} tensor (legacy constructor)."
+    doc = (
+        f"``ember.{name}(data)`` / ``ember.{name}(*sizes)``: a {dtype} tensor (legacy constructor)."
+    )
     return _LegacyTensorType(name, (), {"__new__": __new__, "dtype": dtype, "__doc__": doc})
 
 

@@ -5,7 +5,15 @@ from __future__ import annotations
 
 import contextlib
 
-__all__ = ["allow_tf32", "benchmark", "deterministic", "enabled", "flags", "is_available", "version"]
+__all__ = [
+    "allow_tf32",
+    "benchmark",
+    "deterministic",
+    "enabled",
+    "flags",
+    "is_available",
+    "version",
+]
 
 enabled = True
 benchmark = False
@@ -27,7 +35,9 @@ def flags(enabled=False, benchmark=False, deterministic=False, allow_tf32=True):
     g = globals()
     names = ("enabled", "benchmark", "deterministic", "allow_tf32")
     saved = {n: g[n] for n in names}
-    g.update(enabled=enabled, benchmark=benchmark, deterministic=deterministic, allow_tf32=allow_tf32)
+    g.update(
+        enabled=enabled, benchmark=benchmark, deterministic=deterministic, allow_tf32=allow_tf32
+    )
     try:
         yield
     finally:

@@ -108,7 +108,7 @@ class RandomSampler(Sampler[int]):
 
     def __iter__(self) -> Iterator[int]:
         # not a generator function: the random draw happens now, in the caller's thread
-        from .._creation import randint, randperm
+        from .._creation import randperm
 
         n = len(self.data_source)
         g = _epoch_generator(self.generator)

@@ -27,4 +27,5 @@ __all__ = [
     "ASGD",
     "LBFGS",
     "lr_scheduler",
+    "optimizer",
 ]

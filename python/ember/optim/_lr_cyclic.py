@@ -54,7 +54,9 @@ class CosineAnnealingWarmRestarts(LRScheduler):
         if not isinstance(T_mult, numbers.Integral) or T_mult < 1:
             raise ValueError(f"Expected integer T_mult >= 1, but got {T_mult}")
         if not isinstance(eta_min, (float, int)):
-            raise ValueError(f"Expected float or int eta_min, but got {eta_min} of type {type(eta_min)}")
+            raise ValueError(
+                f"Expected float or int eta_min, but got {eta_min} of type {type(eta_min)}"
+            )
         self.T_0 = T_0
         self.T_i = T_0
         self.T_mult = T_mult
@@ -138,7 +140,9 @@ class CyclicLR(LRScheduler):
         self.gamma = gamma
         self._scale_fn_custom = scale_fn
         self.scale_mode = (
-            scale_mode if scale_fn is not None else ("iterations" if mode == "exp_range" else "cycle")
+            scale_mode
+            if scale_fn is not None
+            else ("iterations" if mode == "exp_range" else "cycle")
         )
         self.cycle_momentum = cycle_momentum
         if cycle_momentum:

@@ -164,7 +164,9 @@ class LBFGS(Optimizer):
         offset = 0
         for p in self._params:
             n = p.numel()
-            p.add_(_C._from_numpy(np.ascontiguousarray(t * d[offset : offset + n]).reshape(p.shape)))
+            p.add_(
+                _C._from_numpy(np.ascontiguousarray(t * d[offset : offset + n]).reshape(p.shape))
+            )
             offset += n
 
     def _evaluate(self, closure) -> float:

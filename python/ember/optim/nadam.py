@@ -184,7 +184,10 @@ class RAdam(Optimizer):
                 rho_t = rho_inf - 2 * t * (beta2**t) / bc2
                 if rho_t > 5.0:
                     rect = math.sqrt(
-                        (rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)
+                        (rho_t - 4)
+                        * (rho_t - 2)
+                        * rho_inf
+                        / ((rho_inf - 4) * (rho_inf - 2) * rho_t)
                     )
                     adaptive = math.sqrt(bc2) / (v.sqrt() + eps)
                     p.add_(m_hat * lr * adaptive * rect * -1.0)

@@ -369,12 +369,14 @@ def _with_step_hooks(step: Callable) -> Callable:
     import functools
 
     @functools.wraps(step)
-    def wrapper(self, *args, **kwargs):
+    def wrapper(*args, **kwargs):
+        # hooks see (optimizer, args, kwargs) with the optimizer first in args, as in PyTorch
+        self = args[0]
         own_pre = self.__dict__.get("_step_pre_hooks", {})
         own_post = self.__dict__.get("_step_post_hooks", {})
         nested = self.__dict__.get("_in_step", False)  # a subclass step calling super().step()
         if nested or not (own_pre or own_post or _global_pre_hooks or _global_post_hooks):
-            return step(self, *args, **kwargs)
+            return step(*args, **kwargs)
         for hook in chain(list(_global_pre_hooks.values()), list(own_pre.values())):
             res = hook(self, args, kwargs)
             if res is not None:
@@ -385,7 +387,7 @@ def _with_step_hooks(step: Callable) -> Callable:
                 args, kwargs = res
         self._in_step = True
         try:
-            out = step(self, *args, **kwargs)
+            out = step(*args, **kwargs)
         finally:
             self._in_step = False
         for hook in chain(list(own_post.values()), list(_global_post_hooks.values())):

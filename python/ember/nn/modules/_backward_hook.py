@@ -15,13 +15,18 @@ def _identity_node(name: str, on_backward):
     incoming gradients to ``on_backward`` (which may replace them)."""
 
     def forward(ctx, *tensors):
-        return tuple(t.detach() for t in tensors)
+        outs = tuple(t.detach() for t in tensors)
+        # an input that needs no gradient stays so (its grad_input entry is zeros, as in PyTorch)
+        ctx.mark_non_differentiable(*[o for o, t in zip(outs, tensors) if not t.requires_grad])
+        return outs
 
     def backward(ctx, *grads):
         res = on_backward(grads)
         return tuple(res)
 
-    return type(name, (Function,), {"forward": staticmethod(forward), "backward": staticmethod(backward)})
+    return type(
+        name, (Function,), {"forward": staticmethod(forward), "backward": staticmethod(backward)}
+    )
 
 
 def _check(res, expected: int, what: str, module) -> tuple:
