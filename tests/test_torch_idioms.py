@@ -377,6 +377,36 @@ def test_lbfgs_matches_torch(line_search, history_size, max_iter):
         assert eopt.state[ex][k] == topt.state[tx][k]
 
 
+def test_lbfgs_state_dict_roundtrip():
+    def make():
+        x = ember.tensor([-1.2, 1.0], dtype=ember.float64, requires_grad=True)
+        return x, eoptim.LBFGS([x], max_iter=3, history_size=2)
+
+    def closure_for(x, opt):
+        def closure():
+            opt.zero_grad()
+            loss = _rosen(x)
+            loss.backward()
+            return loss
+
+        return closure
+
+    x, opt = make()
+    for _ in range(3):
+        opt.step(closure_for(x, opt))
+    buf = io.BytesIO()
+    ember.save({"x": x.detach(), "opt": opt.state_dict()}, buf)
+    buf.seek(0)
+    ck = ember.load(buf)
+    x2, opt2 = make()
+    with ember.no_grad():
+        x2.copy_(ck["x"])
+    opt2.load_state_dict(ck["opt"])
+    opt.step(closure_for(x, opt))
+    opt2.step(closure_for(x2, opt2))
+    np.testing.assert_allclose(_np(x2), _np(x), rtol=1e-12)
+
+
 def test_lbfgs_converges_and_checks():
     x = ember.tensor([-1.2, 1.0], dtype=ember.float64, requires_grad=True)
     opt = eoptim.LBFGS([x], line_search_fn="strong_wolfe", max_iter=100)

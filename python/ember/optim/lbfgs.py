@@ -198,10 +198,13 @@ class LBFGS(Optimizer):
         if g.size == 0 or np.abs(g).max() <= tol_grad:
             return orig_loss
 
-        d, t = state.get("d"), state.get("t")
-        old_dirs, old_stps, ro = state.get("old_dirs"), state.get("old_stps"), state.get("ro")
-        h_diag, prev_g = state.get("H_diag"), state.get("prev_flat_grad")
-        prev_loss = state.get("prev_loss")
+        # (load_state_dict turns arrays into tensors; the algebra here is NumPy)
+        d, t = _array(state.get("d")), _scalar(state.get("t"))
+        old_dirs = [_array(v) for v in state.get("old_dirs") or []]
+        old_stps = [_array(v) for v in state.get("old_stps") or []]
+        ro = [_scalar(v) for v in state.get("ro") or []]
+        h_diag, prev_g = _scalar(state.get("H_diag")), _array(state.get("prev_flat_grad"))
+        prev_loss = _scalar(state.get("prev_loss"))
         n_iter = 0
         while n_iter < max_iter:
             n_iter += 1
@@ -284,3 +287,11 @@ class LBFGS(Optimizer):
 
 def _np_dtype(p) -> np.dtype:
     return np.dtype(str(p.dtype).rsplit(".", 1)[-1])
+
+
+def _array(v):
+    return v.numpy() if isinstance(v, _C.Tensor) else v
+
+
+def _scalar(v):
+    return float(v.item()) if isinstance(v, _C.Tensor) else v
