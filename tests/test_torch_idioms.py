@@ -945,6 +945,22 @@ def test_workers_same_batches_as_main_process(num_workers, shuffle):
         np.testing.assert_array_equal(b, d)
 
 
+def test_workers_spawn_context():
+    x = ember.arange(10.0).reshape(10, 1)._to_dtype(ember.bfloat16)
+    dl = edata.DataLoader(
+        edata.TensorDataset(x, ember.arange(10)),
+        batch_size=4,
+        num_workers=2,
+        multiprocessing_context="spawn",
+    )
+    got = [(xb.dtype, yb.tolist()) for xb, yb in dl]
+    assert got == [
+        (ember.bfloat16, [0, 1, 2, 3]),
+        (ember.bfloat16, [4, 5, 6, 7]),
+        (ember.bfloat16, [8, 9]),
+    ]
+
+
 def test_workers_match_torch_batches():
     import torch.utils.data as tdata
 

@@ -168,7 +168,8 @@ class DataLoader:
         timeout: seconds to wait for a batch from the workers (0 = no limit).
         multiprocessing_context: ``"fork"``, ``"spawn"``, ``"forkserver"`` or a context
             (default fork where available: the workers share the dataset without pickling).
-        pin_memory: accepted (CPU memory needs no pinning here).
+        pin_memory, pin_memory_device: accepted (CPU memory needs no pinning here).
+        in_order: accepted; batches always come back in sampler order.
 
     Datasets with ``__getbatch__(indices)`` (TensorDataset, the built-in datasets) are fetched a
     whole batch at a time when the default collate_fn is used.
