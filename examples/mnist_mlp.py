@@ -148,6 +148,8 @@ def main() -> int:
     print(f"weights: {out / 'mnist_mlp.safetensors'}; checkpoints: {out}/epoch_*.safetensors")
     if plot(trainer, history, out / "loss_curve.png"):
         print(f"loss curve: {out / 'loss_curve.png'}")
+    else:  # matplotlib is an optional extra (pip install "ember[plot]")
+        print("no loss curve: drawing it needs matplotlib (pip install matplotlib)")
     return 0
 
 

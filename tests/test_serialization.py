@@ -8,12 +8,10 @@ import pickle
 
 import numpy as np
 import pytest
+import safetensors.numpy  # noqa: E402
 
 import ember
 from ember import serialization
-
-pytest.importorskip("safetensors")
-import safetensors.numpy  # noqa: E402
 
 try:
     import torch

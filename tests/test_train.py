@@ -8,21 +8,11 @@ import numpy as np
 import pytest
 
 import ember
+import ember.nn as nn
+import ember.optim
+import ember.optim.lr_scheduler
 from ember.data import DataLoader, TensorDataset
 from ember.train import TrainConfig, Trainer, latest_checkpoint
-
-pytest.importorskip("safetensors")
-try:
-    import ember.nn as nn
-    import ember.optim
-    import ember.optim.lr_scheduler
-except ImportError:  # pragma: no cover - while nn/optim are being written
-    nn = None
-_HAVE_NN = nn is not None and all(
-    hasattr(nn, n) for n in ("Sequential", "Linear", "ReLU", "Dropout")
-)
-_HAVE_NN = _HAVE_NN and all(hasattr(ember.optim, n) for n in ("SGD", "Adam"))
-pytestmark = pytest.mark.skipif(not _HAVE_NN, reason="ember.nn / ember.optim not available yet")
 
 TIMING = {"time", "samples_per_s"}
 

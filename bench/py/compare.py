@@ -323,6 +323,86 @@ WORKLOADS.update(
 )
 
 
+# Optimizers written with plain ember ops (not fused kernels), and DataLoader worker processes.
+
+
+def _opt_step_fw(lib: Any, tag: str, name: str, **kw: Any) -> Callable[..., Any]:
+    """One ``lib.optim.<name>`` step per call over the AdamW workload's params and grads."""
+
+    def build(arrays):
+        n = len(arrays) // 2
+        for p, g in zip(arrays[:n], arrays[n:]):
+            p.requires_grad_(True)
+            p.grad = g
+        return getattr(lib.optim, name)(list(arrays[:n]), **kw)
+
+    def step(*arrays):
+        _train_state(tag, lib.__name__, arrays[0], lambda: build(arrays)).step()
+        return arrays[0].detach()[0]
+
+    return step
+
+
+LOADER_N, LOADER_DIM, LOADER_BATCH = 20000, 64, 256
+
+
+class _ArrayDataset:
+    """Map-style dataset over NumPy arrays: one __getitem__ per sample, as in most scripts."""
+
+    def __init__(self, x, y):
+        self.x, self.y = x, y
+
+    def __len__(self):
+        return len(self.x)
+
+    def __getitem__(self, i):
+        return self.x[i], self.y[i]
+
+
+def _loader_inputs(rng: np.random.Generator) -> tuple[np.ndarray, ...]:
+    x = rng.standard_normal((LOADER_N, LOADER_DIM), dtype=np.float32)
+    return (x, rng.integers(0, 10, LOADER_N).astype(np.int64))
+
+
+def _loader_epoch_fw(lib: Any, data_mod: Any) -> Callable[..., Any]:
+    def epoch(x, y):
+        xs, ys = _to_np_any(x), _to_np_any(y)
+        loader = data_mod.DataLoader(_ArrayDataset(xs, ys), batch_size=LOADER_BATCH, num_workers=2)
+        total = 0.0
+        for xb, yb in loader:
+            total += float(xb.sum().item()) + float(yb.sum().item())
+        return lib.tensor(total, dtype=lib.float64)
+
+    return epoch
+
+
+def _to_np_any(a: Any) -> np.ndarray:
+    return a if isinstance(a, np.ndarray) else a.detach().numpy()
+
+
+WORKLOADS.update(
+    {
+        "NAdam step 10M params": {
+            "inputs": _adamw_inputs,
+            "torch": _opt_step_fw(torch, "nadam", "NAdam", lr=1e-3) if torch is not None else None,
+            "ember": _opt_step_fw(ember, "nadam", "NAdam", lr=1e-3) if ember is not None else None,
+            "target": ("torch", 1.5),
+            "rtol": 1e-5,
+            "atol": 1e-7,
+            "note": "plain ember ops (no fused kernel); torch single-tensor path on CPU",
+        },
+        "DataLoader epoch 20000x64 b256 num_workers=2": {
+            "inputs": _loader_inputs,
+            "torch": _loader_epoch_fw(torch, torch.utils.data) if torch is not None else None,
+            "ember": _loader_epoch_fw(ember, ember.data) if ember is not None else None,
+            "target": ("torch", 1.0),
+            "rtol": 1e-6,
+            "note": "per-sample __getitem__ in 2 worker processes (started each call), default collate",
+        },
+    }
+)
+
+
 # ---------------------------------------------------------------------------------------------
 # Matrix products (the GEMM engine). "target" may list several (framework, ratio) pairs.
 

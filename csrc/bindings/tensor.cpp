@@ -98,7 +98,13 @@ Tensor value_tensor(nb::handle v, const Tensor& like) {
 
 void init_tensor(nb::module_& m) {
   nb::class_<Tensor> cls(m, "Tensor", nb::dynamic_attr(), "A multi-dimensional array with autograd support.");
-  cls.def(nb::init<const Tensor&>(), "data"_a, "A new tensor object sharing `data`'s storage and autograd state.")
+  cls.def(nb::init<const Tensor&>(), "data"_a, "A new tensor object sharing `data`'s storage and autograd state.");
+  // PyTorch's legacy forms, ember.Tensor([1, 2]) / ember.Tensor(2, 3): built in Python (ember._legacy)
+  cls.def("__init__", [](Tensor* self, nb::args args, nb::kwargs kwargs) {
+    nb::object t = nb::module_::import_("ember._legacy").attr("legacy_tensor")(*args, **kwargs);
+    new (self) Tensor(nb::cast<Tensor>(t));
+  });
+  cls
       .def_prop_ro("shape", [](const Tensor& t) { return shape_tuple(t.shape()); })
       .def_prop_ro("dtype", [](const Tensor& t) { return t.dtype(); })
       .def_prop_ro("device", [](const Tensor& t) { return nb::module_::import_("ember").attr("device")(device_name(t.device())); })

@@ -100,3 +100,18 @@ moveaxis = movedim  # noqa: F405
 # data loading, checkpoints (safetensors) and the training loop
 from . import data, train, utils  # noqa: E402
 from .serialization import load, save  # noqa: E402
+
+# isort: split
+# what PyTorch scripts touch besides ops: torch.cuda / backends / accelerator queries and the
+# legacy constructors (ember.Tensor([1, 2]), ember.FloatTensor(...))
+from . import accelerator, backends, cuda  # noqa: E402
+from ._legacy import (  # noqa: E402
+    BFloat16Tensor,
+    BoolTensor,
+    ByteTensor,
+    DoubleTensor,
+    FloatTensor,
+    HalfTensor,
+    IntTensor,
+    LongTensor,
+)

@@ -23,7 +23,7 @@ import tempfile
 import zlib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
@@ -215,8 +215,18 @@ def _decode(node: Any, tensors: dict[str, Any]) -> Any:
         if tag == "__float__":
             return float(val)
         if tag == "__dtype__":
-            return getattr(_C, str(val).rsplit(".", 1)[-1])
+            return _dtype_from_name(val)
     return {k: _decode(v, tensors) for k, v in node.items()}
+
+
+def _dtype_from_name(name: Any) -> Any:
+    """``"ember.float32"`` / ``"float32"`` -> the dtype; anything else is a corrupted file (the
+    name must never reach an arbitrary attribute of ``_C``)."""
+    short = str(name).rsplit(".", 1)[-1]
+    dt = getattr(_C, short, None) if short.isidentifier() else None
+    if not isinstance(dt, _C.dtype):
+        raise ValueError(f"'__dtype__' entry {name!r} is not a dtype name")
+    return dt
 
 
 def _decode_key(k: Any) -> Any:
@@ -250,6 +260,46 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+_TMP_SUFFIX = ".tmp"
+
+
+def _tmp_prefix(path: Path) -> str:
+    # the writer's pid is in the name, so a later save can tell a killed save's leftover
+    # from a file another live process is still writing
+    return f".{path.name}.{os.getpid()}."
+
+
+def _remove_stale_temps(path: Path) -> None:
+    """Delete temp files that a killed ``save`` of ``path`` left behind."""
+    prefix = f".{path.name}."
+    try:
+        names = os.listdir(path.parent)
+    except OSError:
+        return
+    for name in names:
+        if not (name.startswith(prefix) and name.endswith(_TMP_SUFFIX)):
+            continue
+        pid = name[len(prefix) :].split(".", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and _pid_alive(int(pid)):
+            continue  # another process is saving this path right now
+        try:
+            os.unlink(path.parent / name)
+        except OSError:
+            pass
+
+
+def _pid_alive(pid: int) -> bool:
+    if os.name == "nt":  # no signal 0 there: treat every writer as gone only by age
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # e.g. EPERM: it exists, owned by someone else
+        return True
+    return True
+
+
 def _write_safetensors(arrays: dict[str, np.ndarray], path: str, metadata: dict[str, str]) -> None:
     """The actual file write (a separate function so tests can make it fail midway)."""
     import safetensors.numpy
@@ -257,38 +307,42 @@ def _write_safetensors(arrays: dict[str, np.ndarray], path: str, metadata: dict[
     safetensors.numpy.save_file(arrays, path, metadata=metadata)
 
 
-def save(obj: Any, f: str | os.PathLike, *, metadata: dict[str, str] | None = None) -> None:
+def save(
+    obj: Any, f: str | os.PathLike | IO[bytes], *, metadata: dict[str, str] | None = None, **kwargs
+) -> None:
     """Save a ``state_dict`` (or any nesting of dicts / lists / tuples of tensors and plain
     values) to ``f`` in safetensors format, atomically.
 
     Args:
         obj: e.g. ``model.state_dict()`` or ``{"model": ..., "optimizer": ..., "epoch": 3}``.
             Tensors may be ember tensors (any dtype, bfloat16 included) or NumPy arrays.
-        f: destination path. Its folder must exist.
+        f: destination path (its folder must exist), or a binary file object such as
+            ``io.BytesIO`` (written at its current position; not atomic).
         metadata: extra ``str -> str`` pairs for the safetensors header.
+
+    PyTorch's ``pickle_module`` / ``pickle_protocol`` / ``_use_new_zipfile_serialization``
+    arguments are accepted and ignored (nothing is pickled).
     """
     _require_safetensors()
+    unknown = set(kwargs) - {"pickle_module", "pickle_protocol", "_use_new_zipfile_serialization"}
+    if unknown:
+        raise TypeError(f"ember.save: unexpected keyword arguments {sorted(unknown)}")
+    arrays, meta = _encode(obj, metadata)
+    if hasattr(f, "write") and not isinstance(f, (str, os.PathLike)):
+        import safetensors.numpy
+
+        f.write(safetensors.numpy.save(arrays, metadata=meta))
+        return
     path = Path(os.fspath(f))
     if path.is_dir():
         raise IsADirectoryError(f"ember.save: {path} is a directory")
     if not path.parent.exists():
         raise FileNotFoundError(f"ember.save: folder {path.parent} does not exist")
-    enc = _Encoder()
-    # a flat state_dict's tensors keep their names as keys: any safetensors reader can use them
-    tree = enc.encode(obj, [])
-    meta = {} if metadata is None else {str(k): str(v) for k, v in metadata.items()}
-    if _META_KEY in meta:
-        raise ValueError(f"ember.save: metadata key {_META_KEY!r} is reserved")
-    crc = {k: _crc32(a) for k, a in enc.arrays.items()}
-    meta[_META_KEY] = json.dumps(
-        {"format": _FORMAT, "tree": tree, "dtypes": enc.dtypes, "crc32": crc},
-        separators=(",", ":"),
-        allow_nan=False,
-    )
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    _remove_stale_temps(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=_tmp_prefix(path), suffix=_TMP_SUFFIX)
     os.close(fd)
     try:
-        _write_safetensors(enc.arrays, tmp, meta)
+        _write_safetensors(arrays, tmp, meta)
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         try:
@@ -306,6 +360,23 @@ def save(obj: Any, f: str | os.PathLike, *, metadata: dict[str, str] | None = No
     _fsync_dir(path.parent)
 
 
+def _encode(obj: Any, metadata: dict[str, str] | None) -> tuple[dict[str, np.ndarray], dict]:
+    """({key: array}, safetensors metadata with the structure as JSON)."""
+    enc = _Encoder()
+    # a flat state_dict's tensors keep their names as keys: any safetensors reader can use them
+    tree = enc.encode(obj, [])
+    meta = {} if metadata is None else {str(k): str(v) for k, v in metadata.items()}
+    if _META_KEY in meta:
+        raise ValueError(f"ember.save: metadata key {_META_KEY!r} is reserved")
+    crc = {k: _crc32(a) for k, a in enc.arrays.items()}
+    meta[_META_KEY] = json.dumps(
+        {"format": _FORMAT, "tree": tree, "dtypes": enc.dtypes, "crc32": crc},
+        separators=(",", ":"),
+        allow_nan=False,
+    )
+    return enc.arrays, meta
+
+
 def _umask() -> int:
     m = os.umask(0)
     os.umask(m)
@@ -315,20 +386,25 @@ def _umask() -> int:
 # ------------------------------------------------------------------------------ load
 
 
-def _read_entries(path: Path) -> tuple[dict[str, np.ndarray], dict[str, str], dict[str, str]]:
+def _header_metadata(data: bytes) -> dict[str, str]:
+    """The ``__metadata__`` of a safetensors header (8-byte little-endian length + JSON)."""
+    n = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8 : 8 + n])
+    meta = header.get("__metadata__") or {}
+    if not isinstance(meta, dict):
+        raise ValueError("__metadata__ is not a JSON object")
+    return meta
+
+
+def _read_entries(data: bytes, where: str) -> tuple[dict[str, np.ndarray], dict[str, str], dict]:
     """({key: ndarray}, {key: safetensors dtype}, metadata) — arrays as stored (BF16 as uint16)."""
     safetensors = _require_safetensors()
-    data = path.read_bytes()
     try:
         entries = safetensors.deserialize(data)
-        from safetensors import safe_open
-
-        with safe_open(str(path), framework="np") as fh:
-            metadata = fh.metadata() or {}
+        metadata = _header_metadata(data)
     except Exception as e:  # SafetensorError and friends: report, don't crash
-        size = len(data)
         raise ValueError(
-            f"ember.load: {path} is not a valid safetensors file ({size} bytes): {e}. "
+            f"ember.load: {where} is not a valid safetensors file ({len(data)} bytes): {e}. "
             "The file is truncated or corrupted (or was not written by ember.save / safetensors)."
         ) from None
     arrays, st_dtypes = {}, {}
@@ -337,39 +413,59 @@ def _read_entries(path: Path) -> tuple[dict[str, np.ndarray], dict[str, str], di
         shape = tuple(info["shape"])
         raw = info["data"]
         if st == "BF16":
-            np_dtype = np.uint16
+            np_dtype = np.dtype(np.uint16)
         elif st in _ST_TO_NP:
-            np_dtype = _ST_TO_NP[st]
+            np_dtype = np.dtype(_ST_TO_NP[st])
         else:
             raise ValueError(
-                f"ember.load: tensor {name!r} in {path} has dtype {st}, which ember can't load"
+                f"ember.load: tensor {name!r} in {where} has dtype {st}, which ember can't load"
             )
-        a = np.frombuffer(raw, dtype=np.dtype(np_dtype).newbyteorder("<"))
-        if a.size != int(np.prod(shape)):
+        expected = np_dtype.itemsize * math.prod(shape)
+        if len(raw) != expected:
             raise ValueError(
-                f"ember.load: tensor {name!r} in {path} has {a.size} values for shape {shape}: file corrupted"
+                f"ember.load: tensor {name!r} in {where} has {len(raw)} bytes, but dtype {st} and "
+                f"shape {list(shape)} need {expected}: the file is corrupted"
             )
-        arrays[name] = a.reshape(shape)
+        arrays[name] = np.frombuffer(raw, dtype=np_dtype.newbyteorder("<")).reshape(shape)
         st_dtypes[name] = st
     return arrays, st_dtypes, metadata
 
 
-def load(f: str | os.PathLike, *, map_location: Any = None, weights_only: bool = True) -> Any:
+def load(
+    f: str | os.PathLike | IO[bytes],
+    map_location: Any = None,
+    *,
+    weights_only: bool = True,
+    mmap: Any = None,
+    **kwargs,
+) -> Any:
     """Load what :func:`save` wrote: the same structure, with ember tensors (NumPy arrays where
     NumPy arrays were saved). A safetensors file from another writer gives a flat
     ``{name: ember tensor}`` dict (BF16 included).
 
-    ``map_location`` and ``weights_only`` are accepted for PyTorch compatibility (loading never
-    runs code, and everything is loaded to the CPU).
+    ``f`` is a path or a binary file object (``io.BytesIO``, ``open(..., "rb")``), read from
+    its current position. ``map_location``, ``weights_only`` and ``mmap`` are accepted for
+    PyTorch compatibility (loading never runs code, and everything is loaded to the CPU).
 
     Raises:
         FileNotFoundError: no such file.
         ValueError: the file is truncated, corrupted or not a safetensors file.
     """
-    path = Path(os.fspath(f))
-    if not path.is_file():
-        raise FileNotFoundError(f"ember.load: no such file: {path}")
-    arrays, st_dtypes, metadata = _read_entries(path)
+    if kwargs.keys() - {"pickle_module", "encoding"}:
+        raise TypeError(f"ember.load: unexpected keyword arguments {sorted(kwargs)}")
+    if hasattr(f, "read") and not isinstance(f, (str, os.PathLike)):
+        data = f.read()
+        path = getattr(f, "name", None) or f"<{type(f).__name__}>"
+    else:
+        path = Path(os.fspath(f))
+        if path.is_dir():
+            raise IsADirectoryError(
+                f"ember.load: {path} is a directory, not a checkpoint file (pass the file inside it)"
+            )
+        if not path.is_file():
+            raise FileNotFoundError(f"ember.load: no such file: {path}")
+        data = path.read_bytes()
+    arrays, st_dtypes, metadata = _read_entries(data, str(path))
     info = None
     if _META_KEY in metadata:
         try:

@@ -56,7 +56,7 @@ class TrainConfig:
         keep_last: keep only the newest this many checkpoints (``None``: keep all).
         seed: call ``ember.manual_seed(seed)`` (and seed Python's/NumPy's RNGs) before training
             (ignored when resuming: the checkpoint's RNG state is restored instead).
-        progress: show a tqdm progress bar (when tqdm is installed) with loss and samples/s.
+        progress: show a tqdm progress bar with loss and samples/s.
         log: print one summary line per epoch.
         accuracy: compute accuracy (argmax over the last dim vs integer targets).
     """
@@ -437,8 +437,6 @@ class Trainer:
         if not self.config.progress or _rank_world()[0] != 0:
             return None
         tqdm = _tqdm()
-        if tqdm is None:
-            return None
         try:
             total = len(loader)  # type: ignore[arg-type]
         except TypeError:
@@ -567,8 +565,12 @@ def _no_grad():
 
 
 def _tqdm():
+    # a dependency of ember; a clear message if an environment lost it (progress=True asked)
     try:
         from tqdm import tqdm
     except ImportError:
-        return None
+        raise ImportError(
+            "ember.train: the progress bar needs the 'tqdm' package (a dependency of ember): "
+            "pip install tqdm, or TrainConfig(progress=False)"
+        ) from None
     return tqdm

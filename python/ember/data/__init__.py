@@ -12,6 +12,7 @@ Example::
 """
 
 from . import transforms
+from ._worker import WorkerInfo, get_worker_info
 from .dataloader import DataLoader, default_collate, default_convert
 from .dataset import ConcatDataset, Dataset, IterableDataset, Subset, TensorDataset, random_split
 from .distributed import DistributedSampler
@@ -51,6 +52,8 @@ __all__ = [
     "datasets",
     "default_collate",
     "default_convert",
+    "get_worker_info",
+    "WorkerInfo",
     "random_split",
     "transforms",
 ]

@@ -1,12 +1,10 @@
 """DataLoader: batches from a dataset, with shuffling, samplers, collation and optional
-background prefetch."""
+worker processes (``_worker.py``)."""
 
 from __future__ import annotations
 
 import collections.abc
 import numbers
-import queue
-import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -155,16 +153,23 @@ class DataLoader:
         sampler: an iterable of indices (excludes ``shuffle``).
         batch_sampler: an iterable of index lists (excludes ``batch_size``, ``shuffle``,
             ``sampler``, ``drop_last``).
-        num_workers: ``0`` loads in the calling thread; ``> 0`` loads in one background thread
-            that keeps ``num_workers * prefetch_factor`` batches ready (threads, not processes:
-            useful when loading releases the GIL, e.g. decoding or NumPy work).
+        num_workers: ``0`` loads in the calling process; ``> 0`` starts that many worker
+            processes, which keep ``num_workers * prefetch_factor`` batches in flight. Batches
+            come back in sampler order; worker ``i`` is seeded with ``base_seed + i``
+            (:func:`get_worker_info` tells a worker who it is); an error in a worker is raised
+            here, naming the worker.
         collate_fn: merges a list of samples into a batch (default :func:`default_collate`).
         drop_last: drop the last incomplete batch.
         generator: ``ember.Generator`` for the shuffle order. Without it each epoch draws a seed
             from the default generator, so ``ember.manual_seed`` makes runs repeatable.
-        prefetch_factor: batches per worker kept ready (default 2 when ``num_workers > 0``).
-        pin_memory, timeout, worker_init_fn, persistent_workers: accepted for PyTorch
-            compatibility; ``timeout`` bounds the wait for a prefetched batch (seconds, 0 = none).
+        prefetch_factor: batches per worker kept in flight (default 2 when ``num_workers > 0``).
+        worker_init_fn: called as ``worker_init_fn(worker_id)`` in each worker after seeding.
+        persistent_workers: keep the worker processes alive between epochs.
+        timeout: seconds to wait for a batch from the workers (0 = no limit).
+        multiprocessing_context: ``"fork"``, ``"spawn"``, ``"forkserver"`` or a context
+            (default fork where available: the workers share the dataset without pickling).
+        pin_memory, pin_memory_device: accepted (CPU memory needs no pinning here).
+        in_order: accepted; batches always come back in sampler order.
 
     Datasets with ``__getbatch__(indices)`` (TensorDataset, the built-in datasets) are fetched a
     whole batch at a time when the default collate_fn is used.
@@ -187,6 +192,9 @@ class DataLoader:
         *,
         prefetch_factor: int | None = None,
         persistent_workers: bool = False,
+        multiprocessing_context=None,
+        pin_memory_device: str = "",
+        in_order: bool = True,
     ) -> None:
         if batch_size is not None and not _positive_int(batch_size):
             raise ValueError(
@@ -203,6 +211,8 @@ class DataLoader:
             )
         if timeout < 0:
             raise ValueError(f"DataLoader: timeout should be non-negative, got {timeout!r}")
+        if persistent_workers and num_workers == 0:
+            raise ValueError("DataLoader: persistent_workers option needs num_workers > 0")
         if generator is not None and not isinstance(generator, _C.Generator):
             raise TypeError(
                 f"DataLoader: generator must be an ember.Generator, got {type(generator).__name__}"
@@ -270,47 +280,34 @@ class DataLoader:
         if collate_fn is None:
             collate_fn = default_collate if self._auto_collation else default_convert
         self.collate_fn = collate_fn
+        self.multiprocessing_context = multiprocessing_context
+        self._fetcher = _Fetcher(
+            dataset, collate_fn, self._auto_collation, batch_size, drop_last, self._iterable
+        )
+        self._persistent_iter = None
 
     # ------------------------------------------------------------------ iteration
 
-    def _fetch_batches(self) -> Iterator[Any]:
-        if self._iterable:
-            return self._iterable_batches()
-        ds, collate = self.dataset, self.collate_fn
-        if not self._auto_collation:
-            return (collate(ds[i]) for i in iter(self.sampler))
-        getbatch = getattr(ds, "__getbatch__", None) if collate is default_collate else None
-        getitems = getattr(ds, "__getitems__", None)
-        batches = iter(self.batch_sampler)  # the shuffle order is drawn here, in this thread
-        if getbatch is not None:
-            return (getbatch(b) for b in batches)
-        if getitems is not None:
-            return (collate(getitems(b)) for b in batches)
-        return (collate([ds[i] for i in b]) for b in batches)
-
-    def _iterable_batches(self):
-        it = iter(self.dataset)
-        if self.batch_size is None:
-            for x in it:
-                yield self.collate_fn(x)
-            return
-        bs = self.batch_size
-        buf = []
-        for x in it:
-            buf.append(x)
-            if len(buf) == bs:
-                yield self.collate_fn(buf)
-                buf = []
-        if buf and not self.drop_last:
-            yield self.collate_fn(buf)
+    def _task_source(self):
+        """What each batch is made from: index lists (auto-collation), single indices, or None
+        for an IterableDataset. The shuffle order is drawn here, in the calling thread."""
+        if self._fetcher.iterable:
+            return None
+        return iter(self.batch_sampler) if self._auto_collation else iter(self.sampler)
 
     def __iter__(self) -> Iterator[Any]:
-        batches = self._fetch_batches()
-        if self.num_workers > 0:
-            if self.worker_init_fn is not None:
-                self.worker_init_fn(0)
-            return _PrefetchIterator(batches, self.num_workers * self.prefetch_factor, self.timeout)
-        return batches
+        if self.num_workers == 0:
+            if self._fetcher.iterable:
+                return self._fetcher.stream()
+            return map(self._fetcher.fetch, self._task_source())
+        from ._worker import _MultiProcessIter
+
+        it = self._persistent_iter
+        if it is not None:
+            if it.finished:
+                return it.reset()
+            it.close()  # left mid-epoch: start afresh
+        return _MultiProcessIter(self)
 
     def __len__(self) -> int:
         if self._iterable:
@@ -329,79 +326,40 @@ class DataLoader:
         )
 
 
-class _Raised:
-    def __init__(self, exc: BaseException) -> None:
-        self.exc = exc
+class _Fetcher:
+    """Turns what the sampler yields into batches; picklable, so worker processes get a copy."""
 
+    def __init__(self, dataset, collate_fn, auto_collation, batch_size, drop_last, iterable):
+        self.dataset = dataset
+        self.collate_fn = collate_fn
+        self.auto_collation = auto_collation
+        self.batch_size = batch_size
+        self.drop_last = drop_last
+        self.iterable = iterable
 
-_DONE = object()
+    def fetch(self, indices):
+        ds, collate = self.dataset, self.collate_fn
+        if not self.auto_collation:
+            return collate(ds[indices])
+        getbatch = getattr(ds, "__getbatch__", None) if collate is default_collate else None
+        if getbatch is not None:
+            return getbatch(indices)
+        getitems = getattr(ds, "__getitems__", None)
+        if getitems is not None:
+            return collate(getitems(indices))
+        return collate([ds[i] for i in indices])
 
-
-class _PrefetchIterator:
-    """Runs a batch iterator in a daemon thread, keeping up to ``depth`` batches ready.
-
-    Exceptions raised while loading are re-raised in the consumer; breaking out of the loop
-    (or dropping the iterator) stops the thread.
-    """
-
-    def __init__(self, source: Iterator[Any], depth: int, timeout: float) -> None:
-        self._q: queue.Queue = queue.Queue(maxsize=max(1, depth))
-        self._stop = threading.Event()
-        self._timeout = timeout or None
-        self._finished = False
-        self._thread = threading.Thread(
-            target=self._run, args=(source,), name="ember-data-prefetch", daemon=True
-        )
-        self._thread.start()
-
-    def _put(self, item) -> bool:
-        while not self._stop.is_set():
-            try:
-                self._q.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def _run(self, source) -> None:
-        try:
-            for batch in source:
-                if not self._put(batch):
-                    return
-        except BaseException as e:  # noqa: BLE001  (handed to the consumer)
-            self._put(_Raised(e))
+    def stream(self):
+        it = iter(self.dataset)
+        if self.batch_size is None:
+            for x in it:
+                yield self.collate_fn(x)
             return
-        self._put(_DONE)
-
-    def __iter__(self):
-        return self
-
-    def __next__(self):
-        if self._finished:
-            raise StopIteration
-        try:
-            item = self._q.get(timeout=self._timeout)
-        except queue.Empty:
-            self.close()
-            raise RuntimeError(
-                f"DataLoader timed out after {self._timeout} seconds waiting for a batch"
-            ) from None
-        if item is _DONE:
-            self.close()
-            raise StopIteration
-        if isinstance(item, _Raised):
-            self.close()
-            raise item.exc
-        return item
-
-    def close(self) -> None:
-        self._finished = True
-        self._stop.set()
-        try:  # unblock a producer waiting on a full queue
-            while True:
-                self._q.get_nowait()
-        except queue.Empty:
-            pass
-
-    def __del__(self) -> None:
-        self._stop.set()
+        buf = []
+        for x in it:
+            buf.append(x)
+            if len(buf) == self.batch_size:
+                yield self.collate_fn(buf)
+                buf = []
+        if buf and not self.drop_last:
+            yield self.collate_fn(buf)

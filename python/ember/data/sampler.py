@@ -2,8 +2,9 @@
 
 Random samplers draw from an ``ember.Generator``. Without one, each epoch seeds a fresh
 generator from the default generator, so ``ember.manual_seed(s)`` makes the whole
-shuffling sequence reproducible (PyTorch's rule). Random orders are computed when iteration
-starts, so a background prefetch thread never touches a generator.
+shuffling sequence reproducible (PyTorch's rule). Permutations are drawn when iteration
+starts; draws with replacement are made lazily, a block at a time, so ``num_samples`` can be
+huge.
 """
 
 from __future__ import annotations
@@ -107,17 +108,28 @@ class RandomSampler(Sampler[int]):
 
     def __iter__(self) -> Iterator[int]:
         # not a generator function: the random draw happens now, in the caller's thread
-        from .._creation import randint, randperm
+        from .._creation import randperm
 
         n = len(self.data_source)
         g = _epoch_generator(self.generator)
         if self.replacement:
-            return iter(randint(0, n, (self.num_samples,), generator=g).tolist())
+            return self._draws(n, g)
         out: list[int] = []
         for _ in range(self.num_samples // n):
             out += randperm(n, generator=g).tolist()
         out += randperm(n, generator=g).tolist()[: self.num_samples % n]
         return iter(out)
+
+    def _draws(self, n: int, g) -> Iterator[int]:
+        from .._creation import randint
+
+        left = self.num_samples
+        while left > 0:
+            k = min(left, self._BLOCK)
+            yield from randint(0, n, (k,), generator=g).tolist()
+            left -= k
+
+    _BLOCK = 4096  # indices drawn per call with replacement
 
     def __len__(self) -> int:
         return self.num_samples

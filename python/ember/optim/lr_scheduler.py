@@ -32,6 +32,9 @@ __all__ = [
     "OneCycleLR",
     "SequentialLR",
     "ReduceLROnPlateau",
+    "CosineAnnealingWarmRestarts",
+    "CyclicLR",
+    "PolynomialLR",
 ]
 
 EPOCH_DEPRECATION_WARNING = (
@@ -769,3 +772,6 @@ class ReduceLROnPlateau(LRScheduler):
 
 # PyTorch's pre-2.0 name of the base class
 _LRScheduler = LRScheduler
+
+
+from ._lr_cyclic import CosineAnnealingWarmRestarts, CyclicLR, PolynomialLR  # noqa: E402

@@ -15,7 +15,16 @@ from .. import _C
 from .._C import Tensor
 from .._grad_mode import enable_grad
 
-__all__ = ["Optimizer", "required"]
+__all__ = [
+    "Optimizer",
+    "register_optimizer_step_post_hook",
+    "register_optimizer_step_pre_hook",
+    "required",
+]
+
+# hooks run around every optimizer's step (``register_optimizer_step_pre_hook``)
+_global_pre_hooks: dict[int, Callable] = {}
+_global_post_hooks: dict[int, Callable] = {}
 
 
 class _RequiredParameter:
@@ -55,8 +64,17 @@ class Optimizer:
     ``state_dict()`` / ``load_state_dict()`` use PyTorch's format (params as integer ids).
     """
 
+    def __init_subclass__(cls, **kwargs) -> None:
+        # every subclass's own step() runs the step hooks around it (PyTorch does the same)
+        super().__init_subclass__(**kwargs)
+        step = cls.__dict__.get("step")
+        if step is not None and not getattr(step, "_runs_step_hooks", False):
+            cls.step = _with_step_hooks(step)
+
     def __init__(self, params: Iterable[Any], defaults: dict[str, Any]) -> None:
         self.defaults = defaults
+        self._step_pre_hooks: dict[int, Callable] = {}
+        self._step_post_hooks: dict[int, Callable] = {}
         self.state: defaultdict[Tensor, Any] = defaultdict(dict)
         self.param_groups: list[dict[str, Any]] = []
         if isinstance(params, Tensor):
@@ -81,6 +99,8 @@ class Optimizer:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
+        self.__dict__.setdefault("_step_pre_hooks", {})
+        self.__dict__.setdefault("_step_post_hooks", {})
 
     def __repr__(self) -> str:
         s = self.__class__.__name__ + " ("
@@ -164,6 +184,17 @@ class Optimizer:
                     else:
                         g.requires_grad_(False)
                         g.zero_()
+
+    # ------------------------------------------------------------------ hooks
+
+    def register_step_pre_hook(self, hook: Callable):
+        """``hook(optimizer, args, kwargs)`` runs before each ``step``; it may return
+        ``(new_args, new_kwargs)``. Returns a handle whose ``remove()`` unregisters it."""
+        return _add_hook(self.__dict__.setdefault("_step_pre_hooks", {}), hook)
+
+    def register_step_post_hook(self, hook: Callable):
+        """``hook(optimizer, args, kwargs)`` runs after each ``step``."""
+        return _add_hook(self.__dict__.setdefault("_step_post_hooks", {}), hook)
 
     def step(self, closure: Callable[[], Any] | None = None):
         raise NotImplementedError(f"{type(self).__name__} must implement step()")
@@ -295,3 +326,73 @@ class Optimizer:
     @staticmethod
     def _step_tensor() -> Tensor:
         return _C._zeros([], _C.float32)
+
+
+def _grads_of(group: dict[str, Any]) -> list[tuple[Tensor, Tensor]]:
+    """(param, grad) for each parameter of ``group`` that has a gradient; the gradient is negated
+    with ``maximize`` (the optimizers written with plain ember ops share this)."""
+    out = []
+    for p in group["params"]:
+        g = p.grad
+        if g is None:
+            continue
+        out.append((p, -g if group.get("maximize", False) else g))
+    return out
+
+
+def _check_hparams(**values: float) -> None:
+    """ValueError naming the first negative hyperparameter (PyTorch's messages)."""
+    for name, v in values.items():
+        if not 0.0 <= v:
+            raise ValueError(f"Invalid {name.replace('_', ' ')}: {v}")
+
+
+def _add_hook(hooks: dict[int, Callable], hook: Callable):
+    from ..nn.modules.module import RemovableHandle
+
+    handle = RemovableHandle(hooks)
+    hooks[handle.id] = hook
+    return handle
+
+
+def register_optimizer_step_pre_hook(hook: Callable):
+    """Register ``hook(optimizer, args, kwargs)`` to run before the step of every optimizer."""
+    return _add_hook(_global_pre_hooks, hook)
+
+
+def register_optimizer_step_post_hook(hook: Callable):
+    """Register ``hook(optimizer, args, kwargs)`` to run after the step of every optimizer."""
+    return _add_hook(_global_post_hooks, hook)
+
+
+def _with_step_hooks(step: Callable) -> Callable:
+    import functools
+
+    @functools.wraps(step)
+    def wrapper(*args, **kwargs):
+        # hooks see (optimizer, args, kwargs) with the optimizer first in args, as in PyTorch
+        self = args[0]
+        own_pre = self.__dict__.get("_step_pre_hooks", {})
+        own_post = self.__dict__.get("_step_post_hooks", {})
+        nested = self.__dict__.get("_in_step", False)  # a subclass step calling super().step()
+        if nested or not (own_pre or own_post or _global_pre_hooks or _global_post_hooks):
+            return step(*args, **kwargs)
+        for hook in chain(list(_global_pre_hooks.values()), list(own_pre.values())):
+            res = hook(self, args, kwargs)
+            if res is not None:
+                if not (isinstance(res, tuple) and len(res) == 2):
+                    raise RuntimeError(
+                        f"{hook} must return None or a tuple of (new_args, new_kwargs), but got {res}."
+                    )
+                args, kwargs = res
+        self._in_step = True
+        try:
+            out = step(*args, **kwargs)
+        finally:
+            self._in_step = False
+        for hook in chain(list(own_post.values()), list(_global_post_hooks.values())):
+            hook(self, args, kwargs)
+        return out
+
+    wrapper._runs_step_hooks = True
+    return wrapper

@@ -4,7 +4,7 @@
 - :func:`load_torch_state_dict`: read a PyTorch ``state_dict`` (``.pt`` / ``.pth`` through
   ``torch.load(weights_only=True)``, or a torch-written ``.safetensors`` file) as ember tensors,
   ready for ``model.load_state_dict``.
-- ``ember.utils.data`` is ``ember.data`` (so ``torch.utils.data`` imports port unchanged).
+- ``ember.utils.data`` re-exports ``ember.data`` (so ``torch.utils.data`` imports port unchanged).
 """
 
 from __future__ import annotations
@@ -23,10 +23,10 @@ __all__ = ["load", "load_torch_state_dict", "save", "to_torch_state_dict"]
 
 
 def __getattr__(name):
-    if name == "data":
-        from .. import data
+    if name == "data":  # the torch.utils.data alias module, imported on first use
+        import importlib
 
-        return data
+        return importlib.import_module(".data", __name__)
     raise AttributeError(f"module 'ember.utils' has no attribute '{name}'")
 
 

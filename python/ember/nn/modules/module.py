@@ -133,6 +133,8 @@ class Module:
         setattr_(self, "_forward_hooks_always_called", set())
         setattr_(self, "_forward_pre_hooks", _HookDict())
         setattr_(self, "_forward_pre_hooks_with_kwargs", set())
+        setattr_(self, "_backward_hooks", _HookDict())
+        setattr_(self, "_backward_pre_hooks", _HookDict())
         setattr_(self, "_state_dict_hooks", _HookDict())
         setattr_(self, "_load_state_dict_post_hooks", _HookDict())
 
@@ -720,8 +722,34 @@ class Module:
             self._forward_hooks.move_to_end(handle.id, last=False)
         return handle
 
+    def register_full_backward_hook(self, hook: Callable, prepend: bool = False):
+        """``hook(module, grad_input, grad_output)`` runs when the gradients with respect to the
+        module's tensor inputs are computed; a non-None result replaces ``grad_input``.
+        Entries are None for inputs that need no gradient."""
+        handle = RemovableHandle(self._backward_hooks)
+        self._backward_hooks[handle.id] = hook
+        if prepend:
+            self._backward_hooks.move_to_end(handle.id, last=False)
+        return handle
+
+    def register_full_backward_pre_hook(self, hook: Callable, prepend: bool = False):
+        """``hook(module, grad_output)`` runs when the gradients with respect to the module's
+        outputs arrive, before the module's own backward; a non-None result replaces them."""
+        handle = RemovableHandle(self._backward_pre_hooks)
+        self._backward_pre_hooks[handle.id] = hook
+        if prepend:
+            self._backward_pre_hooks.move_to_end(handle.id, last=False)
+        return handle
+
     def _call_impl(self, *args, **kwargs):
-        if not (self._forward_hooks or self._forward_pre_hooks):
+        bw = None
+        if (self._backward_hooks or self._backward_pre_hooks) and _C.is_grad_enabled():
+            from ._backward_hook import BackwardHook
+
+            bw = BackwardHook(
+                self, list(self._backward_hooks.values()), list(self._backward_pre_hooks.values())
+            )
+        if not (self._forward_hooks or self._forward_pre_hooks or bw):
             return self.forward(*args, **kwargs)
         for hook_id, hook in list(self._forward_pre_hooks.items()):
             if hook_id in self._forward_pre_hooks_with_kwargs:
@@ -737,6 +765,8 @@ class Module:
                 if res is not None:
                     args = res if isinstance(res, tuple) else (res,)
         called = set()
+        if bw is not None:
+            args = bw.setup_inputs(args)
         try:
             result = self.forward(*args, **kwargs)
         except Exception:
@@ -758,6 +788,8 @@ class Module:
                 res = hook(self, args, result)
             if res is not None:
                 result = res
+        if bw is not None:
+            result = bw.setup_outputs(result)
         return result
 
     __call__ = _call_impl
@@ -798,6 +830,8 @@ class Module:
             ("_forward_pre_hooks_with_kwargs", set),
             ("_state_dict_hooks", _HookDict),
             ("_load_state_dict_post_hooks", _HookDict),
+            ("_backward_hooks", _HookDict),
+            ("_backward_pre_hooks", _HookDict),
             ("_non_persistent_buffers_set", set),
         ):
             if name not in self.__dict__:
