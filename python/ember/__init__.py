@@ -100,3 +100,7 @@ moveaxis = movedim  # noqa: F405
 # data loading, checkpoints (safetensors) and the training loop
 from . import data, train, utils  # noqa: E402
 from .serialization import load, save  # noqa: E402
+
+# mixed precision (ember.amp), linear algebra (ember.linalg), einsum and the other parity ops
+from . import amp  # noqa: E402
+from .amp import autocast, get_autocast_dtype, is_autocast_enabled  # noqa: E402
