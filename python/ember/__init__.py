@@ -104,3 +104,26 @@ from .serialization import load, save  # noqa: E402
 # mixed precision (ember.amp), linear algebra (ember.linalg), einsum and the other parity ops
 from . import amp  # noqa: E402
 from .amp import autocast, get_autocast_dtype, is_autocast_enabled  # noqa: E402
+from . import linalg  # noqa: E402
+from ._einsum import einsum  # noqa: E402
+from ._misc_ops import (  # noqa: E402
+    bucketize,
+    cartesian_prod,
+    cdist,
+    cross,
+    diag,
+    diag_embed,
+    ger,
+    histc,
+    kron,
+    meshgrid,
+    outer,
+    searchsorted,
+    tensordot,
+    tril_indices,
+    triu_indices,
+)
+from .linalg import det, inverse, logdet, slogdet  # noqa: E402
+
+for _name in ("outer", "ger", "kron", "diag", "diag_embed", "cross", "histc", "det", "inverse", "logdet", "slogdet"):
+    setattr(Tensor, _name, globals()[_name])
