@@ -75,7 +75,13 @@ def test_inv_det_slogdet(shape, dtype):
 def test_cholesky(shape, dtype):
     e, t = pair(arr(shape, kind="spd"), dtype)
     close(ember.linalg.cholesky(e), torch.linalg.cholesky(t), dtype, rtol=1e-4, atol=1e-4)
-    close(ember.linalg.cholesky(e, upper=True), torch.linalg.cholesky(t, upper=True), dtype, rtol=1e-4, atol=1e-4)
+    close(
+        ember.linalg.cholesky(e, upper=True),
+        torch.linalg.cholesky(t, upper=True),
+        dtype,
+        rtol=1e-4,
+        atol=1e-4,
+    )
 
 
 @pytest.mark.parametrize("shape", RECT + SQUARE[:3])
@@ -121,20 +127,40 @@ def test_eigh(shape, uplo, dtype):
     close(ember.linalg.eigvalsh(e, UPLO=uplo), tL, dtype, rtol=1e-4, atol=1e-4)
     # eigenvectors up to sign: compare the projectors v v^T
     V, tV = V.mT, tV.mT  # rows: eigenvectors
-    close(V.unsqueeze(-1) * V.unsqueeze(-2), tV.unsqueeze(-1) * tV.unsqueeze(-2), dtype, rtol=1e-3, atol=1e-4)
+    close(
+        V.unsqueeze(-1) * V.unsqueeze(-2),
+        tV.unsqueeze(-1) * tV.unsqueeze(-2),
+        dtype,
+        rtol=1e-3,
+        atol=1e-4,
+    )
 
 
 @pytest.mark.parametrize(
     "ashape,bshape,left",
-    [((3, 3), (3, 2), True), ((3, 3), (3,), True), ((2, 4, 4), (2, 4), True), ((2, 4, 4), (4, 1), True),
-     ((4, 4), (2, 4, 3), True), ((3, 3), (2, 3), False), ((2, 1, 3, 3), (5, 3, 1), True), ((1, 1), (1, 1), True)],
+    [
+        ((3, 3), (3, 2), True),
+        ((3, 3), (3,), True),
+        ((2, 4, 4), (2, 4), True),
+        ((2, 4, 4), (4, 1), True),
+        ((4, 4), (2, 4, 3), True),
+        ((3, 3), (2, 3), False),
+        ((2, 1, 3, 3), (5, 3, 1), True),
+        ((1, 1), (1, 1), True),
+    ],
 )
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_solve(ashape, bshape, left, dtype):
     a = arr(ashape)
     b = np.random.default_rng(3).standard_normal(bshape)
     (ea, ta), (eb, tb) = pair(a, dtype), pair(b, dtype)
-    close(ember.linalg.solve(ea, eb, left=left), torch.linalg.solve(ta, tb, left=left), dtype, rtol=1e-3, atol=1e-4)
+    close(
+        ember.linalg.solve(ea, eb, left=left),
+        torch.linalg.solve(ta, tb, left=left),
+        dtype,
+        rtol=1e-3,
+        atol=1e-4,
+    )
 
 
 # ---- gradients vs PyTorch (float64) ----------------------------------------------------------
@@ -160,7 +186,14 @@ def test_det_grad_singular_matrix():
 @pytest.mark.parametrize("upper", [False, True])
 def test_grads_cholesky(shape, upper):
     a = arr(shape)
-    grads_match(lambda lib, A: lib.linalg.cholesky(A @ A.mT + A.shape[-1] * lib.eye(A.shape[-1], dtype=A.dtype), upper=upper), a, rtol=1e-7, atol=1e-8)
+    grads_match(
+        lambda lib, A: lib.linalg.cholesky(
+            A @ A.mT + A.shape[-1] * lib.eye(A.shape[-1], dtype=A.dtype), upper=upper
+        ),
+        a,
+        rtol=1e-7,
+        atol=1e-8,
+    )
 
 
 @pytest.mark.parametrize("shape", [(4, 3), (3, 3), (2, 5, 2), (3, 5), (2, 2, 4), (1, 1)])
@@ -198,7 +231,9 @@ def test_grads_eigh(shape):
     grads_match(lambda lib, A: lib.linalg.eigvalsh(A + A.mT), a, rtol=1e-7, atol=1e-9)
 
 
-@pytest.mark.parametrize("bshape,left", [((3, 2), True), ((3,), True), ((2, 3), False), ((2, 3, 1), True)])
+@pytest.mark.parametrize(
+    "bshape,left", [((3, 2), True), ((3,), True), ((2, 3), False), ((2, 3, 1), True)]
+)
 def test_grads_solve(bshape, left):
     a, b = arr((3, 3)), np.random.default_rng(5).standard_normal(bshape)
     (ea, ta), (eb, tb) = pair(a, grad=True), pair(b, grad=True)
@@ -249,7 +284,9 @@ def test_double_backward(name, fn):
     for lib in (ember, torch):
         A = lib.tensor(a, dtype=lib.float64, requires_grad=True)
         out = fn(lib, A)
-        w = lib.tensor(np.linspace(0.5, 1.5, out.numel()).reshape(tuple(out.shape)), dtype=lib.float64)
+        w = lib.tensor(
+            np.linspace(0.5, 1.5, out.numel()).reshape(tuple(out.shape)), dtype=lib.float64
+        )
         (g,) = lib.autograd.grad((out * w).sum(), [A], create_graph=True)
         (gg,) = lib.autograd.grad((g * g).sum(), [A])
         res.append(gg)
@@ -266,25 +303,50 @@ def test_vector_norm(ord, dim, keepdim):
     a = np.random.default_rng(2).standard_normal((3, 4, 5))
     a[0, 0, 0] = 0.0
     e, t = pair(a)
-    close(ember.linalg.vector_norm(e, ord, dim, keepdim), torch.linalg.vector_norm(t, ord, dim, keepdim), rtol=1e-10)
+    close(
+        ember.linalg.vector_norm(e, ord, dim, keepdim),
+        torch.linalg.vector_norm(t, ord, dim, keepdim),
+        rtol=1e-10,
+    )
     if ord not in (0,):
-        grads_match(lambda lib, A: lib.linalg.vector_norm(A, ord, dim, keepdim), a, rtol=1e-8, atol=1e-10)
+        grads_match(
+            lambda lib, A: lib.linalg.vector_norm(A, ord, dim, keepdim), a, rtol=1e-8, atol=1e-10
+        )
 
 
 @pytest.mark.parametrize("ord", ["fro", "nuc", math.inf, -math.inf, 1, -1, 2, -2])
-@pytest.mark.parametrize("shape,dim", [((3, 4), (-2, -1)), ((2, 3, 5), (-2, -1)), ((3, 2, 4), (0, 2)), ((3, 2, 4), (2, 0))])
+@pytest.mark.parametrize(
+    "shape,dim",
+    [((3, 4), (-2, -1)), ((2, 3, 5), (-2, -1)), ((3, 2, 4), (0, 2)), ((3, 2, 4), (2, 0))],
+)
 @pytest.mark.parametrize("keepdim", [False, True])
 def test_matrix_norm(ord, shape, dim, keepdim):
     a = np.random.default_rng(4).standard_normal(shape)
     e, t = pair(a)
-    close(ember.linalg.matrix_norm(e, ord, dim, keepdim), torch.linalg.matrix_norm(t, ord, dim, keepdim), rtol=1e-9)
-    grads_match(lambda lib, A: lib.linalg.matrix_norm(A, ord, dim, keepdim), a, rtol=1e-7, atol=1e-9)
+    close(
+        ember.linalg.matrix_norm(e, ord, dim, keepdim),
+        torch.linalg.matrix_norm(t, ord, dim, keepdim),
+        rtol=1e-9,
+    )
+    grads_match(
+        lambda lib, A: lib.linalg.matrix_norm(A, ord, dim, keepdim), a, rtol=1e-7, atol=1e-9
+    )
 
 
 @pytest.mark.parametrize(
     "shape,ord,dim",
-    [((5,), None, None), ((3, 4), None, None), ((2, 3, 4), None, None), ((3, 4), "fro", None), ((3, 4), "nuc", None),
-     ((3, 4), 2, None), ((5,), 3, None), ((3, 4), 1, 1), ((2, 3, 4), None, (1, 2)), ((2, 3, 4), math.inf, (0, 1))],
+    [
+        ((5,), None, None),
+        ((3, 4), None, None),
+        ((2, 3, 4), None, None),
+        ((3, 4), "fro", None),
+        ((3, 4), "nuc", None),
+        ((3, 4), 2, None),
+        ((5,), 3, None),
+        ((3, 4), 1, 1),
+        ((2, 3, 4), None, (1, 2)),
+        ((2, 3, 4), math.inf, (0, 1)),
+    ],
 )
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_norm_dispatch(shape, ord, dim, dtype):
@@ -311,7 +373,14 @@ def test_singular_raises_linalg_error():
 
 @pytest.mark.parametrize(
     "fn",
-    [ember.linalg.inv, ember.linalg.det, ember.linalg.slogdet, ember.linalg.cholesky, ember.linalg.eigh, ember.linalg.eigvalsh],
+    [
+        ember.linalg.inv,
+        ember.linalg.det,
+        ember.linalg.slogdet,
+        ember.linalg.cholesky,
+        ember.linalg.eigh,
+        ember.linalg.eigvalsh,
+    ],
 )
 def test_square_and_dtype_checks(fn):
     with pytest.raises(RuntimeError, match="square"):

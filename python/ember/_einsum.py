@@ -19,12 +19,16 @@ def _parse_term(term: str, what: str):
         c = term[i]
         if c == ".":
             if term[i : i + 3] != "..." or None in labels:
-                raise RuntimeError(f"einsum(): invalid ellipsis in the subscripts of {what} ('{term}')")
+                raise RuntimeError(
+                    f"einsum(): invalid ellipsis in the subscripts of {what} ('{term}')"
+                )
             labels.append(None)
             i += 3
             continue
         if c not in _LETTERS:
-            raise RuntimeError(f"einsum(): invalid subscript '{c}' given in the equation string, subscripts must be in [a-zA-Z]")
+            raise RuntimeError(
+                f"einsum(): invalid subscript '{c}' given in the equation string, subscripts must be in [a-zA-Z]"
+            )
         labels.append(c)
         i += 1
     return labels
@@ -38,7 +42,9 @@ def _sublist_to_str(sub, what):
         elif isinstance(s, builtins.int) and 0 <= s < 52:
             out.append(_LETTERS[s])
         else:
-            raise RuntimeError(f"einsum(): expected subscript between 0 and 51 or Ellipsis in {what}, got {s!r}")
+            raise RuntimeError(
+                f"einsum(): expected subscript between 0 and 51 or Ellipsis in {what}, got {s!r}"
+            )
     return "".join(out)
 
 
@@ -78,13 +84,17 @@ def einsum(*args) -> Tensor:
     lhs, arrow, rhs = eq.partition("->")
     terms = lhs.split(",")
     if len(terms) != len(ops):
-        raise RuntimeError(f"einsum(): {len(terms)} operands were specified in the equation '{eq}' but {len(ops)} were given")
+        raise RuntimeError(
+            f"einsum(): {len(terms)} operands were specified in the equation '{eq}' but {len(ops)} were given"
+        )
     if not ops:
         raise RuntimeError("einsum(): must provide at least one operand")
     dtype = ops[0].dtype
     for op in ops[1:]:
         if op.dtype != dtype:
-            raise RuntimeError(f"einsum(): expected all operands to have the same dtype, got {dtype} and {op.dtype}")
+            raise RuntimeError(
+                f"einsum(): expected all operands to have the same dtype, got {dtype} and {op.dtype}"
+            )
     parsed = [_parse_term(t, f"operand {i}") for i, t in enumerate(terms)]
 
     # expand '...' into labels 0..-(e-1) (ints, right-aligned); check label counts vs ranks
@@ -121,26 +131,38 @@ def einsum(*args) -> Tensor:
             if lab is None:
                 out.extend(ell_labels)
             elif lab in out:
-                raise RuntimeError(f"einsum(): output subscript {lab} appears more than once in the output")
+                raise RuntimeError(
+                    f"einsum(): output subscript {lab} appears more than once in the output"
+                )
             elif lab not in counts:
-                raise RuntimeError(f"einsum(): output subscript {lab} does not appear in the equation for any input operand")
+                raise RuntimeError(
+                    f"einsum(): output subscript {lab} does not appear in the equation for any input operand"
+                )
             else:
                 out.append(lab)
     else:
-        out = ell_labels + sorted((lab for lab in counts if isinstance(lab, str) and counts[lab] == 1), key=_LETTERS.index)
+        out = ell_labels + sorted(
+            (lab for lab in counts if isinstance(lab, str) and counts[lab] == 1), key=_LETTERS.index
+        )
 
     # label sizes (size 1 broadcasts against any size)
     sizes = {}
     for i, (op, labels) in enumerate(operands):
+        for a, lab in enumerate(labels):
+            if lab in labels[a + 1 :] and op.shape[a] != op.shape[labels.index(lab, a + 1)]:
+                raise RuntimeError(
+                    f"einsum(): subscript {lab} is repeated for operand {i} but the sizes don't match, "
+                    f"{op.shape[a]} != {op.shape[labels.index(lab, a + 1)]}"
+                )
         for lab, n in zip(labels, op.shape):
-            m = sizes.get(lab, 1)
+            m = sizes.get(lab, n)
             if m != 1 and n != 1 and m != n:
                 name = lab if isinstance(lab, str) else "..."
                 raise RuntimeError(
                     f"einsum(): operands do not broadcast with remapped shapes (original->remapped): "
                     f"subscript {name} has size {n} for operand {i} which does not broadcast with previously seen size {m}"
                 )
-            sizes[lab] = max(m, n)
+            sizes[lab] = n if m == 1 else m
 
     # each operand: take diagonals of repeated labels, sum labels used nowhere else
     prepared = []
@@ -218,9 +240,16 @@ def _contract(a, la, b, lb, keep, sizes):
     b = b.permute([lb.index(lab) for lab in batch + summed + b_only])
     a = a.expand(bsz + list(a.shape[len(batch) :]))
     b = b.expand(bsz + list(b.shape[len(batch) :]))
-    m, k = _prod(a.shape[len(batch) : len(batch) + len(a_only)]), _prod(a.shape[len(batch) + len(a_only) :])
+    m, k = (
+        _prod(a.shape[len(batch) : len(batch) + len(a_only)]),
+        _prod(a.shape[len(batch) + len(a_only) :]),
+    )
     n = _prod(b.shape[len(batch) + len(summed) :])
     nb = _prod(bsz)
     y = _C.bmm(a.reshape([nb, m, k]), b.reshape([nb, k, n]))
-    shape = bsz + list(a.shape[len(batch) : len(batch) + len(a_only)]) + list(b.shape[len(batch) + len(summed) :])
+    shape = (
+        bsz
+        + list(a.shape[len(batch) : len(batch) + len(a_only)])
+        + list(b.shape[len(batch) + len(summed) :])
+    )
     return y.reshape(shape), batch + a_only + b_only

@@ -23,7 +23,9 @@ def _check_tensor(op, name, x):
 
 def _same_dtype(op, a, b):
     if a.dtype != b.dtype:
-        raise RuntimeError(f"{op}(): expected both inputs to have the same dtype, got {a.dtype} and {b.dtype}")
+        raise RuntimeError(
+            f"{op}(): expected both inputs to have the same dtype, got {a.dtype} and {b.dtype}"
+        )
 
 
 def _prod(xs):
@@ -56,7 +58,9 @@ def tensordot(a: Tensor, b: Tensor, dims=2, out=None) -> Tensor:
         da = [da] if isinstance(da, builtins.int) else list(da)
         db = [db] if isinstance(db, builtins.int) else list(db)
         if len(da) != len(db):
-            raise RuntimeError(f"both dimension lists should have same length, got {len(da)} and {len(db)}")
+            raise RuntimeError(
+                f"both dimension lists should have same length, got {len(da)} and {len(db)}"
+            )
     da = [d % a.ndim if a.ndim else d for d in da]
     db = [d % b.ndim if b.ndim else d for d in db]
     for x, y in zip(da, db):
@@ -90,7 +94,9 @@ def outer(input: Tensor, vec2: Tensor) -> Tensor:
     _check_tensor("outer", "input", input)
     _check_tensor("outer", "vec2", vec2)
     if input.ndim != 1 or vec2.ndim != 1:
-        raise RuntimeError(f"outer: expected 1-D tensors, got shapes {list(input.shape)} and {list(vec2.shape)}")
+        raise RuntimeError(
+            f"outer: expected 1-D tensors, got shapes {list(input.shape)} and {list(vec2.shape)}"
+        )
     return input.unsqueeze(1) * vec2.unsqueeze(0)
 
 
@@ -111,7 +117,9 @@ def cross(input: Tensor, other: Tensor, dim=None) -> Tensor:
     if dim is None:
         dim = next((d for d, s in enumerate(shape) if s == 3), None)
         if dim is None:
-            raise RuntimeError(f"no dimension of size 3 in input (shapes {list(input.shape)} and {list(other.shape)})")
+            raise RuntimeError(
+                f"no dimension of size 3 in input (shapes {list(input.shape)} and {list(other.shape)})"
+            )
     if not -len(shape) <= dim < len(shape):
         raise IndexError(f"cross: dim {dim} out of range for {len(shape)}-D inputs")
     if input.shape[dim] != 3 or other.shape[dim] != 3:
@@ -129,7 +137,9 @@ def meshgrid(*tensors, indexing: str = "ij"):
     if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
         tensors = tuple(tensors[0])
     if indexing not in ("ij", "xy"):
-        raise RuntimeError(f"torch.meshgrid: indexing must be one of 'xy' or 'ij', but received: {indexing}")
+        raise RuntimeError(
+            f"torch.meshgrid: indexing must be one of 'xy' or 'ij', but received: {indexing}"
+        )
     for t in tensors:
         if not isinstance(t, Tensor) or t.ndim > 1:
             raise RuntimeError("torch.meshgrid: Expected 0D or 1D tensor in the tensor list")
@@ -143,8 +153,7 @@ def meshgrid(*tensors, indexing: str = "ij"):
         view = [1] * len(ts)
         view[i] = shape[i]
         out.append(t.reshape(view).expand(shape))
-    if swap:
-        out = [o.transpose(0, 1) for o in out]
+    if swap:  # "xy": the grids of the swapped inputs, handed back in the input order
         out[0], out[1] = out[1], out[0]
     return tuple(out)
 
@@ -161,14 +170,18 @@ def cartesian_prod(*tensors: Tensor) -> Tensor:
     return _C.stack([g.reshape([-1]) for g in grids], 1)
 
 
-def diag_embed(input: Tensor, offset: builtins.int = 0, dim1: builtins.int = -2, dim2: builtins.int = -1) -> Tensor:
+def diag_embed(
+    input: Tensor, offset: builtins.int = 0, dim1: builtins.int = -2, dim2: builtins.int = -1
+) -> Tensor:
     """A tensor whose diagonals (``offset``, in the planes ``dim1``/``dim2``) are filled by the
     last dim of ``input``; zeros elsewhere."""
     _check_tensor("diag_embed", "input", input)
     nd = input.ndim + 1
     d1, d2 = dim1 % nd if -nd <= dim1 < nd else None, dim2 % nd if -nd <= dim2 < nd else None
     if d1 is None or d2 is None:
-        raise IndexError(f"diag_embed: Dimension out of range (expected to be in range of [{-nd}, {nd - 1}])")
+        raise IndexError(
+            f"diag_embed: Dimension out of range (expected to be in range of [{-nd}, {nd - 1}])"
+        )
     if d1 == d2:
         raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
     n = input.shape[-1] if input.ndim else 1
@@ -201,20 +214,44 @@ def _tri_indices(op, row, col, offset, dtype, device, upper):
     if dtype not in (_C.int64, _C.int32):
         raise RuntimeError(f"{op}: dtype must be int64 or int32, got {dtype}")
     fn = np.triu_indices if upper else np.tril_indices
-    idx = np.stack(fn(row, offset, col)).astype(np.int64) if row and col else np.zeros((2, 0), np.int64)
+    idx = (
+        np.stack(fn(row, offset, col)).astype(np.int64)
+        if row and col
+        else np.zeros((2, 0), np.int64)
+    )
     from ._creation import tensor
 
     return tensor(idx, dtype=dtype, device=device)
 
 
-def triu_indices(row: builtins.int, col: builtins.int, offset: builtins.int = 0, *, dtype=None, device="cpu", layout=None):
+def triu_indices(
+    row: builtins.int,
+    col: builtins.int,
+    offset: builtins.int = 0,
+    *,
+    dtype=None,
+    device="cpu",
+    layout=None,
+):
     """The [2, N] (row, col) indices of the upper triangle of a row x col matrix, row-major."""
-    return _tri_indices("triu_indices", row, col, offset, _C.int64 if dtype is None else dtype, device, True)
+    return _tri_indices(
+        "triu_indices", row, col, offset, _C.int64 if dtype is None else dtype, device, True
+    )
 
 
-def tril_indices(row: builtins.int, col: builtins.int, offset: builtins.int = 0, *, dtype=None, device="cpu", layout=None):
+def tril_indices(
+    row: builtins.int,
+    col: builtins.int,
+    offset: builtins.int = 0,
+    *,
+    dtype=None,
+    device="cpu",
+    layout=None,
+):
     """The [2, N] (row, col) indices of the lower triangle of a row x col matrix, row-major."""
-    return _tri_indices("tril_indices", row, col, offset, _C.int64 if dtype is None else dtype, device, False)
+    return _tri_indices(
+        "tril_indices", row, col, offset, _C.int64 if dtype is None else dtype, device, False
+    )
 
 
 def _np(x):
@@ -227,14 +264,24 @@ def _index_result(arr, out_int32, like):
     return tensor(np.array(arr), dtype=_C.int32 if out_int32 else _C.int64, device=like.device)
 
 
-def searchsorted(sorted_sequence: Tensor, input, *, out_int32: bool = False, right: bool = False, side=None, sorter=None):
+def searchsorted(
+    sorted_sequence: Tensor,
+    input,
+    *,
+    out_int32: bool = False,
+    right: bool = False,
+    side=None,
+    sorter=None,
+):
     """Indices where ``input`` would be inserted into the innermost dim of ``sorted_sequence``
     to keep it sorted (``right``/``side="right"``: after equal values). ``sorter``: indices that
     sort an unsorted ``sorted_sequence``."""
     _check_tensor("searchsorted", "sorted_sequence", sorted_sequence)
     if side is not None:
         if side not in ("left", "right"):
-            raise RuntimeError(f"torch.searchsorted(): side can only be 'left' or 'right' but got {side}")
+            raise RuntimeError(
+                f"torch.searchsorted(): side can only be 'left' or 'right' but got {side}"
+            )
         if right and side == "left":
             raise RuntimeError(
                 "torch.searchsorted(): side and right can't be set to opposites, got side of left while right was True"
@@ -248,7 +295,9 @@ def searchsorted(sorted_sequence: Tensor, input, *, out_int32: bool = False, rig
     else:
         vals = _np(input)
     if sorted_sequence.ndim == 0:
-        raise RuntimeError("torch.searchsorted(): boundaries tensor should have positive dimension, but got 0 dimension")
+        raise RuntimeError(
+            "torch.searchsorted(): boundaries tensor should have positive dimension, but got 0 dimension"
+        )
     seq = _np(sorted_sequence)
     if sorter is not None:
         if sorter.dtype != _C.int64:
@@ -283,7 +332,9 @@ def bucketize(input, boundaries: Tensor, *, out_int32: bool = False, right: bool
     ``boundaries[i-1] < x <= boundaries[i]`` (``right=True``: ``boundaries[i-1] <= x < boundaries[i]``)."""
     _check_tensor("bucketize", "boundaries", boundaries)
     if boundaries.ndim != 1:
-        raise RuntimeError(f"bucketize: boundaries tensor must be 1 dimension, but got dim({boundaries.ndim})")
+        raise RuntimeError(
+            f"bucketize: boundaries tensor must be 1 dimension, but got dim({boundaries.ndim})"
+        )
     return searchsorted(boundaries, input, out_int32=out_int32, right=right)
 
 
@@ -292,7 +343,9 @@ def histc(input: Tensor, bins: builtins.int = 100, min=0, max=0) -> Tensor:  # n
     data's min and max); elements outside are ignored. Same dtype as ``input``."""
     _check_tensor("histc", "input", input)
     if input.dtype not in _FLOATS:
-        raise RuntimeError(f"\"histogram_cpu\" not implemented for '{str(input.dtype).split('.')[-1]}'")
+        raise RuntimeError(
+            f"\"histogram_cpu\" not implemented for '{str(input.dtype).split('.')[-1]}'"
+        )
     if bins <= 0:
         raise RuntimeError(f"torch.histc(): bins must be > 0, but got {bins} for dimension 0")
     x = _np(input).reshape(-1)
@@ -315,24 +368,37 @@ def histc(input: Tensor, bins: builtins.int = 100, min=0, max=0) -> Tensor:  # n
     return tensor(counts, dtype=input.dtype, device=input.device)
 
 
-def cdist(x1: Tensor, x2: Tensor, p: builtins.float = 2.0, compute_mode: str = "use_mm_for_euclid_dist_if_necessary"):
+def cdist(
+    x1: Tensor,
+    x2: Tensor,
+    p: builtins.float = 2.0,
+    compute_mode: str = "use_mm_for_euclid_dist_if_necessary",
+):
     """p-norm distances between the rows of ``x1`` [*, P, M] and ``x2`` [*, R, M]: [*, P, R].
     For p = 2 with more than 25 rows (or ``compute_mode="use_mm_for_euclid_dist"``) the distances
     come from one GEMM (|x|^2 + |y|^2 - 2 x.y), as PyTorch."""
     _check_tensor("cdist", "x1", x1)
     _check_tensor("cdist", "x2", x2)
     if x1.dtype not in _FLOATS or x2.dtype not in _FLOATS:
-        raise RuntimeError(f"cdist only supports floating-point dtypes, X1 got: {x1.dtype}, X2 got: {x2.dtype}")
+        raise RuntimeError(
+            f"cdist only supports floating-point dtypes, X1 got: {x1.dtype}, X2 got: {x2.dtype}"
+        )
     _same_dtype("cdist", x1, x2)
     if x1.ndim < 2 or x2.ndim < 2:
-        raise RuntimeError(f"cdist only supports at least 2D tensors, X1 got: {x1.ndim}D, X2 got: {x2.ndim}D")
+        raise RuntimeError(
+            f"cdist only supports at least 2D tensors, X1 got: {x1.ndim}D, X2 got: {x2.ndim}D"
+        )
     if x1.shape[-1] != x2.shape[-1]:
         raise RuntimeError(
             f"X1 and X2 must have the same number of columns. X1: {x1.shape[-1]} X2: {x2.shape[-1]}"
         )
     if not p >= 0:
         raise RuntimeError(f"cdist only supports non-negative p values, got {p}")
-    modes = ("use_mm_for_euclid_dist_if_necessary", "use_mm_for_euclid_dist", "donot_use_mm_for_euclid_dist")
+    modes = (
+        "use_mm_for_euclid_dist_if_necessary",
+        "use_mm_for_euclid_dist",
+        "donot_use_mm_for_euclid_dist",
+    )
     if compute_mode not in modes:
         raise RuntimeError(f"{compute_mode} is not a valid value for compute_mode")
     batch = list(_C.broadcast_shapes(list(x1.shape[:-2]), list(x2.shape[:-2])))
@@ -352,6 +418,7 @@ def cdist(x1: Tensor, x2: Tensor, p: builtins.float = 2.0, compute_mode: str = "
     if p == 0:
         return (diff != 0).sum(-1).to(a.dtype)
     return _C.norm(diff, float(p), -1, False)
+
 
 from .amp.autocast_mode import autocast_inputs as _autocast_inputs  # noqa: E402
 

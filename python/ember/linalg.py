@@ -51,8 +51,16 @@ _svd = namedtuple("svd", ["U", "S", "Vh"])
 _eigh = namedtuple("eigh", ["eigenvalues", "eigenvectors"])
 
 
-_TORCH_NAMES = {"int64": "Long", "int32": "Int", "uint8": "Byte", "bool": "Bool", "float16": "Half",
-                "bfloat16": "BFloat16", "float32": "Float", "float64": "Double"}
+_TORCH_NAMES = {
+    "int64": "Long",
+    "int32": "Int",
+    "uint8": "Byte",
+    "bool": "Bool",
+    "float16": "Half",
+    "bfloat16": "BFloat16",
+    "float32": "Float",
+    "float64": "Double",
+}
 
 
 def _dtype_name(dt) -> str:
@@ -66,7 +74,9 @@ def _check(op: str, A, square: bool = True, min_dim: int = 2):
         raise TypeError(f"{op}(): argument 'A' must be Tensor, not {type(A).__name__}")
     if A.dtype not in (_C.float32, _C.float64):
         if A.dtype in (_C.float16, _C.bfloat16):
-            raise RuntimeError(f"{op}: Low precision dtypes not supported. Got {_dtype_name(A.dtype)}")
+            raise RuntimeError(
+                f"{op}: Low precision dtypes not supported. Got {_dtype_name(A.dtype)}"
+            )
         raise RuntimeError(
             f"{op}: Expected a floating point or complex tensor as input. Got {_dtype_name(A.dtype)}"
         )
@@ -98,7 +108,9 @@ def _lapack(op: str, fn, *args):
     except np.linalg.LinAlgError as e:
         msg = str(e)
         if "Singular" in msg or "singular" in msg:
-            raise LinAlgError(f"{op}: The input matrix is singular, so the operation could not be completed.") from None
+            raise LinAlgError(
+                f"{op}: The input matrix is singular, so the operation could not be completed."
+            ) from None
         if "positive definite" in msg:
             raise LinAlgError(
                 f"{op}: The factorization could not be completed because the input is not positive-definite."
@@ -197,7 +209,9 @@ def solve(A: Tensor, B: Tensor, *, left: bool = True, out=None) -> Tensor:
     vector = B.ndim == 1 or (B.ndim == A.ndim - 1 and list(B.shape) == list(A.shape[:-1]))
     if vector:
         if not left:
-            raise RuntimeError("linalg.solve: Vector broadcasting of the left hand side is not supported for left=False.")
+            raise RuntimeError(
+                "linalg.solve: Vector broadcasting of the left hand side is not supported for left=False."
+            )
         Bm = B.unsqueeze(-1)
     else:
         Bm = B
@@ -236,7 +250,9 @@ class _Det(Function):
         # d det / dA = adj(A)^T; through the SVD so singular matrices get it too
         u, s, vh = np.linalg.svd(_np(A))
         n = s.shape[-1]
-        prods = np.stack([np.prod(np.delete(s, i, axis=-1), axis=-1) for i in range(n)], -1) if n else s
+        prods = (
+            np.stack([np.prod(np.delete(s, i, axis=-1), axis=-1) for i in range(n)], -1) if n else s
+        )
         sign = np.linalg.det(u) * np.linalg.det(vh)
         adj_t = sign[..., None, None] * (u * prods[..., None, :]) @ vh  # (V adj(S) U^T)^T
         return g.unsqueeze(-1).unsqueeze(-1) * _t(adj_t, A)
@@ -338,13 +354,15 @@ class _QR(Function):
         A, Q, R = ctx.saved_tensors
         m, n = A.shape[-2], A.shape[-1]
         if ctx.mode == "complete" and m > n:
-            raise RuntimeError("The QR decomposition is not differentiable when mode='complete' and nrows > ncols.")
+            raise RuntimeError(
+                "The QR decomposition is not differentiable when mode='complete' and nrows > ncols."
+            )
         if _building_graph():
             Q, R = _QR.apply(A, ctx.mode)
         if m >= n:
             return _qr_square_backward(Q, R, gQ, gR), None
         # wide: A = [X | Y], X = Q U (square), R = [U | V] with V = Q^T Y
-        U, V = R[..., :, :m], R[..., :, m:]
+        U = R[..., :, :m]
         gU, gV = gR[..., :, :m], gR[..., :, m:]
         Y = A[..., :, m:]
         gX = _qr_square_backward(Q, U, gQ + Y @ gV.mT, gU)
@@ -357,7 +375,9 @@ def qr(A: Tensor, mode: str = "reduced"):
     R [k, n], k = min(m, n)), "complete" (Q [m, m]) or "r" (R only; Q is empty)."""
     _check("linalg.qr", A, square=False)
     if mode not in ("reduced", "complete", "r"):
-        raise RuntimeError(f"qr received unrecognized mode '{mode}' but expected one of 'reduced' (default), 'r', or 'complete'")
+        raise RuntimeError(
+            f"qr received unrecognized mode '{mode}' but expected one of 'reduced' (default), 'r', or 'complete'"
+        )
     if mode == "r":
         r = np.linalg.qr(_np(A), mode="r")
         return _qr(_C._empty([0], A.dtype), _t(r, A))
@@ -510,7 +530,9 @@ def _dims(dim, ndim):
     out = []
     for d in dims:
         if not -max(ndim, 1) <= d < max(ndim, 1):
-            raise IndexError(f"Dimension out of range (expected to be in range of [{-max(ndim, 1)}, {max(ndim, 1) - 1}], but got {d})")
+            raise IndexError(
+                f"Dimension out of range (expected to be in range of [{-max(ndim, 1)}, {max(ndim, 1) - 1}], but got {d})"
+            )
         out.append(d % max(ndim, 1))
     if len(set(out)) != len(out):
         raise RuntimeError(f"dim {list(dims)} appears multiple times in the list of dims")
@@ -521,7 +543,9 @@ def vector_norm(x: Tensor, ord=2, dim=None, keepdim: bool = False, *, dtype=None
     """The ``ord``-norm of ``x`` over ``dim`` (all dims by default) treated as one vector:
     ``sum(|x|^ord)^(1/ord)``; inf / -inf: max / min of |x|; 0: the count of non-zeros."""
     if not isinstance(x, Tensor):
-        raise TypeError(f"linalg.vector_norm(): argument 'x' must be Tensor, not {type(x).__name__}")
+        raise TypeError(
+            f"linalg.vector_norm(): argument 'x' must be Tensor, not {type(x).__name__}"
+        )
     if dtype is not None:
         x = x.to(dtype)
     if not x.is_floating_point():
@@ -537,7 +561,9 @@ def vector_norm(x: Tensor, ord=2, dim=None, keepdim: bool = False, *, dtype=None
     a = _C.abs(x)
     if ord == math.inf or ord == -math.inf:
         if any(x.shape[d] == 0 for d in dims):
-            raise RuntimeError(f"linalg.vector_norm cannot compute the {ord} norm on an empty tensor because the operation does not have an identity")
+            raise RuntimeError(
+                f"linalg.vector_norm cannot compute the {ord} norm on an empty tensor because the operation does not have an identity"
+            )
         r = _C.amax(a, dims, keepdim) if ord > 0 else _C.amin(a, dims, keepdim)
     elif ord == 0:
         r = (x != 0).sum(dims, keepdim=keepdim).to(x.dtype)
@@ -561,11 +587,15 @@ def matrix_norm(A: Tensor, ord="fro", dim=(-2, -1), keepdim: bool = False, *, dt
     """A matrix norm over the two dims ``dim``: "fro", "nuc", inf, -inf, 1, -1, 2, -2 (2/-2: the
     largest/smallest singular value; 1/inf: max column/row sum of |A|)."""
     if not isinstance(A, Tensor):
-        raise TypeError(f"linalg.matrix_norm(): argument 'A' must be Tensor, not {type(A).__name__}")
+        raise TypeError(
+            f"linalg.matrix_norm(): argument 'A' must be Tensor, not {type(A).__name__}"
+        )
     if dtype is not None:
         A = A.to(dtype)
     if A.ndim < 2:
-        raise RuntimeError(f"linalg.matrix_norm: The input tensor A must have at least 2 dimensions.")
+        raise RuntimeError(
+            "linalg.matrix_norm: The input tensor A must have at least 2 dimensions."
+        )
     if not A.is_floating_point():
         raise RuntimeError(
             f"linalg.matrix_norm: Expected a floating point or complex tensor as input. Got {_dtype_name(A.dtype)}"
@@ -579,7 +609,9 @@ def matrix_norm(A: Tensor, ord="fro", dim=(-2, -1), keepdim: bool = False, *, dt
     if ord == "nuc" or ord in (2, -2):
         B = _move_last2(A, d0, d1)
         if A.dtype not in (_C.float32, _C.float64):
-            raise RuntimeError(f"linalg.matrix_norm: ord={ord} is not supported for {_dtype_name(A.dtype)}")
+            raise RuntimeError(
+                f"linalg.matrix_norm: ord={ord} is not supported for {_dtype_name(A.dtype)}"
+            )
         s = svdvals(B)
         r = s.sum(-1) if ord == "nuc" else (s.amax(-1) if ord == 2 else s.amin(-1))
     elif ord in (1, -1, math.inf, -math.inf):
@@ -606,9 +638,13 @@ def norm(A: Tensor, ord=None, dim=None, keepdim: bool = False, *, dtype=None) ->
         if len(dims) == 2:
             return matrix_norm(A, "fro" if ord is None else ord, dims, keepdim, dtype=dtype)
         if len(dims) != 1:
-            raise RuntimeError(f"linalg.norm: If dim is specified, it must be of length 1 or 2. Got {dim}")
+            raise RuntimeError(
+                f"linalg.norm: If dim is specified, it must be of length 1 or 2. Got {dim}"
+            )
         if isinstance(ord, str):
-            raise RuntimeError(f"linalg.norm: If dim is specified, it mut be of length 2 when ord is a string. Got {dim}")
+            raise RuntimeError(
+                f"linalg.norm: If dim is specified, it mut be of length 2 when ord is a string. Got {dim}"
+            )
         return vector_norm(A, 2 if ord is None else ord, dims, keepdim, dtype=dtype)
     if ord is None:
         return vector_norm(A, 2, None, keepdim, dtype=dtype)
@@ -616,7 +652,9 @@ def norm(A: Tensor, ord=None, dim=None, keepdim: bool = False, *, dtype=None) ->
         return matrix_norm(A, ord, (-2, -1), keepdim, dtype=dtype)
     if A.ndim == 1 and not isinstance(ord, str):
         return vector_norm(A, ord, None, keepdim, dtype=dtype)
-    raise RuntimeError(f"linalg.norm: If dim is not specified but ord is, the input must be 1D or 2D. Got {A.ndim}D.")
+    raise RuntimeError(
+        f"linalg.norm: If dim is not specified but ord is, the input must be 1D or 2D. Got {A.ndim}D."
+    )
 
 
 # ---- small conveniences torch.linalg also has --------------------------------------------------

@@ -16,7 +16,9 @@ _DEFAULT_DTYPE = {"cpu": _C.bfloat16, "mps": _C.float16, "metal": _C.float16}
 
 def _device_type(device_type: str) -> str:
     if not isinstance(device_type, str):
-        raise ValueError(f"autocast: expected device_type to be a str, got {type(device_type).__name__}")
+        raise ValueError(
+            f"autocast: expected device_type to be a str, got {type(device_type).__name__}"
+        )
     if device_type not in ("cpu", "mps", "metal", "cuda"):
         raise RuntimeError(
             f"autocast: unsupported device_type '{device_type}' (expected 'cpu' or 'mps'; 'cuda' is disabled)"
@@ -57,14 +59,18 @@ class autocast:  # noqa: N801  (PyTorch's name)
     Usable as ``with ember.autocast("cpu"):`` or as a decorator ``@ember.autocast("cpu")``.
     """
 
-    def __init__(self, device_type: str = "cpu", dtype=None, enabled: bool = True, cache_enabled=None):
+    def __init__(
+        self, device_type: str = "cpu", dtype=None, enabled: bool = True, cache_enabled=None
+    ):
         self.device = _device_type(device_type)
         self.fast_dtype = _DEFAULT_DTYPE.get(self.device, _C.float16) if dtype is None else dtype
         self._enabled = bool(enabled)
         self._cache_enabled = cache_enabled
         if self.device == "cuda":
             if self._enabled:
-                warnings.warn("autocast: ember has no CUDA backend; disabling autocast.", stacklevel=2)
+                warnings.warn(
+                    "autocast: ember has no CUDA backend; disabling autocast.", stacklevel=2
+                )
             self._enabled = False
         elif self.fast_dtype not in (_C.bfloat16, _C.float16):
             if self._enabled:
@@ -79,7 +85,9 @@ class autocast:  # noqa: N801  (PyTorch's name)
     def __enter__(self):
         if self.device == "cuda":
             return self
-        self._prev.append((_C._autocast_is_enabled(self.device), _C._autocast_get_dtype(self.device)))
+        self._prev.append(
+            (_C._autocast_is_enabled(self.device), _C._autocast_get_dtype(self.device))
+        )
         _C._autocast_set_enabled(self.device, self._enabled)
         if self._enabled:
             _C._autocast_set_dtype(self.device, self.fast_dtype)
@@ -106,14 +114,19 @@ def autocast_inputs(op: str, func):
     """Wrap a Python-level op of the autocast table: its tensor arguments are cast per the op's
     policy while autocast is on (one cheap check otherwise)."""
     if _C._autocast_policy(op) == "none":
-        raise ValueError(f"autocast_inputs: '{op}' is not in the autocast op table (csrc/ops/autocast.h)")
+        raise ValueError(
+            f"autocast_inputs: '{op}' is not in the autocast op table (csrc/ops/autocast.h)"
+        )
     Tensor = _C.Tensor
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         if _C._autocast_any_enabled():
             args = tuple(_C._autocast_arg(op, a) if isinstance(a, Tensor) else a for a in args)
-            kwargs = {k: _C._autocast_arg(op, v) if isinstance(v, Tensor) else v for k, v in kwargs.items()}
+            kwargs = {
+                k: _C._autocast_arg(op, v) if isinstance(v, Tensor) else v
+                for k, v in kwargs.items()
+            }
         return func(*args, **kwargs)
 
     return wrapper

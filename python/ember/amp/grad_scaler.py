@@ -42,7 +42,9 @@ class GradScaler:
     ):
         self._device = str(device)
         if self._device == "cuda" and enabled:
-            warnings.warn("GradScaler: ember has no CUDA backend; disabling the scaler.", stacklevel=2)
+            warnings.warn(
+                "GradScaler: ember has no CUDA backend; disabling the scaler.", stacklevel=2
+            )
             enabled = False
         self._enabled = bool(enabled)
         if self._enabled:
@@ -51,7 +53,9 @@ class GradScaler:
             if not backoff_factor < 1.0:
                 raise ValueError(f"GradScaler: backoff_factor should be < 1, got {backoff_factor}")
             if growth_interval <= 0:
-                raise ValueError(f"GradScaler: growth_interval should be a positive int, got {growth_interval}")
+                raise ValueError(
+                    f"GradScaler: growth_interval should be a positive int, got {growth_interval}"
+                )
         self._init_scale = float(init_scale)
         self._scale = None  # a 0-d float32 tensor, made on first scale()
         self._growth_factor = float(growth_factor)
@@ -66,7 +70,9 @@ class GradScaler:
         self._growth_tracker = self._init_growth_tracker
 
     def _state(self, optimizer):
-        return self._per_optimizer_states.setdefault(id(optimizer), {"stage": _READY, "found_inf": None})
+        return self._per_optimizer_states.setdefault(
+            id(optimizer), {"stage": _READY, "found_inf": None}
+        )
 
     def is_enabled(self) -> bool:
         return self._enabled
@@ -101,10 +107,14 @@ class GradScaler:
         if not self._enabled:
             return
         if self._scale is None:
-            raise RuntimeError("GradScaler.unscale_: scale() has not been called yet (no scale to unscale by)")
+            raise RuntimeError(
+                "GradScaler.unscale_: scale() has not been called yet (no scale to unscale by)"
+            )
         state = self._state(optimizer)
         if state["stage"] == _UNSCALED:
-            raise RuntimeError("unscale_() has already been called on this optimizer since the last update().")
+            raise RuntimeError(
+                "unscale_() has already been called on this optimizer since the last update()."
+            )
         if state["stage"] == _STEPPED:
             raise RuntimeError("unscale_() is being called after step().")
         # 1/scale rounded through float64 to float32, as PyTorch
@@ -146,11 +156,17 @@ class GradScaler:
         if new_scale is not None:
             if isinstance(new_scale, _C.Tensor):
                 if new_scale.numel() != 1 or new_scale.requires_grad:
-                    raise ValueError("GradScaler.update: new_scale should be a 1-element tensor with requires_grad=False")
+                    raise ValueError(
+                        "GradScaler.update: new_scale should be a 1-element tensor with requires_grad=False"
+                    )
                 new_scale = new_scale.item()
             self._scale = _C._full([], float(new_scale), _C.float32)
         else:
-            found = [s["found_inf"] for s in self._per_optimizer_states.values() if s["found_inf"] is not None]
+            found = [
+                s["found_inf"]
+                for s in self._per_optimizer_states.values()
+                if s["found_inf"] is not None
+            ]
             if not found:
                 raise RuntimeError("No inf checks were recorded prior to update.")
             scale = self._scale.item()
