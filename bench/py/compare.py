@@ -619,6 +619,11 @@ WORKLOADS.update(
     }
 )
 
+# mixed precision (autocast bf16 vs f32 train steps) and einsum: bench/py/workloads_amp.py
+from workloads_amp import WORKLOADS as _AMP_WORKLOADS  # noqa: E402
+
+WORKLOADS.update(_AMP_WORKLOADS)
+
 # ---------------------------------------------------------------------------------------------
 # Timing
 

@@ -10,6 +10,7 @@
 
 #include "autograd/node.h"
 #include "backend/kernels_conv.h"
+#include "ops/autocast.h"
 #include "ops/ops.h"
 
 namespace ember {
@@ -215,8 +216,9 @@ Shape out_shape(bool batched, int64_t N, int64_t Ch, size_t nsp, int64_t Ho, int
 
 Shape spatial(const Shape& s, size_t nsp) { return Shape(s.end() - nsp, s.end()); }
 
-Tensor conv_nd(const char* op, size_t nsp, const Tensor& input, const Tensor& weight, const Tensor& bias,
+Tensor conv_nd(const char* op, size_t nsp, const Tensor& input0, const Tensor& weight0, const Tensor& bias0,
                const Dims& stride_, const Dims& pad_lo_, const Dims& pad_hi_, const Dims& dilation_, int64_t groups) {
+  const Tensor input = autocast::arg(op, input0), weight = autocast::arg(op, weight0), bias = autocast::arg(op, bias0);
   check_tensors(op, input, weight, bias);
   const Dims stride = expand_arg(stride_, nsp, op, "stride"), dilation = expand_arg(dilation_, nsp, op, "dilation");
   const Dims pad_lo = expand_arg(pad_lo_, nsp, op, "padding"), pad_hi = expand_arg(pad_hi_, nsp, op, "padding");
@@ -289,9 +291,10 @@ Tensor conv_nd_str(const char* op, size_t nsp, const Tensor& input, const Tensor
   return conv_nd(op, nsp, input, weight, bias, stride, lo, hi, dilation, groups);
 }
 
-Tensor conv_transpose_nd(const char* op, size_t nsp, const Tensor& input, const Tensor& weight, const Tensor& bias,
+Tensor conv_transpose_nd(const char* op, size_t nsp, const Tensor& input0, const Tensor& weight0, const Tensor& bias0,
                          const Dims& stride_, const Dims& padding_, const Dims& output_padding_, int64_t groups,
                          const Dims& dilation_) {
+  const Tensor input = autocast::arg(op, input0), weight = autocast::arg(op, weight0), bias = autocast::arg(op, bias0);
   check_tensors(op, input, weight, bias);
   const Dims stride = expand_arg(stride_, nsp, op, "stride"), dilation = expand_arg(dilation_, nsp, op, "dilation");
   const Dims padding = expand_arg(padding_, nsp, op, "padding");

@@ -6,6 +6,7 @@
 // Transposes (in backward formulas, linear's weight) are views: the GEMM engine absorbs strides.
 #include "autograd/node.h"
 #include "backend/kernels_gemm.h"
+#include "ops/autocast.h"
 #include "ops/ops.h"
 
 namespace ember {
@@ -139,7 +140,8 @@ Tensor matmul_impl(const Tensor& a, const Tensor& b, const char* op, const char*
 
 }  // namespace
 
-Tensor matmul(const Tensor& a, const Tensor& b) {
+Tensor matmul(const Tensor& a0, const Tensor& b0) {
+  const Tensor a = autocast::arg("matmul", a0), b = autocast::arg("matmul", b0);
   const char* node = "MatmulBackward0";
   if (a.dim() == 1 && b.dim() == 1) node = "DotBackward0";
   else if (a.dim() == 2 && b.dim() == 1) node = "MvBackward0";
@@ -147,13 +149,15 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   return matmul_impl(a, b, "matmul", node);
 }
 
-Tensor mm(const Tensor& a, const Tensor& b) {
+Tensor mm(const Tensor& a0, const Tensor& b0) {
+  const Tensor a = autocast::arg("mm", a0), b = autocast::arg("mm", b0);
   if (a.dim() != 2 || b.dim() != 2)
     EMBER_VALUE_ERROR("mm: expected 2-D tensors, got shapes ", a.shape(), " and ", b.shape());
   return matmul_impl(a, b, "mm", "MmBackward0");
 }
 
-Tensor bmm(const Tensor& a, const Tensor& b) {
+Tensor bmm(const Tensor& a0, const Tensor& b0) {
+  const Tensor a = autocast::arg("bmm", a0), b = autocast::arg("bmm", b0);
   if (a.dim() != 3 || b.dim() != 3)
     EMBER_VALUE_ERROR("bmm: expected 3-D tensors, got shapes ", a.shape(), " and ", b.shape());
   if (a.shape()[0] != b.shape()[0])
@@ -360,15 +364,19 @@ Tensor linear_impl(const Tensor& input, const Tensor& weight, const Tensor& bias
 
 }  // namespace
 
-Tensor addmm(const Tensor& input, const Tensor& mat1, const Tensor& mat2, const Scalar& beta, const Scalar& alpha) {
+Tensor addmm(const Tensor& input0, const Tensor& mat10, const Tensor& mat20, const Scalar& beta, const Scalar& alpha) {
+  const Tensor input = autocast::arg("addmm", input0), mat1 = autocast::arg("addmm", mat10),
+               mat2 = autocast::arg("addmm", mat20);
   check_operands3(input, mat1, mat2, "addmm");
   if (mat1.dim() != 2 || mat2.dim() != 2)
     EMBER_VALUE_ERROR("addmm: expected 2-D matrices, got shapes ", mat1.shape(), " and ", mat2.shape());
   return gemm_op(input, mat1, mat2, beta, alpha, "addmm", "AddmmBackward0");
 }
 
-Tensor baddbmm(const Tensor& input, const Tensor& batch1, const Tensor& batch2, const Scalar& beta,
+Tensor baddbmm(const Tensor& input0, const Tensor& batch10, const Tensor& batch20, const Scalar& beta,
                const Scalar& alpha) {
+  const Tensor input = autocast::arg("baddbmm", input0), batch1 = autocast::arg("baddbmm", batch10),
+               batch2 = autocast::arg("baddbmm", batch20);
   check_operands3(input, batch1, batch2, "baddbmm");
   if (batch1.dim() != 3 || batch2.dim() != 3)
     EMBER_VALUE_ERROR("baddbmm: expected 3-D tensors, got shapes ", batch1.shape(), " and ", batch2.shape());
@@ -376,11 +384,12 @@ Tensor baddbmm(const Tensor& input, const Tensor& batch1, const Tensor& batch2, 
 }
 
 Tensor linear(const Tensor& input, const Tensor& weight, const Tensor& bias) {
-  return linear_impl(input, weight, bias, GemmActivation::None);
+  return linear_act(input, weight, bias, "none");
 }
 
 Tensor linear_act(const Tensor& input, const Tensor& weight, const Tensor& bias, const std::string& act) {
-  return linear_impl(input, weight, bias, parse_act(act));
+  return linear_impl(autocast::arg("linear", input), autocast::arg("linear", weight), autocast::arg("linear", bias),
+                     parse_act(act));
 }
 
 }  // namespace ember

@@ -115,3 +115,34 @@ from ._legacy import (  # noqa: E402
     IntTensor,
     LongTensor,
 )
+
+# isort: split
+# mixed precision (ember.amp), linear algebra (ember.linalg), einsum and the other parity ops;
+# the names below also become Tensor methods, as in PyTorch
+_PARITY_METHODS = ("outer", "ger", "kron", "diag", "diag_embed", "cross", "histc", "det", "inverse")
+_PARITY_METHODS += ("logdet", "slogdet")
+
+from . import amp, linalg  # noqa: E402
+from ._einsum import einsum  # noqa: E402
+from ._misc_ops import (  # noqa: E402
+    bucketize,
+    cartesian_prod,
+    cdist,
+    cross,
+    diag,
+    diag_embed,
+    ger,
+    histc,
+    kron,
+    meshgrid,
+    outer,
+    searchsorted,
+    tensordot,
+    tril_indices,
+    triu_indices,
+)
+from .amp import autocast, get_autocast_dtype, is_autocast_enabled  # noqa: E402
+from .linalg import det, inverse, logdet, slogdet  # noqa: E402
+
+for _name in _PARITY_METHODS:
+    setattr(Tensor, _name, globals()[_name])

@@ -824,3 +824,13 @@ from ._pool_functional import *  # noqa: E402,F403
 from ._pool_functional import __all__ as _pool_all  # noqa: E402
 
 __all__ += _conv_all + _pool_all + _norm_all
+
+# autocast: the ops of the autocast table written in Python cast their inputs here (the C++ ops do
+# it themselves); see csrc/ops/autocast.h
+from ..amp.autocast_mode import autocast_inputs as _autocast_inputs  # noqa: E402
+
+for _name in (
+    "mse_loss l1_loss smooth_l1_loss huber_loss cross_entropy nll_loss kl_div binary_cross_entropy "
+    "binary_cross_entropy_with_logits prelu scaled_dot_product_attention"
+).split():
+    globals()[_name] = _autocast_inputs(_name, globals()[_name])
