@@ -539,6 +539,10 @@ WORKLOADS.update(
     }
 )
 
+from workloads_rnn import rnn_workloads  # noqa: E402  (bench/py is the script dir)
+
+WORKLOADS.update(rnn_workloads(torch, ember))
+
 # ---------------------------------------------------------------------------------------------
 # Timing
 
