@@ -39,7 +39,10 @@ def _activation(activation, name: str):
 
 
 def _clones(module: Module, n: int) -> ModuleList:
-    return ModuleList([copy.deepcopy(module) for _ in range(n)])
+    # functions held as attributes (the activation; some are nanobind functions that cannot be
+    # copied) are shared, as copy.deepcopy does for plain Python functions
+    shared = {id(v): v for v in vars(module).values() if callable(v) and not isinstance(v, Module)}
+    return ModuleList([copy.deepcopy(module, dict(shared)) for _ in range(n)])
 
 
 def _check_model_dim(layer: Module, name: str, x: Tensor, what: str) -> None:
