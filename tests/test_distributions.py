@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import requires_torch, torch
 
 import ember
+from conftest import requires_torch, torch
 from ember import distributions as D
 
 RNG = np.random.default_rng(3)
@@ -34,7 +34,9 @@ def chi_square(counts, probs):
 def test_multinomial_with_replacement_statistics():
     p = np.array([0.1, 0.0, 0.4, 0.2, 0.3])
     g = ember.Generator().manual_seed(7)
-    s = ember.multinomial(ember.tensor(p * 3.0), 20000, replacement=True, generator=g)  # unnormalized weights
+    s = ember.multinomial(
+        ember.tensor(p * 3.0), 20000, replacement=True, generator=g
+    )  # unnormalized weights
     assert s.dtype == ember.int64 and tuple(s.shape) == (20000,)
     counts = np.bincount(s.numpy(), minlength=5)
     assert counts[1] == 0  # zero weight: never drawn
@@ -61,7 +63,12 @@ def test_multinomial_without_replacement():
         assert 2 not in s[0]  # zero weight
     # first draw follows the weights: P(first = 0) = 0.5
     g = ember.Generator().manual_seed(1)
-    firsts = np.array([ember.multinomial(ember.tensor([0.5, 0.25, 0.25]), 2, generator=g)[0].item() for _ in range(4000)])
+    firsts = np.array(
+        [
+            ember.multinomial(ember.tensor([0.5, 0.25, 0.25]), 2, generator=g)[0].item()
+            for _ in range(4000)
+        ]
+    )
     assert chi_square(np.bincount(firsts, minlength=3), np.array([0.5, 0.25, 0.25])) < 20
     # the second draw without replacement: P(second = 0) = 0.25/0.75*0.5 + 0.25/0.75*0.5 = 1/3
     full = ember.multinomial(ember.tensor([[0.5, 0.25, 0.25]] * 6000), 3, generator=g).numpy()
@@ -131,8 +138,14 @@ def test_categorical_sampling_and_gradients():
     assert chi_square(counts, np.array([0.2, 0.5, 0.3])) < 20
     logits = ember.tensor([0.1, -0.3, 0.7], requires_grad=True)
     tl = torch.tensor([0.1, -0.3, 0.7], requires_grad=True)
-    (D.Categorical(logits=logits).log_prob(ember.tensor(2)) + D.Categorical(logits=logits).entropy()).backward()
-    (torch.distributions.Categorical(logits=tl).log_prob(torch.tensor(2)) + torch.distributions.Categorical(logits=tl).entropy()).backward()
+    (
+        D.Categorical(logits=logits).log_prob(ember.tensor(2))
+        + D.Categorical(logits=logits).entropy()
+    ).backward()
+    (
+        torch.distributions.Categorical(logits=tl).log_prob(torch.tensor(2))
+        + torch.distributions.Categorical(logits=tl).entropy()
+    ).backward()
     close(logits.grad, tl.grad)
 
 
@@ -181,10 +194,14 @@ def test_bernoulli_matches_torch(param):
 
 
 def test_validate_args_errors():
-    with pytest.raises(ValueError, match=r"Expected parameter scale .* GreaterThan\(lower_bound=0.0\)"):
+    with pytest.raises(
+        ValueError, match=r"Expected parameter scale .* GreaterThan\(lower_bound=0.0\)"
+    ):
         D.Normal(ember.zeros(2), ember.tensor([1.0, -1.0]))
     D.Normal(ember.zeros(2), ember.tensor([1.0, -1.0]), validate_args=False)  # unchecked
-    with pytest.raises(ValueError, match="Either `probs` or `logits` must be specified, but not both"):
+    with pytest.raises(
+        ValueError, match="Either `probs` or `logits` must be specified, but not both"
+    ):
         D.Bernoulli(probs=ember.tensor([0.5]), logits=ember.tensor([0.0]))
     with pytest.raises(ValueError, match="Either `probs` or `logits`"):
         D.Categorical()

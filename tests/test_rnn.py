@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import requires_torch, torch
 
 import ember
+from conftest import requires_torch, torch
 from ember import nn
 from ember.nn.utils import rnn as rnn_utils
 from ember.testing import gradcheck
@@ -44,7 +44,7 @@ def close(a, b, tol=1e-9):
 
 
 def check_grads(em, tm, e_inputs, t_inputs):
-    for (n, p), (_, q) in zip(em.named_parameters(), tm.named_parameters()):
+    for p, q in zip(em.parameters(), tm.parameters()):
         close(p.grad, q.grad)
     for a, b in zip(e_inputs, t_inputs):
         close(a.grad, b.grad)
@@ -91,7 +91,9 @@ CONFIGS = [
 @pytest.mark.parametrize("batch_first", [False, True])
 def test_layers_match_torch(name, extra, bidirectional, batch_first):
     I, H, L, Tn, B = 5, 7, 2, 4, 3
-    em, tm = twins(name, I, H, num_layers=L, bidirectional=bidirectional, batch_first=batch_first, **extra)
+    em, tm = twins(
+        name, I, H, num_layers=L, bidirectional=bidirectional, batch_first=batch_first, **extra
+    )
     x = randn(B, Tn, I) if batch_first else randn(Tn, B, I)
     D = 2 if bidirectional else 1
     H_out = extra.get("proj_size") or H
@@ -132,7 +134,9 @@ def test_packed_sequences(name, enforce_sorted, bidirectional):
     ex, tx = E(x, True), T(x, True)
     eh, th = [E(h, True) for h in hx], [T(h, True) for h in hx]
     ep = rnn_utils.pack_padded_sequence(ex, lengths, enforce_sorted=enforce_sorted)
-    tp = torch.nn.utils.rnn.pack_padded_sequence(tx, torch.tensor(lengths), enforce_sorted=enforce_sorted)
+    tp = torch.nn.utils.rnn.pack_padded_sequence(
+        tx, torch.tensor(lengths), enforce_sorted=enforce_sorted
+    )
     close(ep.data, tp.data)
     assert ep.batch_sizes.tolist() == tp.batch_sizes.tolist()
     eo, es = em(ep, tuple(eh) if name == "LSTM" else eh[0])
@@ -170,7 +174,9 @@ def test_cells_match_torch(name, batched):
     sum((o * (k + 1.5)).sum() for k, o in enumerate(eo)).backward()
     sum((o * (k + 1.5)).sum() for k, o in enumerate(to)).backward()
     check_grads(em, tm, [ex, *eh], [tx, *th])
-    close(em(ex)[0] if name == "LSTMCell" else em(ex), tm(tx)[0] if name == "LSTMCell" else tm(tx))  # zero state
+    close(
+        em(ex)[0] if name == "LSTMCell" else em(ex), tm(tx)[0] if name == "LSTMCell" else tm(tx)
+    )  # zero state
 
 
 def test_fused_cells_gradcheck():
@@ -226,7 +232,9 @@ def test_state_dict_round_trip(name):
     tm = getattr(torch.nn, name)(4, 5, num_layers=2, bidirectional=True, **kw)
     tm.load_state_dict({k: torch.tensor(v.numpy(force=True)) for k, v in em.state_dict().items()})
     x = RNG.standard_normal((3, 2, 4)).astype(np.float32)
-    np.testing.assert_allclose(em(ember.tensor(x))[0].numpy(force=True), tm(torch.tensor(x))[0].detach().numpy(), atol=1e-5)
+    np.testing.assert_allclose(
+        em(ember.tensor(x))[0].numpy(force=True), tm(torch.tensor(x))[0].detach().numpy(), atol=1e-5
+    )
     # shapes and PyTorch's default init range U(-1/sqrt(H), 1/sqrt(H))
     for (k, v), (k2, v2) in zip(em.state_dict().items(), tm.state_dict().items()):
         assert k == k2 and tuple(v.shape) == tuple(v2.shape)
@@ -251,7 +259,9 @@ def test_dropout_between_layers():
 
 def test_repr_and_attributes():
     m = nn.LSTM(10, 20, num_layers=2, batch_first=True, proj_size=5, bidirectional=True)
-    assert repr(m) == "LSTM(10, 20, proj_size=5, num_layers=2, batch_first=True, bidirectional=True)"
+    assert (
+        repr(m) == "LSTM(10, 20, proj_size=5, num_layers=2, batch_first=True, bidirectional=True)"
+    )
     assert tuple(m.weight_hr_l1_reverse.shape) == (5, 20)
     assert tuple(m.weight_ih_l1.shape) == (80, 10)
     assert repr(nn.RNN(3, 4, nonlinearity="relu")) == "RNN(3, 4, nonlinearity='relu')"
@@ -277,9 +287,13 @@ def test_bad_forward_inputs():
     m = nn.LSTM(3, 4, num_layers=2)
     with pytest.raises(ValueError, match=r"LSTM: Expected input to be 2D or 3D, got 4D"):
         m(ember.randn(2, 2, 2, 3))
-    with pytest.raises(RuntimeError, match=r"LSTM: input.size\(-1\) must be equal to input_size. Expected 3, got 5"):
+    with pytest.raises(
+        RuntimeError, match=r"LSTM: input.size\(-1\) must be equal to input_size. Expected 3, got 5"
+    ):
         m(ember.randn(2, 2, 5))
-    with pytest.raises(RuntimeError, match=r"LSTM: Expected hidden\[0\] size \(2, 2, 4\), got \[1, 2, 4\]"):
+    with pytest.raises(
+        RuntimeError, match=r"LSTM: Expected hidden\[0\] size \(2, 2, 4\), got \[1, 2, 4\]"
+    ):
         m(ember.randn(5, 2, 3), (ember.randn(1, 2, 4), ember.randn(2, 2, 4)))
     with pytest.raises(RuntimeError, match=r"hidden\[1\] size \(2, 2, 4\), got \[2, 3, 4\]"):
         m(ember.randn(5, 2, 3), (ember.randn(2, 2, 4), ember.randn(2, 3, 4)))
@@ -287,14 +301,20 @@ def test_bad_forward_inputs():
         nn.GRU(3, 4)(ember.randn(5, 2, 3), ember.randn(1, 2, 5))
     with pytest.raises(RuntimeError, match="unbatched"):
         nn.GRU(3, 4)(ember.randn(5, 3), ember.randn(1, 2, 4))
-    with pytest.raises(RuntimeError, match="LSTMCell: input has inconsistent input_size: got 2 expected 3"):
+    with pytest.raises(
+        RuntimeError, match="LSTMCell: input has inconsistent input_size: got 2 expected 3"
+    ):
         nn.LSTMCell(3, 4)(ember.randn(2, 2))
-    with pytest.raises(RuntimeError, match=r"GRUCell: hidden state 0 has shape \(3, 4\), expected \(2, 4\)"):
+    with pytest.raises(
+        RuntimeError, match=r"GRUCell: hidden state 0 has shape \(3, 4\), expected \(2, 4\)"
+    ):
         nn.GRUCell(3, 4)(ember.randn(2, 3), ember.randn(3, 4))
     with pytest.raises(ValueError, match="lstm_cell: expected gates"):
         ember._C._lstm_cell(ember.randn(2, 8), ember.randn(2, 3))
     with pytest.raises(TypeError, match="gru_cell"):
-        ember._C._gru_cell(ember.zeros(2, 6, dtype=ember.int64), ember.randn(2, 6), ember.randn(2, 2))
+        ember._C._gru_cell(
+            ember.zeros(2, 6, dtype=ember.int64), ember.randn(2, 6), ember.randn(2, 2)
+        )
 
 
 # ----------------------------------------------------------------------------- nn.utils.rnn
@@ -304,8 +324,12 @@ def test_pad_and_pack_helpers_match_torch():
     seqs = [randn(n, 2) for n in (3, 5, 1)]
     for batch_first in (False, True):
         for side in ("right", "left"):
-            e = rnn_utils.pad_sequence([E(s) for s in seqs], batch_first=batch_first, padding_value=-1.0, padding_side=side)
-            t = torch.nn.utils.rnn.pad_sequence([T(s) for s in seqs], batch_first=batch_first, padding_value=-1.0, padding_side=side)
+            e = rnn_utils.pad_sequence(
+                [E(s) for s in seqs], batch_first=batch_first, padding_value=-1.0, padding_side=side
+            )
+            t = torch.nn.utils.rnn.pad_sequence(
+                [T(s) for s in seqs], batch_first=batch_first, padding_value=-1.0, padding_side=side
+            )
             close(e, t)
     ep = rnn_utils.pack_sequence([E(s) for s in seqs], enforce_sorted=False)
     tp = torch.nn.utils.rnn.pack_sequence([T(s) for s in seqs], enforce_sorted=False)

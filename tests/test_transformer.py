@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import requires_torch, torch
 
 import ember
+from conftest import requires_torch, torch
 from ember import nn
 from ember.nn import functional as F
 
@@ -79,8 +79,14 @@ def twin_layers(name, *args, **kwargs):
 @pytest.mark.parametrize("activation", ["relu", "gelu"])
 def test_encoder_layer(norm_first, batch_first, activation):
     em, tm = twin_layers(
-        "TransformerEncoderLayer", 12, 3, dim_feedforward=10, dropout=0.0, activation=activation,
-        batch_first=batch_first, norm_first=norm_first,
+        "TransformerEncoderLayer",
+        12,
+        3,
+        dim_feedforward=10,
+        dropout=0.0,
+        activation=activation,
+        batch_first=batch_first,
+        norm_first=norm_first,
     )
     S, N = 5, 2
     x = randn(N, S, 12) if batch_first else randn(S, N, 12)
@@ -90,14 +96,22 @@ def test_encoder_layer(norm_first, batch_first, activation):
     compare(em, tm, (E(x, True),), (T(x, True),))
     em.zero_grad()
     tm.zero_grad()
-    compare(em, tm, (E(x, True),), (T(x, True),), {"src_mask": E(mask), "src_key_padding_mask": E(kpm)},
-            {"src_mask": T(mask), "src_key_padding_mask": T(kpm)})
+    compare(
+        em,
+        tm,
+        (E(x, True),),
+        (T(x, True),),
+        {"src_mask": E(mask), "src_key_padding_mask": E(kpm)},
+        {"src_mask": T(mask), "src_key_padding_mask": T(kpm)},
+    )
     fmask = np.where(mask, -np.inf, 0.0) + randn(S, S) * 0.1
     compare(em, tm, (E(x),), (T(x),), {"src_mask": E(fmask)}, {"src_mask": T(fmask)}, grads=False)
 
 
 def test_encoder_layer_callable_activation_no_bias_unbatched():
-    em, tm = twin_layers("TransformerEncoderLayer", 8, 2, dim_feedforward=6, dropout=0.0, bias=False)
+    em, tm = twin_layers(
+        "TransformerEncoderLayer", 8, 2, dim_feedforward=6, dropout=0.0, bias=False
+    )
     em.activation, tm.activation = F.silu, torch.nn.functional.silu
     assert not any("bias" in k for k in em.state_dict())
     x = randn(4, 8)
@@ -110,7 +124,13 @@ def test_encoder_layer_callable_activation_no_bias_unbatched():
 @pytest.mark.parametrize("batch_first", [False, True])
 def test_decoder_layer(norm_first, batch_first):
     em, tm = twin_layers(
-        "TransformerDecoderLayer", 10, 5, dim_feedforward=7, dropout=0.0, batch_first=batch_first, norm_first=norm_first
+        "TransformerDecoderLayer",
+        10,
+        5,
+        dim_feedforward=7,
+        dropout=0.0,
+        batch_first=batch_first,
+        norm_first=norm_first,
     )
     Tn, S, N = 4, 6, 3
     tgt = randn(N, Tn, 10) if batch_first else randn(Tn, N, 10)
@@ -127,8 +147,12 @@ def test_decoder_layer(norm_first, batch_first):
 @pytest.mark.parametrize("batch_first", [False, True])
 def test_transformer_full(batch_first):
     torch.manual_seed(0)
-    tm = torch.nn.Transformer(8, 2, 2, 1, dim_feedforward=12, dropout=0.0, batch_first=batch_first).double()
-    em = nn.Transformer(8, 2, 2, 1, dim_feedforward=12, dropout=0.0, batch_first=batch_first, dtype=F64)
+    tm = torch.nn.Transformer(
+        8, 2, 2, 1, dim_feedforward=12, dropout=0.0, batch_first=batch_first
+    ).double()
+    em = nn.Transformer(
+        8, 2, 2, 1, dim_feedforward=12, dropout=0.0, batch_first=batch_first, dtype=F64
+    )
     copy_weights(em, tm)
     S, Tn, N = 5, 3, 2
     src = randn(N, S, 8) if batch_first else randn(S, N, 8)
@@ -139,9 +163,22 @@ def test_transformer_full(batch_first):
     skpm = np.zeros((N, S), bool)
     skpm[1, -1] = True
     compare(
-        em, tm, (E(src, True), E(tgt, True)), (T(src, True), T(tgt, True)),
-        {"tgt_mask": emask, "src_key_padding_mask": E(skpm), "memory_key_padding_mask": E(skpm), "tgt_is_causal": True},
-        {"tgt_mask": tmask, "src_key_padding_mask": T(skpm), "memory_key_padding_mask": T(skpm), "tgt_is_causal": True},
+        em,
+        tm,
+        (E(src, True), E(tgt, True)),
+        (T(src, True), T(tgt, True)),
+        {
+            "tgt_mask": emask,
+            "src_key_padding_mask": E(skpm),
+            "memory_key_padding_mask": E(skpm),
+            "tgt_is_causal": True,
+        },
+        {
+            "tgt_mask": tmask,
+            "src_key_padding_mask": T(skpm),
+            "memory_key_padding_mask": T(skpm),
+            "tgt_is_causal": True,
+        },
     )
 
 
@@ -167,12 +204,16 @@ def test_state_dict_round_trip_both_ways():
     em.eval()
     np.testing.assert_allclose(
         em(ember.tensor(src), ember.tensor(tgt)).numpy(force=True),
-        tm(torch.tensor(src), torch.tensor(tgt)).detach().numpy(), atol=1e-5)
+        tm(torch.tensor(src), torch.tensor(tgt)).detach().numpy(),
+        atol=1e-5,
+    )
     em2 = nn.Transformer(8, 2, 1, 2, dim_feedforward=6, dropout=0.0)
     em2.load_state_dict({k: ember.tensor(v.numpy()) for k, v in tm.state_dict().items()})
     np.testing.assert_allclose(
         em2(ember.tensor(src), ember.tensor(tgt)).numpy(force=True),
-        tm(torch.tensor(src), torch.tensor(tgt)).detach().numpy(), atol=1e-5)
+        tm(torch.tensor(src), torch.tensor(tgt)).detach().numpy(),
+        atol=1e-5,
+    )
 
 
 def test_dropout_only_in_training():
@@ -217,7 +258,9 @@ def test_bad_input():
         layer(x, src_mask=ember.zeros(4, 4))
     with pytest.raises(ValueError, match=r"key_padding_mask shape \(2, 4\) should be \(2, 5\)"):
         layer(x, src_key_padding_mask=ember.zeros(2, 4, dtype=ember.bool))
-    with pytest.raises(ValueError, match=r"TransformerEncoderLayer: expected src of shape \[S, N, 8\]"):
+    with pytest.raises(
+        ValueError, match=r"TransformerEncoderLayer: expected src of shape \[S, N, 8\]"
+    ):
         layer(ember.randn(5, 2, 6))
     t = nn.Transformer(8, 2, 1, 1, dim_feedforward=4)
     with pytest.raises(RuntimeError, match="the batch number of src and tgt must be equal"):

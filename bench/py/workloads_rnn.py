@@ -17,7 +17,12 @@ def _inputs(gates: int) -> Callable[[np.random.Generator], tuple[np.ndarray, ...
         bound = 1.0 / np.sqrt(H)
         params = []
         for layer in range(LAYERS):  # PyTorch's order: weight_ih, weight_hh, bias_ih, bias_hh
-            for shape in ((gates * H, I if layer == 0 else H), (gates * H, H), (gates * H,), (gates * H,)):
+            for shape in (
+                (gates * H, I if layer == 0 else H),
+                (gates * H, H),
+                (gates * H,),
+                (gates * H,),
+            ):
                 params.append(rng.uniform(-bound, bound, shape).astype(np.float32))
         return (x, g, *params)
 

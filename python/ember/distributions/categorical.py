@@ -91,6 +91,8 @@ class Categorical(Distribution):
 
     def entropy(self) -> Tensor:
         # logits may be -inf where probs are 0: 0 * -inf must count as 0
-        min_real = -3.4028234663852886e38 if self.logits.dtype != _C.float64 else -1.7976931348623157e308
+        min_real = (
+            -3.4028234663852886e38 if self.logits.dtype != _C.float64 else -1.7976931348623157e308
+        )
         logits = self.logits.clamp(min=min_real)
         return -(logits * self.probs).sum(-1)

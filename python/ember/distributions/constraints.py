@@ -6,7 +6,16 @@ from __future__ import annotations
 from .. import _C
 from .._C import Tensor
 
-__all__ = ["Constraint", "boolean", "integer_interval", "positive", "real", "real_vector", "simplex", "unit_interval"]
+__all__ = [
+    "Constraint",
+    "boolean",
+    "integer_interval",
+    "positive",
+    "real",
+    "real_vector",
+    "simplex",
+    "unit_interval",
+]
 
 
 class Constraint:

@@ -74,7 +74,9 @@ class Distribution:
             self._validate_args = validate_args
         if self._validate_args:
             for param, constraint in self.arg_constraints.items():
-                if param not in self.__dict__ and isinstance(getattr(type(self), param, None), lazy_property):
+                if param not in self.__dict__ and isinstance(
+                    getattr(type(self), param, None), lazy_property
+                ):
                     continue  # the other parametrization (probs vs logits), computed lazily
                 value = getattr(self, param)
                 if not constraints._all(constraint.check(value)):
@@ -113,7 +115,9 @@ class Distribution:
             return self.rsample(sample_shape)
 
     def rsample(self, sample_shape=()) -> Tensor:
-        raise NotImplementedError(f"{type(self).__name__} does not support rsample (not reparameterizable)")
+        raise NotImplementedError(
+            f"{type(self).__name__} does not support rsample (not reparameterizable)"
+        )
 
     def sample_n(self, n: int) -> Tensor:
         return self.sample((n,))
@@ -133,7 +137,9 @@ class Distribution:
     def _validate_sample(self, value: Tensor) -> None:
         """Raises ValueError when value is not a tensor, cannot broadcast, or is outside the support."""
         if not isinstance(value, Tensor):
-            raise ValueError(f"The value argument to log_prob must be a Tensor, got {type(value).__name__}")
+            raise ValueError(
+                f"The value argument to log_prob must be a Tensor, got {type(value).__name__}"
+            )
         event_dim = len(self._event_shape)
         if tuple(value.shape[value.ndim - event_dim :]) != self._event_shape:
             raise ValueError(

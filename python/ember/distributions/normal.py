@@ -57,7 +57,11 @@ class Normal(Distribution):
         if self._validate_args:
             self._validate_sample(value)
         var = self.scale * self.scale
-        return -((value - self.loc) ** 2) / (2 * var) - self.scale.log() - math.log(math.sqrt(2 * math.pi))
+        return (
+            -((value - self.loc) ** 2) / (2 * var)
+            - self.scale.log()
+            - math.log(math.sqrt(2 * math.pi))
+        )
 
     def cdf(self, value: Tensor) -> Tensor:
         if self._validate_args:

@@ -111,7 +111,11 @@ class RNNBase(Module):
     ) -> None:
         super().__init__()
         name = {"LSTM": "LSTM", "GRU": "GRU"}.get(mode, "RNN")
-        if not isinstance(dropout, (int, float)) or isinstance(dropout, bool) or not 0 <= dropout <= 1:
+        if (
+            not isinstance(dropout, (int, float))
+            or isinstance(dropout, bool)
+            or not 0 <= dropout <= 1
+        ):
             raise ValueError(
                 f"{name}: dropout should be a number in range [0, 1] representing the probability of an "
                 f"element being zeroed, got {dropout}"
@@ -127,11 +131,17 @@ class RNNBase(Module):
         if not isinstance(num_layers, int) or num_layers <= 0:
             raise ValueError(f"{name}: num_layers must be a positive integer, got {num_layers}")
         if proj_size < 0:
-            raise ValueError(f"{name}: proj_size should be a positive integer or zero to disable projections")
+            raise ValueError(
+                f"{name}: proj_size should be a positive integer or zero to disable projections"
+            )
         if proj_size >= hidden_size:
-            raise ValueError(f"{name}: proj_size ({proj_size}) has to be smaller than hidden_size ({hidden_size})")
+            raise ValueError(
+                f"{name}: proj_size ({proj_size}) has to be smaller than hidden_size ({hidden_size})"
+            )
         if proj_size and mode != "LSTM":
-            raise ValueError(f"{name}: proj_size argument is only supported for LSTM, not RNN or GRU")
+            raise ValueError(
+                f"{name}: proj_size argument is only supported for LSTM, not RNN or GRU"
+            )
         self.mode = mode
         self.input_size = input_size
         self.hidden_size = hidden_size
@@ -148,9 +158,15 @@ class RNNBase(Module):
             for d in range(D):
                 sfx = f"_l{layer}" + ("_reverse" if d else "")
                 in_size = input_size if layer == 0 else H_out * D
-                shapes = [(f"weight_ih{sfx}", (G * hidden_size, in_size)), (f"weight_hh{sfx}", (G * hidden_size, H_out))]
+                shapes = [
+                    (f"weight_ih{sfx}", (G * hidden_size, in_size)),
+                    (f"weight_hh{sfx}", (G * hidden_size, H_out)),
+                ]
                 if bias:
-                    shapes += [(f"bias_ih{sfx}", (G * hidden_size,)), (f"bias_hh{sfx}", (G * hidden_size,))]
+                    shapes += [
+                        (f"bias_ih{sfx}", (G * hidden_size,)),
+                        (f"bias_hh{sfx}", (G * hidden_size,)),
+                    ]
                 if proj_size:
                     shapes.append((f"weight_hr{sfx}", (proj_size, hidden_size)))
                 for n, s in shapes:
@@ -174,7 +190,9 @@ class RNNBase(Module):
 
     def _check_hidden(self, hx: Tensor, expected: tuple, what: str) -> None:
         if tuple(hx.shape) != expected:
-            raise RuntimeError(f"{self._name}: Expected {what} size {expected}, got {list(hx.shape)}")
+            raise RuntimeError(
+                f"{self._name}: Expected {what} size {expected}, got {list(hx.shape)}"
+            )
 
     def forward(self, input, hx=None):
         name, is_lstm = self._name, self.mode == "LSTM"
@@ -182,21 +200,31 @@ class RNNBase(Module):
         H_out = self.proj_size or self.hidden_size
         packed = isinstance(input, PackedSequence)
         if packed:
-            data, sorted_indices, unsorted_indices = input.data, input.sorted_indices, input.unsorted_indices
+            data, sorted_indices, unsorted_indices = (
+                input.data,
+                input.sorted_indices,
+                input.unsorted_indices,
+            )
             batch_sizes = [int(b) for b in input.batch_sizes.tolist()]
             B, batched = batch_sizes[0], True
             if data.ndim != 2:
-                raise ValueError(f"{name}: packed input data should be 2-D [sum(lengths), input_size], got {tuple(data.shape)}")
+                raise ValueError(
+                    f"{name}: packed input data should be 2-D [sum(lengths), input_size], got {tuple(data.shape)}"
+                )
         else:
             if input.ndim not in (2, 3):
-                raise ValueError(f"{name}: Expected input to be 2D or 3D, got {input.ndim}D instead")
+                raise ValueError(
+                    f"{name}: Expected input to be 2D or 3D, got {input.ndim}D instead"
+                )
             batched = input.ndim == 3
             x = input if batched else input.unsqueeze(1)  # [T, B, I] / [B, T, I]
             if batched and self.batch_first:
                 x = x.transpose(0, 1)
             T, B = x.shape[0], x.shape[1]
             if T == 0:
-                raise RuntimeError(f"{name}: Expected a sequence of at least one step, got input shape {tuple(input.shape)}")
+                raise RuntimeError(
+                    f"{name}: Expected a sequence of at least one step, got input shape {tuple(input.shape)}"
+                )
             batch_sizes = [B] * T
             data = x.reshape(T * B, x.shape[2])
         if data.shape[-1] != self.input_size:
@@ -252,7 +280,14 @@ class RNNBase(Module):
                     xw = F.linear(layer_in, w_ih, None if b_ih is None else b_ih + b_hh)
                 state0 = (h0[k], c0[k]) if is_lstm else h0[k]
                 out, final = _run_direction(
-                    self.mode, xw, batch_sizes, state0, w_hh.t(), b_hh, None if w_hr is None else w_hr.t(), d == 1
+                    self.mode,
+                    xw,
+                    batch_sizes,
+                    state0,
+                    w_hh.t(),
+                    b_hh,
+                    None if w_hr is None else w_hr.t(),
+                    d == 1,
                 )
                 outs.append(out)
                 if is_lstm:
@@ -318,12 +353,16 @@ class RNN(RNNBase):
     def __init__(self, *args, **kwargs) -> None:
         if "proj_size" in kwargs:
             raise ValueError("RNN: proj_size argument is only supported for LSTM, not RNN or GRU")
-        if len(args) > 3:  # PyTorch's positional order: input, hidden, num_layers, nonlinearity, ...
+        if (
+            len(args) > 3
+        ):  # PyTorch's positional order: input, hidden, num_layers, nonlinearity, ...
             args, nonlinearity = (*args[:3], *args[4:]), args[3]
         else:
             nonlinearity = kwargs.pop("nonlinearity", "tanh")
         if nonlinearity not in ("tanh", "relu"):
-            raise ValueError(f"RNN: Unknown nonlinearity '{nonlinearity}'. Select from 'tanh' or 'relu'.")
+            raise ValueError(
+                f"RNN: Unknown nonlinearity '{nonlinearity}'. Select from 'tanh' or 'relu'."
+            )
         self.nonlinearity = nonlinearity
         super().__init__("RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU", *args, **kwargs)
 
@@ -362,10 +401,20 @@ class GRU(RNNBase):
 class RNNCellBase(Module):
     """Shared parameters and checks of the single-step cells."""
 
-    def __init__(self, input_size: int, hidden_size: int, bias: bool, num_chunks: int, device=None, dtype=None):
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool,
+        num_chunks: int,
+        device=None,
+        dtype=None,
+    ):
         super().__init__()
         if hidden_size <= 0:
-            raise ValueError(f"{type(self).__name__}: hidden_size must be positive, got {hidden_size}")
+            raise ValueError(
+                f"{type(self).__name__}: hidden_size must be positive, got {hidden_size}"
+            )
         self.input_size = input_size
         self.hidden_size = hidden_size
         self.bias = bias
@@ -431,7 +480,13 @@ class RNNCell(RNNCellBase):
     """
 
     def __init__(
-        self, input_size: int, hidden_size: int, bias: bool = True, nonlinearity: str = "tanh", device=None, dtype=None
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        nonlinearity: str = "tanh",
+        device=None,
+        dtype=None,
     ) -> None:
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"RNNCell: Unknown nonlinearity: {nonlinearity}")
@@ -452,14 +507,18 @@ class LSTMCell(RNNCellBase):
     zeros) -> (h', c').
     """
 
-    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, device=None, dtype=None) -> None:
+    def __init__(
+        self, input_size: int, hidden_size: int, bias: bool = True, device=None, dtype=None
+    ) -> None:
         super().__init__(input_size, hidden_size, bias, 4, dtype=dtype)
 
     def forward(self, input: Tensor, hx=None):
         if hx is not None and (not isinstance(hx, (tuple, list)) or len(hx) != 2):
             raise TypeError("LSTMCell: hx should be a tuple (h, c)")
         x, (h, c), batched = self._prepare(input, [None, None] if hx is None else list(hx))
-        gates = F.linear(x, self.weight_ih, self.bias_ih) + F.linear(h, self.weight_hh, self.bias_hh)
+        gates = F.linear(x, self.weight_ih, self.bias_ih) + F.linear(
+            h, self.weight_hh, self.bias_hh
+        )
         h, c = _C._lstm_cell(gates, c)
         return (h, c) if batched else (h.squeeze(0), c.squeeze(0))
 
@@ -470,10 +529,14 @@ class GRUCell(RNNCellBase):
     Shape: input [B, input_size] or [input_size]; hx [B, hidden_size] (default zeros) -> h'.
     """
 
-    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, device=None, dtype=None) -> None:
+    def __init__(
+        self, input_size: int, hidden_size: int, bias: bool = True, device=None, dtype=None
+    ) -> None:
         super().__init__(input_size, hidden_size, bias, 3, dtype=dtype)
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
         x, (h,), batched = self._prepare(input, [hx])
-        h = _C._gru_cell(F.linear(x, self.weight_ih, self.bias_ih), F.linear(h, self.weight_hh, self.bias_hh), h)
+        h = _C._gru_cell(
+            F.linear(x, self.weight_ih, self.bias_ih), F.linear(h, self.weight_hh, self.bias_hh), h
+        )
         return h if batched else h.squeeze(0)

@@ -70,7 +70,9 @@ def invert_permutation(permutation: Tensor | None) -> Tensor | None:
 def _lengths_list(lengths, op: str) -> list[int]:
     if isinstance(lengths, Tensor):
         if lengths.ndim != 1:
-            raise ValueError(f"{op}: lengths must be a 1-D tensor, got shape {tuple(lengths.shape)}")
+            raise ValueError(
+                f"{op}: lengths must be a 1-D tensor, got shape {tuple(lengths.shape)}"
+            )
         return [int(v) for v in lengths.tolist()]
     return [int(v) for v in lengths]
 
@@ -90,7 +92,9 @@ def pack_padded_sequence(
     op = "pack_padded_sequence"
     lens = _lengths_list(lengths, op)
     if input.ndim < 2:
-        raise ValueError(f"{op}: expected input of at least 2 dims [T, B, *], got shape {tuple(input.shape)}")
+        raise ValueError(
+            f"{op}: expected input of at least 2 dims [T, B, *], got shape {tuple(input.shape)}"
+        )
     if batch_first:
         input = input.transpose(0, 1)  # [T, B, *]
     T, B = input.shape[0], input.shape[1]
@@ -180,7 +184,9 @@ def pad_sequence(
     """Stacks tensors [L_i, *] into one padded tensor [T, B, *] (or [B, T, *] with
     ``batch_first``), T = max L_i; ``padding_side`` 'left' puts the padding first."""
     if padding_side not in ("left", "right"):
-        raise ValueError(f"pad_sequence: padding_side must be 'left' or 'right', got {padding_side!r}")
+        raise ValueError(
+            f"pad_sequence: padding_side must be 'left' or 'right', got {padding_side!r}"
+        )
     sequences = list(sequences)
     if not sequences:
         raise RuntimeError("pad_sequence: received an empty list of sequences")
