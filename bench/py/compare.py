@@ -624,6 +624,10 @@ from workloads_amp import WORKLOADS as _AMP_WORKLOADS  # noqa: E402
 
 WORKLOADS.update(_AMP_WORKLOADS)
 
+from workloads_rnn import rnn_workloads  # noqa: E402  (bench/py is the script dir)
+
+WORKLOADS.update(rnn_workloads(torch, ember))
+
 # ---------------------------------------------------------------------------------------------
 # Timing
 

@@ -42,6 +42,7 @@ void init_pool(nb::module_& m);  // pool.cpp
 void init_norm(nb::module_& m);  // norm.cpp
 void init_winograd(nb::module_& m);  // winograd.cpp (private test entry points)
 void init_amp(nb::module_& m);  // amp.cpp (autocast state)
+void init_rnn(nb::module_& m);  // rnn.cpp (fused recurrent cells, multinomial)
 
 }  // namespace ember::py
 

@@ -144,6 +144,7 @@ NB_MODULE(_C, m) {
   init_conv(m);
   init_pool(m);
   init_norm(m);
+  init_rnn(m);
   init_winograd(m);
   init_amp(m);
 }

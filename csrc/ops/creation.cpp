@@ -324,4 +324,70 @@ Tensor bernoulli(const Tensor& p, Generator* gen) {
   return out;
 }
 
+// With replacement: inverse CDF per draw (binary search in the row's running sums). Without:
+// each category gets the key E / w (E ~ Exp(1)); the num_samples smallest keys are a weighted
+// draw without replacement (the exponential-race form of sequential sampling).
+Tensor multinomial(const Tensor& input, int64_t num_samples, bool replacement, Generator* gen) {
+  const char* op = "multinomial";
+  if (input.dim() != 1 && input.dim() != 2)
+    EMBER_RUNTIME_ERROR(op, ": prob_dist must be 1 or 2 dim, got shape ", input.shape());
+  if (!is_floating(input.dtype()))
+    EMBER_RUNTIME_ERROR(op, ": only supports floating-point dtypes for input, got ", dtype_name(input.dtype()));
+  if (num_samples <= 0) EMBER_RUNTIME_ERROR(op, ": cannot sample n_sample <= 0 samples, got ", num_samples);
+  const int64_t C = input.shape().back(), R = input.dim() == 2 ? input.shape()[0] : 1;
+  if (C == 0) EMBER_RUNTIME_ERROR(op, ": the distribution has no categories (input shape ", input.shape(), ")");
+  if (!replacement && num_samples > C)
+    EMBER_RUNTIME_ERROR(op, ": cannot sample n_sample > prob_dist.size(-1) samples without replacement (",
+                        num_samples, " > ", C, ")");
+  Tensor w = contiguous(to_dtype(detach(input), Dtype::Float64));
+  const double* p = w.data<double>();
+  for (int64_t r = 0; r < R; ++r) {  // validate every row before drawing
+    double total = 0;
+    int64_t positive = 0;
+    for (int64_t j = 0; j < C; ++j) {
+      double v = p[r * C + j];
+      if (!std::isfinite(v) || v < 0)
+        EMBER_RUNTIME_ERROR(op, ": probability tensor contains either `inf`, `nan` or element < 0 (row ", r,
+                            " of input of shape ", input.shape(), ")");
+      total += v;
+      positive += v > 0;
+    }
+    if (!(total > 0))
+      EMBER_RUNTIME_ERROR(op, ": invalid multinomial distribution (sum of probabilities <= 0) in row ", r);
+    if (!replacement && positive < num_samples)
+      EMBER_RUNTIME_ERROR(op, ": invalid multinomial distribution (with replacement=False, not enough "
+                          "non-negative category to sample): row ", r, " has ", positive, " < ", num_samples);
+  }
+  Shape out_shape = input.dim() == 2 ? Shape{R, num_samples} : Shape{num_samples};
+  Tensor out = empty(out_shape, Dtype::Int64);
+  int64_t* o = out.data<int64_t>();
+  std::vector<double> cdf(static_cast<size_t>(C));
+  std::vector<std::pair<double, int64_t>> keys;
+  std::lock_guard lock(rng_mutex());
+  Generator& g = pick(gen);
+  for (int64_t r = 0; r < R; ++r) {
+    const double* row = p + r * C;
+    int64_t* dst = o + r * num_samples;
+    if (replacement) {
+      double run = 0;
+      for (int64_t j = 0; j < C; ++j) cdf[j] = run += row[j];
+      for (int64_t s = 0; s < num_samples; ++s) {
+        double u = g.uniform() * run;
+        int64_t j = std::upper_bound(cdf.begin(), cdf.end(), u) - cdf.begin();
+        while (j > 0 && row[std::min(j, C - 1)] == 0) --j;  // never land on a zero-weight category
+        dst[s] = std::min(j, C - 1);
+      }
+    } else {
+      keys.clear();
+      for (int64_t j = 0; j < C; ++j) {
+        double e = -std::log1p(-g.uniform());  // Exp(1); uniform() < 1, so finite
+        keys.emplace_back(row[j] > 0 ? e / row[j] : std::numeric_limits<double>::infinity(), j);
+      }
+      std::partial_sort(keys.begin(), keys.begin() + num_samples, keys.end());
+      for (int64_t s = 0; s < num_samples; ++s) dst[s] = keys[s].second;
+    }
+  }
+  return out;
+}
+
 }  // namespace ember

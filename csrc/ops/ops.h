@@ -297,4 +297,12 @@ Tensor upsample(const Tensor& input, const Shape& output_size, const std::string
 Tensor upsample_backward(const Tensor& grad_output, const Shape& input_size, const std::string& mode,
                          bool align_corners, const std::vector<double>& scales);
 
+// ---- fused recurrent cells (rnn.cpp): the pointwise part of one step, after the gate GEMMs.
+// LSTM: gates [B, 4H] (i, f, g, o pre-activations, biases added), c_prev [B, H] -> (h, c).
+std::pair<Tensor, Tensor> lstm_cell_pointwise(const Tensor& gates, const Tensor& c_prev);
+// GRU: gi = x W_ih^T + b_ih, gh = h W_hh^T + b_hh ([B, 3H]: r, z, n), h_prev [B, H] -> h.
+Tensor gru_cell_pointwise(const Tensor& gi, const Tensor& gh, const Tensor& h_prev);
+// Draws num_samples category indices per row of input [C] or [B, C] (non-negative weights).
+Tensor multinomial(const Tensor& input, int64_t num_samples, bool replacement, Generator* gen = nullptr);
+
 }  // namespace ember

@@ -98,7 +98,7 @@ swapdims = swapaxes
 moveaxis = movedim  # noqa: F405
 
 # data loading, checkpoints (safetensors) and the training loop
-from . import data, train, utils  # noqa: E402
+from . import data, distributions, train, utils  # noqa: E402
 from .serialization import load, save  # noqa: E402
 
 # isort: split
