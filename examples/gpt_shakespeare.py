@@ -136,11 +136,13 @@ def lr_at(step: int, lr: float, warmup: int, iters: int, min_lr: float) -> float
 
 
 @ember.no_grad()
-def estimate_loss(model, splits, eval_iters: int, batch_size: int, gen) -> dict[str, float]:
-    """Mean loss over ``eval_iters`` random batches of each split (eval mode)."""
+def estimate_loss(model, splits, eval_iters: int, batch_size: int) -> dict[str, float]:
+    """Mean loss over ``eval_iters`` random batches of each split (eval mode); the batches are
+    the same at every call (own generator), so successive evaluations compare like with like."""
     model.eval()
     out = {}
     for name, ds in splits.items():
+        gen = ember.Generator().manual_seed(0)
         losses = [
             model(*ds.get_batch(batch_size, generator=gen))[1].item() for _ in range(eval_iters)
         ]
@@ -224,7 +226,6 @@ def main(argv=None) -> dict:
         }
         ember.save(state, ckpt_path)  # temp file + rename: a crash never loses the old one
 
-    eval_gen = ember.Generator().manual_seed(0)  # same eval batches every time
     losses = {"train": float("nan"), "val": float("nan")}
     bar = None
     if not args.no_progress:
@@ -252,7 +253,7 @@ def main(argv=None) -> dict:
             bar.set_postfix(loss=f"{loss.item():.3f}", lr=f"{lr:.1e}")
         if step % args.eval_every == 0 or step == args.iters:
             losses = estimate_loss(
-                model, {"train": train, "val": val}, args.eval_iters, args.batch_size, eval_gen
+                model, {"train": train, "val": val}, args.eval_iters, args.batch_size
             )
             elapsed = time.perf_counter() - t0
             msg = f"step {step:5d}: train loss {losses['train']:.4f}, val loss {losses['val']:.4f}, {elapsed:.0f}s"
