@@ -62,6 +62,10 @@ class VGG(nn.Module):
                 layers += [nn.Conv2d(c_in, c_out, 3, padding=1), nn.ReLU()]
                 c_in = c_out
         self.features = nn.Sequential(*layers)
+        for m in self.features:  # torchvision's VGG init: activations keep their scale with depth
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+                nn.init.zeros_(m.bias)
 
     def forward(self, x, layer: int | None = None):
         """Run ``features`` up to and including module ``layer`` (all when None)."""
@@ -112,7 +116,7 @@ def dream(
                 x = x + lr * g / (g.abs().mean() + 1e-8)  # normalized step: same size each iter
                 x = ember.roll(x, (-dy, -dx), (2, 3))
                 x = ember.maximum(ember.minimum(x, hi), lo)  # stay a displayable image
-        log(f"octave {o + 1}/{octaves} {size[0]}x{size[1]}: loss {loss.item():.4f}")
+        log(f"octave {o + 1}/{octaves} {size[0]}x{size[1]}: loss {loss.item():.4g}")
         detail = x.detach() - base
     return x.detach()
 

@@ -169,6 +169,7 @@ def parse_args(argv=None):
     ap.add_argument("--eval-iters", type=int, default=20)
     ap.add_argument("--sample-chars", type=int, default=500, help="characters sampled at the end")
     ap.add_argument("--temperature", type=float, default=0.8)
+    ap.add_argument("--top-k", type=int, default=None, help="sample from the k likeliest only")
     ap.add_argument("--seed", type=int, default=1337)
     ap.add_argument("--data-dir", default=None, help="default: $EMBER_DATA_DIR, ~/.cache/ember")
     ap.add_argument("--out", default="checkpoints/gpt_shakespeare", help="checkpoint folder")
@@ -269,7 +270,7 @@ def main(argv=None) -> dict:
 
     model.eval()
     prompt = ember.tensor([train.encode("\n")])  # (1, 1)
-    text = train.decode(model.generate(prompt, args.sample_chars, args.temperature)[0])
+    text = train.decode(model.generate(prompt, args.sample_chars, args.temperature, args.top_k)[0])
     print("-" * 60 + f"\n{text}\n" + "-" * 60)
     return {
         "step": step,

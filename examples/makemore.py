@@ -223,7 +223,7 @@ DEFAULTS = {
     "mlp-bn": (6000, 3e-3),
     "rnn": (3000, 3e-3),
     "gru": (3000, 3e-3),
-    "transformer": (3000, 3e-3),
+    "transformer": (2000, 3e-3),
 }
 
 
