@@ -78,6 +78,7 @@ def test_gpt_trains_checkpoints_and_resumes(tmp_path, capsys):
     data = gpt.TinyShakespeare(None, "val", block_size=16)
     model = gpt.GPT(data.vocab_size, 16, n_layer=1, n_head=2, n_embd=16)
     model.load_state_dict(ckpt["model"])
+    assert model.lm_head.weight is model.wte.weight  # loading keeps the tie
     val = gpt.estimate_loss(model, {"val": data}, 2, 4)["val"]
     assert val == pytest.approx(ckpt["val_loss"], rel=1e-5)
 
