@@ -99,20 +99,8 @@ class GPT(nn.Module):
                 kth = logits.topk(min(top_k, logits.shape[-1]), dim=-1).values[:, -1:]  # (B, 1)
                 logits = logits.masked_fill(logits < kth, float("-inf"))
             probs = F.softmax(logits, dim=-1)  # (B, V)
-            idx = ember.cat([idx, sample_categorical(probs)], dim=1)  # (B, T + 1)
+            idx = ember.cat([idx, ember.multinomial(probs, 1)], dim=1)  # (B, T + 1)
         return idx
-
-
-def sample_categorical(probs):
-    """One index per row of ``probs`` (B, V), drawn with those probabilities: (B, 1) int64.
-
-    Inverse-CDF sampling (what ``ember.multinomial(probs, 1)`` does): the index is the number of
-    CDF entries below a uniform draw.
-    """
-    cdf = probs.cumsum(-1)  # (B, V)
-    u = ember.rand(probs.shape[0], 1) * cdf[:, -1:]  # (B, 1), scaled in case sum != 1 exactly
-    idx = (cdf < u).sum(-1, keepdim=True)  # (B, 1)
-    return idx.clamp(max=probs.shape[-1] - 1)
 
 
 def configure_optimizer(model: nn.Module, lr: float, weight_decay: float):

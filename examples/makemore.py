@@ -47,17 +47,6 @@ def encode_words(ds: Names, max_len: int):
     return ember.tensor(xs), ember.tensor(ys)
 
 
-def sample_categorical(probs):
-    """One index per row of ``probs`` (B, V), drawn with those probabilities: (B, 1) int64.
-
-    Inverse-CDF sampling (what ``ember.multinomial(probs, 1)`` does): the index is the number of
-    CDF entries below a uniform draw.
-    """
-    cdf = probs.cumsum(-1)  # (B, V)
-    u = ember.rand(probs.shape[0], 1) * cdf[:, -1:]  # (B, 1)
-    return (cdf < u).sum(-1, keepdim=True).clamp(max=probs.shape[-1] - 1)
-
-
 def shifted(idx, k: int):
     """``idx`` (B, T) moved right by ``k`` positions, '.' (0) coming in: the token k steps back."""
     if k == 0:
@@ -268,7 +257,7 @@ def sample_names(model, ds: Names, n: int, max_len: int, temperature: float = 1.
     idx = ember.zeros(n, 1, dtype=ember.int64)  # (n, 1) the start token
     for _ in range(max_len + 1):
         logits = model(idx)[:, -1, :] / temperature  # (n, V)
-        idx = ember.cat([idx, sample_categorical(F.softmax(logits, dim=-1))], dim=1)  # (n, t + 1)
+        idx = ember.cat([idx, ember.multinomial(F.softmax(logits, dim=-1), 1)], dim=1)  # (n, t + 1)
     model.train()
     return [ds.decode(row[1:]).split(".")[0] for row in idx.tolist()]
 

@@ -108,18 +108,6 @@ def test_gpt_weight_tying_and_decay_groups():
     assert gpt.lr_at(100, 1.0, 10, 100, 0.1) == pytest.approx(0.1)
 
 
-def test_sample_categorical_matches_probabilities():
-    gpt = load_example("gpt_shakespeare")
-    ember.manual_seed(0)
-    probs = ember.tensor([[0.1, 0.0, 0.6, 0.3]]).expand(20000, 4)  # (N, 4)
-    idx = gpt.sample_categorical(probs)  # (N, 1)
-    assert idx.shape == (20000, 1)
-    freq = np.bincount(idx.numpy().ravel(), minlength=4) / 20000
-    np.testing.assert_allclose(freq, [0.1, 0.0, 0.6, 0.3], atol=0.015)
-    one_hot = ember.tensor([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]])
-    assert gpt.sample_categorical(one_hot).reshape(-1).tolist() == [2, 0]
-
-
 # ---------------------------------------------------------------------------- makemore
 
 TINY_MM = "--n-embd 8 --n-embd2 8 --n-layer 1 --n-head 2 --samples 3".split()
