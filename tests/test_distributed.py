@@ -242,3 +242,13 @@ def test_backward_releases_the_gil():
     t.join()
     assert during > 0
     np.testing.assert_equal(np.isfinite(x.grad.numpy()).all(), True)
+
+
+def test_post_accumulate_hooks_fire_during_backward():
+    # the last layer's gradient is final before the first layer's backward runs: DDP's overlap
+    x = ember.randn(4, 5)
+    w1, w2 = ember.randn(5, 6, requires_grad=True), ember.randn(6, 3, requires_grad=True)
+    seen = []
+    w2.register_post_accumulate_grad_hook(lambda p: seen.append(w1.grad is None))
+    (x @ w1).tanh().matmul(w2).sum().backward()
+    assert seen == [True] and w1.grad is not None

@@ -10,8 +10,14 @@
 namespace ember::autograd {
 namespace {
 
+// Latest-created node first; a leaf's AccumulateGrad as soon as it is ready (its gradient is
+// final then, and post-accumulate hooks, e.g. DDP's all-reduce, can start during backward).
 struct BySeq {
-  bool operator()(const Node* a, const Node* b) const { return a->seq < b->seq; }
+  bool operator()(const Node* a, const Node* b) const {
+    bool la = a->is_accumulate_grad(), lb = b->is_accumulate_grad();
+    if (la != lb) return lb;
+    return a->seq < b->seq;
+  }
 };
 
 // Make an incoming grad match what the Node's input was: sum broadcast dims, cast the dtype.

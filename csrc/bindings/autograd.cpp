@@ -145,9 +145,11 @@ void init_autograd(nb::module_& m) {
   nb::cpp_function_def(
       [](Tensor& t, nb::object fn) {
         if (!t.requires_grad())
-          EMBER_RUNTIME_ERROR("register_post_accumulate_grad_hook: cannot register a hook on a tensor that doesn't require gradient");
+          EMBER_RUNTIME_ERROR("register_post_accumulate_grad_hook: cannot register a hook on a tensor ",
+                              "that doesn't require gradient");
         if (!t.is_leaf())
-          EMBER_RUNTIME_ERROR("register_post_accumulate_grad_hook: post accumulate grad hooks cannot be registered on non-leaf tensors");
+          EMBER_RUNTIME_ERROR("register_post_accumulate_grad_hook: post accumulate grad hooks cannot be ",
+                              "registered on non-leaf tensors");
         auto acc = std::static_pointer_cast<autograd::AccumulateGrad>(autograd::gradient_edge(t).fn);
         auto held = std::make_shared<PyCallable>(std::move(fn));
         uint64_t id = acc->add_post_hook([held](const Tensor& leaf) {
