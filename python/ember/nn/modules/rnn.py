@@ -13,6 +13,7 @@ import warnings
 
 from ... import _C
 from ..._C import Tensor
+from ...autograd import Function
 from .. import functional as F
 from .. import init
 from ..parameter import Parameter
@@ -56,6 +57,19 @@ def _cat_state(parts):
     return _C.cat(parts, 0)
 
 
+class _SplitSteps(Function):
+    """The time steps of the input projections as views, with one backward node for all of
+    them (a slice per step would scatter each step's gradient into a full-size zero tensor)."""
+
+    @staticmethod
+    def forward(ctx, xw, offsets, sizes):
+        return tuple(xw.narrow(0, o, n) for o, n in zip(offsets, sizes))
+
+    @staticmethod
+    def backward(ctx, *grads):
+        return _C.cat(list(grads), 0), None, None
+
+
 def _run_direction(mode, xw, batch_sizes, state0, w_hh_t, b_hh, w_hr_t, reverse):
     """Runs one layer direction over packed steps.
 
@@ -68,6 +82,9 @@ def _run_direction(mode, xw, batch_sizes, state0, w_hh_t, b_hh, w_hr_t, reverse)
     for t in range(1, T):
         offsets[t] = offsets[t - 1] + batch_sizes[t - 1]
     outs = [None] * T
+    steps = _SplitSteps.apply(xw, offsets, batch_sizes)
+    if not isinstance(steps, tuple):
+        steps = (steps,)
     if not reverse:
         state, finished = state0, []
         for t in range(T):
@@ -76,7 +93,7 @@ def _run_direction(mode, xw, batch_sizes, state0, w_hh_t, b_hh, w_hr_t, reverse)
             if bs < rows:  # sequences ending here keep their last state
                 finished.append(_slice_state(state, bs, rows))
                 state = _slice_state(state, 0, bs)
-            state = _cell_step(mode, xw[offsets[t] : offsets[t] + bs], state, w_hh_t, b_hh, w_hr_t)
+            state = _cell_step(mode, steps[t], state, w_hh_t, b_hh, w_hr_t)
             outs[t] = state[0] if isinstance(state, tuple) else state
         final = _cat_state([state, *reversed(finished)]) if finished else state
     else:
@@ -86,7 +103,7 @@ def _run_direction(mode, xw, batch_sizes, state0, w_hh_t, b_hh, w_hr_t, reverse)
             rows = state[0].shape[0] if isinstance(state, tuple) else state.shape[0]
             if bs > rows:  # sequences starting (from the end) here join with their initial state
                 state = _cat_state([state, _slice_state(state0, rows, bs)])
-            state = _cell_step(mode, xw[offsets[t] : offsets[t] + bs], state, w_hh_t, b_hh, w_hr_t)
+            state = _cell_step(mode, steps[t], state, w_hh_t, b_hh, w_hr_t)
             outs[t] = state[0] if isinstance(state, tuple) else state
         final = state
     return _C.cat(outs, 0), final
