@@ -265,6 +265,11 @@ def test_repr_and_attributes():
     assert tuple(m.weight_hr_l1_reverse.shape) == (5, 20)
     assert tuple(m.weight_ih_l1.shape) == (80, 10)
     assert repr(nn.RNN(3, 4, nonlinearity="relu")) == "RNN(3, 4, nonlinearity='relu')"
+    m.flatten_parameters()
+    t = torch.nn.LSTM(10, 20, num_layers=2, batch_first=True, proj_size=5, bidirectional=True)
+    assert [[tuple(w.shape) for w in ws] for ws in m.all_weights] == [
+        [tuple(w.shape) for w in ws] for ws in t.all_weights
+    ]
 
 
 # ----------------------------------------------------------------------------- bad input

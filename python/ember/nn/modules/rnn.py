@@ -196,6 +196,17 @@ class RNNBase(Module):
         for w in self.parameters():
             init.uniform_(w, -stdv, stdv)
 
+    def flatten_parameters(self) -> None:
+        """Kept for PyTorch scripts: ember keeps each weight in its own tensor, so there is no
+        flat buffer to rebuild."""
+
+    @property
+    def all_weights(self) -> list[list[Parameter]]:
+        """The parameters per layer and direction, in PyTorch's order."""
+        per = len(self._flat_weights_names) // (self.num_layers * (2 if self.bidirectional else 1))
+        ws = [getattr(self, n) for n in self._flat_weights_names]
+        return [ws[i : i + per] for i in range(0, len(ws), per)]
+
     @property
     def _name(self) -> str:
         return type(self).__name__
