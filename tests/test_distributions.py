@@ -86,6 +86,8 @@ def test_multinomial_generator_reproducible():
     x = ember.multinomial(p, 5)
     ember.manual_seed(11)
     assert ember.multinomial(p, 5).tolist() == x.tolist()
+    ember.manual_seed(11)
+    assert p.multinomial(5).tolist() == x.tolist()  # the Tensor method
 
 
 def test_multinomial_errors():

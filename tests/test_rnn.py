@@ -265,6 +265,11 @@ def test_repr_and_attributes():
     assert tuple(m.weight_hr_l1_reverse.shape) == (5, 20)
     assert tuple(m.weight_ih_l1.shape) == (80, 10)
     assert repr(nn.RNN(3, 4, nonlinearity="relu")) == "RNN(3, 4, nonlinearity='relu')"
+    m.flatten_parameters()
+    t = torch.nn.LSTM(10, 20, num_layers=2, batch_first=True, proj_size=5, bidirectional=True)
+    assert [[tuple(w.shape) for w in ws] for ws in m.all_weights] == [
+        [tuple(w.shape) for w in ws] for ws in t.all_weights
+    ]
 
 
 # ----------------------------------------------------------------------------- bad input
@@ -357,3 +362,35 @@ def test_packing_errors():
         rnn_utils.pad_packed_sequence(p, total_length=3)
     with pytest.raises(RuntimeError, match="pad_sequence"):
         rnn_utils.pad_sequence([ember.randn(2, 3), ember.randn(2, 4)])
+
+
+@pytest.mark.parametrize("name", ["RNN", "LSTM", "GRU"])
+def test_partial_requires_grad_and_double_backward(name):
+    """W_hh's gradient is one GEMM after the loop: still right when only some inputs require
+    grad, and differentiable again under create_graph."""
+    em, tm = twins(name, 3, 4, num_layers=2)
+    for m in (em, tm):
+        m.weight_ih_l0.requires_grad_(False)
+    x = randn(5, 2, 3)
+    eo, _ = em(E(x))
+    to, _ = tm(T(x))
+    (eo * eo).sum().backward()
+    (to * to).sum().backward()
+    close(em.weight_hh_l0.grad, tm.weight_hh_l0.grad)
+    close(em.weight_hh_l1.grad, tm.weight_hh_l1.grad)
+    assert em.weight_ih_l0.grad is None
+    # second order: d/dx of |dL/dW_hh|^2
+    ex, tx = E(x, True), T(x, True)
+    (eg,) = ember.autograd.grad([(em(ex)[0] ** 2).sum()], [em.weight_hh_l0], create_graph=True)
+    (tg,) = torch.autograd.grad((tm(tx)[0] ** 2).sum(), tm.weight_hh_l0, create_graph=True)
+    close(eg, tg)
+    (eg * eg).sum().backward()
+    (tg * tg).sum().backward()
+    close(ex.grad, tx.grad)
+
+
+def test_no_grad_inference():
+    m = nn.LSTM(3, 4, num_layers=2, bidirectional=True)
+    with ember.no_grad():
+        out, (h, c) = m(ember.randn(6, 2, 3))
+    assert not out.requires_grad and tuple(out.shape) == (6, 2, 8)

@@ -9,14 +9,16 @@ void init_rnn(nb::module_& m) {
         "LSTM step after the gate GEMMs: gates [B, 4H] (i, f, g, o), cx [B, H] -> (h, c).");
   m.def("_gru_cell", &gru_cell_pointwise, "input_gates"_a, "hidden_gates"_a, "hx"_a,
         "GRU step after the gate GEMMs: input/hidden gates [B, 3H] (r, z, n), hx [B, H] -> h.");
-  m.def(
-      "multinomial",
-      [](const Tensor& input, int64_t num_samples, bool replacement, nb::handle g) {
-        return multinomial(input, num_samples, replacement, g.is_none() ? nullptr : nb::cast<Generator*>(g));
-      },
-      "input"_a, "num_samples"_a, "replacement"_a = false, nb::kw_only(), "generator"_a = nb::none(),
+  auto draw = [](const Tensor& input, int64_t num_samples, bool replacement, nb::handle g) {
+    return multinomial(input, num_samples, replacement, g.is_none() ? nullptr : nb::cast<Generator*>(g));
+  };
+  const char* doc =
       "Draws num_samples category indices (int64) from each row of the non-negative weights input [C] or "
-      "[B, C], with or without replacement.");
+      "[B, C], with or without replacement.";
+  m.def("multinomial", draw, "input"_a, "num_samples"_a, "replacement"_a = false, nb::kw_only(),
+        "generator"_a = nb::none(), doc);
+  nb::cpp_function_def(draw, nb::is_method(), nb::name("multinomial"), nb::scope(nb::type<Tensor>()),
+                       "num_samples"_a, "replacement"_a = false, nb::kw_only(), "generator"_a = nb::none(), doc);
 }
 
 }  // namespace ember::py

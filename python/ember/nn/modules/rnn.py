@@ -13,6 +13,7 @@ import warnings
 
 from ... import _C
 from ..._C import Tensor
+from ...autograd import Function
 from .. import functional as F
 from .. import init
 from ..parameter import Parameter
@@ -56,7 +57,27 @@ def _cat_state(parts):
     return _C.cat(parts, 0)
 
 
-def _run_direction(mode, xw, batch_sizes, state0, w_hh_t, b_hh, w_hr_t, reverse):
+class _SplitSteps(Function):
+    """The time steps of the input projections as views, with one backward node for all of
+    them (a slice per step would scatter each step's gradient into a full-size zero tensor).
+
+    LSTM / RNN also route W_hh's gradient here: gates_t = xw_t + h_{t-1} W_hh^T, so
+    d xw_t = d gates_t and dW_hh = sum_t d gates_t^T h_{t-1} is one GEMM over all steps (the
+    steps multiply by a detached W_hh; the caller puts the h_{t-1} rows in ``h_in["h"]``)."""
+
+    @staticmethod
+    def forward(ctx, xw, w_hh, offsets, sizes, h_in):
+        ctx.h_in = h_in
+        return tuple(xw.narrow(0, o, n) for o, n in zip(offsets, sizes))
+
+    @staticmethod
+    def backward(ctx, *grads):
+        g = _C.cat(list(grads), 0)  # [N, G*H]
+        dw = _C.matmul(g.t(), ctx.h_in["h"]) if ctx.needs_input_grad[1] else None  # [G*H, H_out]
+        return g, dw, None, None, None
+
+
+def _run_direction(mode, xw, batch_sizes, state0, w_hh, b_hh, w_hr_t, reverse):
     """Runs one layer direction over packed steps.
 
     xw: [sum(batch_sizes), G*H] input projections, step t at rows offsets[t] : + batch_sizes[t]
@@ -67,7 +88,12 @@ def _run_direction(mode, xw, batch_sizes, state0, w_hh_t, b_hh, w_hr_t, reverse)
     offsets = [0] * T
     for t in range(1, T):
         offsets[t] = offsets[t - 1] + batch_sizes[t - 1]
-    outs = [None] * T
+    outs, h_ins, h_in = [None] * T, [None] * T, {}
+    fold = mode != "GRU"  # GRU's b_hh sits inside the reset product: W_hh keeps per-step grads
+    steps = _SplitSteps.apply(xw, w_hh if fold else None, offsets, batch_sizes, h_in)
+    if not isinstance(steps, tuple):
+        steps = (steps,)
+    w_hh_t = w_hh.detach().t() if fold else w_hh.t()
     if not reverse:
         state, finished = state0, []
         for t in range(T):
@@ -76,7 +102,8 @@ def _run_direction(mode, xw, batch_sizes, state0, w_hh_t, b_hh, w_hr_t, reverse)
             if bs < rows:  # sequences ending here keep their last state
                 finished.append(_slice_state(state, bs, rows))
                 state = _slice_state(state, 0, bs)
-            state = _cell_step(mode, xw[offsets[t] : offsets[t] + bs], state, w_hh_t, b_hh, w_hr_t)
+            h_ins[t] = state[0] if isinstance(state, tuple) else state
+            state = _cell_step(mode, steps[t], state, w_hh_t, b_hh, w_hr_t)
             outs[t] = state[0] if isinstance(state, tuple) else state
         final = _cat_state([state, *reversed(finished)]) if finished else state
     else:
@@ -86,9 +113,12 @@ def _run_direction(mode, xw, batch_sizes, state0, w_hh_t, b_hh, w_hr_t, reverse)
             rows = state[0].shape[0] if isinstance(state, tuple) else state.shape[0]
             if bs > rows:  # sequences starting (from the end) here join with their initial state
                 state = _cat_state([state, _slice_state(state0, rows, bs)])
-            state = _cell_step(mode, xw[offsets[t] : offsets[t] + bs], state, w_hh_t, b_hh, w_hr_t)
+            h_ins[t] = state[0] if isinstance(state, tuple) else state
+            state = _cell_step(mode, steps[t], state, w_hh_t, b_hh, w_hr_t)
             outs[t] = state[0] if isinstance(state, tuple) else state
         final = state
+    if fold and w_hh.requires_grad and _C.is_grad_enabled():
+        h_in["h"] = _C.cat(h_ins, 0)  # [N, H_out]: the state each step multiplied by W_hh
     return _C.cat(outs, 0), final
 
 
@@ -178,6 +208,17 @@ class RNNBase(Module):
         stdv = 1.0 / math.sqrt(self.hidden_size)
         for w in self.parameters():
             init.uniform_(w, -stdv, stdv)
+
+    def flatten_parameters(self) -> None:
+        """Kept for PyTorch scripts: ember keeps each weight in its own tensor, so there is no
+        flat buffer to rebuild."""
+
+    @property
+    def all_weights(self) -> list[list[Parameter]]:
+        """The parameters per layer and direction, in PyTorch's order."""
+        per = len(self._flat_weights_names) // (self.num_layers * (2 if self.bidirectional else 1))
+        ws = [getattr(self, n) for n in self._flat_weights_names]
+        return [ws[i : i + per] for i in range(0, len(ws), per)]
 
     @property
     def _name(self) -> str:
@@ -284,7 +325,7 @@ class RNNBase(Module):
                     xw,
                     batch_sizes,
                     state0,
-                    w_hh.t(),
+                    w_hh,
                     b_hh,
                     None if w_hr is None else w_hr.t(),
                     d == 1,
