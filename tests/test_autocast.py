@@ -337,7 +337,7 @@ def test_conv2d_16bit_forward_backward_vs_torch(xs, ws, kw, low):
     assert y.dtype == low
     scale = float(ref.abs().max())
     tol = 2e-2 if low == ember.bfloat16 else 3e-3
-    np.testing.assert_allclose(y.float().numpy(), ref.detach().numpy(), atol=tol * scale)
+    np.testing.assert_allclose(y.detach().float().numpy(), ref.detach().numpy(), atol=tol * scale)
     g = rng.standard_normal(tuple(ref.shape))
     y.backward(ember.tensor(g, dtype=ember.float32).to(low))
     ref.backward(
