@@ -24,7 +24,9 @@ Dtype conv_dtype(const Tensor& t) {
 }
 
 // A detached, contiguous copy (or alias) of t in dtype dt (default: the compute dtype), with shape s.
-Tensor prep(const Tensor& t, const Shape& s, Dtype dt) { return reshape(contiguous(to_dtype(alias_detached(t), dt)), s); }
+Tensor prep(const Tensor& t, const Shape& s, Dtype dt) {
+  return reshape(contiguous(to_dtype(alias_detached(t), dt)), s);
+}
 Tensor prep(const Tensor& t, const Shape& s) { return prep(t, s, compute_dtype(t.dtype())); }
 Tensor finish(const Tensor& r, Dtype dt, const Shape& s) { return reshape(r.dtype() == dt ? r : to_dtype(r, dt), s); }
 

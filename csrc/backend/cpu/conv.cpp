@@ -211,7 +211,10 @@ void narrow(const float* src, int64_t n, bool bf, u16* dst) {
 }
 std::vector<float> widen(const u16* p, int64_t n, bool bf) {
   std::vector<float> out(size_t(p ? n : 0));
-  if (p) parallel_for(0, n, 1 << 16, [&](int64_t b, int64_t e) { for (int64_t i = b; i < e; ++i) out[i] = widen1(p[i], bf); });
+  if (p)
+    parallel_for(0, n, 1 << 16, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) out[i] = widen1(p[i], bf);
+    });
   return out;
 }
 void narrow_all(const float* src, int64_t n, bool bf, u16* dst) {
@@ -242,7 +245,8 @@ void forward16(const ConvGeom& g, GemmIn in, const u16* x, const u16* w, const u
   const int64_t Cg = g.C / g.groups, Kg = g.K / g.groups, CKK = Cg * g.kh * g.kw, L = g.Ho * g.Wo;
   const bool pointwise = is_pointwise(g);
   // per item: the f32 output block, then the 16-bit columns (two per float)
-  for_items<float>(g.N * g.groups, Kg * L + (pointwise ? 0 : (col_size(g) + 1) / 2), [&](int64_t item, int threads, float* scratch) {
+  const int64_t scratch_size = Kg * L + (pointwise ? 0 : (col_size(g) + 1) / 2);
+  for_items<float>(g.N * g.groups, scratch_size, [&](int64_t item, int threads, float* scratch) {
     const int64_t n = item / g.groups, gi = item % g.groups;
     const u16* xg = x + (n * g.C + gi * Cg) * g.H * g.W;
     const u16* col = xg;
@@ -262,7 +266,8 @@ void grad_input16(const ConvGeom& g, GemmIn in, const u16* dy, const u16* w, u16
   const bool bf = in == GemmIn::BF16;
   const int64_t Cg = g.C / g.groups, Kg = g.K / g.groups, CKK = Cg * g.kh * g.kw, L = g.Ho * g.Wo, HW = g.H * g.W;
   const bool pointwise = is_pointwise(g);
-  for_items<float>(g.N * g.groups, Cg * HW + (pointwise ? 0 : col_size(g)), [&](int64_t item, int threads, float* scratch) {
+  const int64_t scratch_size = Cg * HW + (pointwise ? 0 : col_size(g));
+  for_items<float>(g.N * g.groups, scratch_size, [&](int64_t item, int threads, float* scratch) {
     const int64_t n = item / g.groups, gi = item % g.groups;
     const u16* dyg = dy + (n * g.K + gi * Kg) * L;
     const u16* wg = w + gi * Kg * CKK;
