@@ -305,3 +305,47 @@ def test_mixed_precision_training_loop_converges():
         losses.append(loss.item())
     assert all(p.dtype == ember.float32 for p in model.parameters())
     assert losses[-1] < 0.2 * losses[0]
+
+
+# ---- 16-bit convolution kernels (used by autocast) ------------------------------------------
+
+CONV16 = [
+    # (x shape, w shape, kwargs): im2col, pointwise, grouped, Winograd-shaped, depthwise, 1-D
+    ((2, 3, 9, 7), (4, 3, 3, 3), dict(stride=2, padding=1)),
+    ((2, 8, 5, 5), (6, 8, 1, 1), {}),
+    ((1, 4, 6, 6), (6, 2, 3, 2), dict(groups=2, dilation=(1, 2))),
+    ((2, 16, 12, 12), (16, 16, 3, 3), dict(padding=1)),
+    ((2, 4, 7, 7), (8, 1, 3, 3), dict(groups=4, padding=1)),
+]
+
+
+@pytest.mark.parametrize("xs,ws,kw", CONV16)
+@pytest.mark.parametrize("low", LOW, ids=["bf16", "f16"])
+def test_conv2d_16bit_forward_backward_vs_torch(xs, ws, kw, low):
+    rng = np.random.default_rng(1)
+    x, w, b = rng.standard_normal(xs), rng.standard_normal(ws), rng.standard_normal(ws[0])
+    # round the inputs to the 16-bit dtype first: both sides then see the same values
+    ex, ew, eb = (
+        ember.tensor(a, dtype=ember.float32).to(low).requires_grad_(True) for a in (x, w, b)
+    )
+    tx, tw, tb = (
+        torch.tensor(e.float().detach().numpy(), dtype=torch.float64, requires_grad=True)
+        for e in (ex, ew, eb)
+    )
+    y = F.conv2d(ex, ew, eb, **kw)
+    ref = TF.conv2d(tx, tw, tb, **kw)
+    assert y.dtype == low
+    scale = float(ref.abs().max())
+    tol = 2e-2 if low == ember.bfloat16 else 3e-3
+    np.testing.assert_allclose(y.detach().float().numpy(), ref.detach().numpy(), atol=tol * scale)
+    g = rng.standard_normal(tuple(ref.shape))
+    y.backward(ember.tensor(g, dtype=ember.float32).to(low))
+    ref.backward(
+        torch.tensor(
+            ember.tensor(g, dtype=ember.float32).to(low).float().numpy(), dtype=torch.float64
+        )
+    )
+    for e, t in ((ex, tx), (ew, tw), (eb, tb)):
+        assert e.grad.dtype == low
+        gs = float(t.grad.abs().max())
+        np.testing.assert_allclose(e.grad.float().numpy(), t.grad.numpy(), atol=tol * gs)

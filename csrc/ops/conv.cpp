@@ -17,11 +17,17 @@ namespace ember {
 namespace {
 
 Dtype compute_dtype(Dtype t) { return t == Dtype::Float64 ? Dtype::Float64 : Dtype::Float32; }
-
-// A detached, contiguous copy (or alias) of t in the compute dtype, with shape s (same numel).
-Tensor prep(const Tensor& t, const Shape& s) {
-  return reshape(contiguous(to_dtype(alias_detached(t), compute_dtype(t.dtype()))), s);
+// The CPU conv kernels also take 16-bit floats (bf16 / f16, accumulated in f32 by the GEMM).
+Dtype conv_dtype(const Tensor& t) {
+  const bool half = t.dtype() == Dtype::BFloat16 || t.dtype() == Dtype::Float16;
+  return half && t.device() == Device::CPU ? t.dtype() : compute_dtype(t.dtype());
 }
+
+// A detached, contiguous copy (or alias) of t in dtype dt (default: the compute dtype), with shape s.
+Tensor prep(const Tensor& t, const Shape& s, Dtype dt) {
+  return reshape(contiguous(to_dtype(alias_detached(t), dt)), s);
+}
+Tensor prep(const Tensor& t, const Shape& s) { return prep(t, s, compute_dtype(t.dtype())); }
 Tensor finish(const Tensor& r, Dtype dt, const Shape& s) { return reshape(r.dtype() == dt ? r : to_dtype(r, dt), s); }
 
 Shape x_shape(const ConvGeom& g) { return {g.N, g.C, g.H, g.W}; }
@@ -37,8 +43,9 @@ Tensor conv_op(const Tensor& x, const Tensor& w, const Tensor& b, const ConvGeom
   Tensor out;
   {
     autograd::GradModeGuard off(false);
-    const Tensor xc = prep(x, x_shape(g)), wc = prep(w, w_shape(g));
-    const Tensor bc = b.defined() ? prep(b, {g.K}) : Tensor();
+    const Dtype dt = conv_dtype(x);
+    const Tensor xc = prep(x, x_shape(g), dt), wc = prep(w, w_shape(g), dt);
+    const Tensor bc = b.defined() ? prep(b, {g.K}, dt) : Tensor();
     Tensor y = empty(y_shape(g), xc.dtype(), x.device());
     kernel::conv_forward(x.device())(y, xc, wc, bc, g);
     out = finish(y, x.dtype(), yshape);
@@ -62,7 +69,8 @@ Tensor conv_input_op(const Tensor& dy, const Tensor& w, const ConvGeom& g, const
   Tensor out;
   {
     autograd::GradModeGuard off(false);
-    const Tensor dyc = prep(dy, y_shape(g)), wc = prep(w, w_shape(g));
+    const Dtype dt = conv_dtype(dy);
+    const Tensor dyc = prep(dy, y_shape(g), dt), wc = prep(w, w_shape(g), dt);
     Tensor dx = empty(x_shape(g), dyc.dtype(), dy.device());
     kernel::conv_grad_input(dy.device())(dx, dyc, wc, g);
     out = finish(dx, dy.dtype(), xshape);
@@ -85,7 +93,8 @@ Tensor conv_weight_op(const Tensor& x, const Tensor& dy, const ConvGeom& g, cons
   Tensor out;
   {
     autograd::GradModeGuard off(false);
-    const Tensor xc = prep(x, x_shape(g)), dyc = prep(dy, y_shape(g));
+    const Dtype dt = conv_dtype(x);
+    const Tensor xc = prep(x, x_shape(g), dt), dyc = prep(dy, y_shape(g), dt);
     Tensor dw = empty(w_shape(g), xc.dtype(), x.device());
     kernel::conv_grad_weight(x.device())(dw, xc, dyc, g);
     out = finish(dw, x.dtype(), wshape);

@@ -135,7 +135,8 @@ Tensor as_strided(const Tensor& x, Shape shape, Shape strides, std::optional<int
                        for (size_t i = 0; i < shape.size(); ++i) span += std::max<int64_t>(shape[i] - 1, 0) * strides[i];
                        // the input's extent is the sum over all its dims (not the largest one)
                        int64_t in_span = in_off + 1;
-                       for (size_t i = 0; i < in_shape.size(); ++i) in_span += std::max<int64_t>(in_shape[i] - 1, 0) * in_strides[i];
+                       for (size_t i = 0; i < in_shape.size(); ++i)
+                         in_span += std::max<int64_t>(in_shape[i] - 1, 0) * in_strides[i];
                        span = std::max(span, in_span);
                        Tensor flat = zeros({span}, g[0].dtype());
                        Tensor idx = arange(Scalar(int64_t(0)), Scalar(span), Scalar(int64_t(1)), Dtype::Int64);

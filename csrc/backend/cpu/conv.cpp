@@ -2,6 +2,8 @@
 //  - Winograd 3x3 (f32, stride 1, groups 1) when cpu::winograd3x3_applicable says it pays off;
 //  - depthwise (groups == C, K a multiple of C): direct per-plane kernels (conv_impl.h);
 //  - 1x1, stride 1, no padding: plain GEMMs on the NCHW data;
+//  - bf16 / f16: the im2col path on 16-bit data (the GEMM engine packs it, with bf16 dot products
+//    on AVX512_BF16, and accumulates in f32); Winograd and depthwise shapes widen to f32 instead;
 //  - otherwise im2col into a per-thread buffer + the GEMM engine, per (image, group):
 //      y[n,g] = W_g [Kg, Cg*kh*kw] @ col [Cg*kh*kw, Ho*Wo]
 //      dW_g  += dY[n,g] @ col^T          dcol = W_g^T @ dY[n,g], then col2im
@@ -17,6 +19,7 @@
 #include "backend/cpu/threadpool.h"
 #include "backend/cpu/winograd.h"
 #include "backend/kernels_conv.h"
+#include "core/half.h"
 
 namespace ember::cpu {
 namespace {
@@ -195,6 +198,124 @@ void grad_weight(const ConvGeom& g, const T* x, const T* dy, T* dw) {
 }
 
 // ------------------------------------------------------------------------- tensor entry points
+// ---- 16-bit (bf16 / f16) tensors ---------------------------------------------------------------
+
+using u16 = uint16_t;
+
+float widen1(u16 v, bool bf) { return bf ? std::bit_cast<float>(uint32_t(v) << 16) : half_bits_to_float(v); }
+void narrow(const float* src, int64_t n, bool bf, u16* dst) {
+  if (bf)
+    for (int64_t i = 0; i < n; ++i) dst[i] = BFloat16(src[i]).x;
+  else
+    for (int64_t i = 0; i < n; ++i) dst[i] = float_to_half_bits(src[i]);
+}
+std::vector<float> widen(const u16* p, int64_t n, bool bf) {
+  std::vector<float> out(size_t(p ? n : 0));
+  if (p)
+    parallel_for(0, n, 1 << 16, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) out[i] = widen1(p[i], bf);
+    });
+  return out;
+}
+void narrow_all(const float* src, int64_t n, bool bf, u16* dst) {
+  parallel_for(0, n, 1 << 16, [&](int64_t b, int64_t e) { narrow(src + b, e - b, bf, dst + b); });
+}
+
+// The 16-bit path pays off where the f32 path would run im2col + GEMM too.
+bool native16(const ConvGeom& g) {
+  return !is_depthwise(g) && !(winograd_shape(g) && winograd3x3_applicable(g.N, g.C, g.H, g.W, g.K, g.ph, g.pw));
+}
+
+// C[m, n] (= or +=, f32) A[m, k] @ B[k, n], A and B 16-bit.
+void gemm16(GemmIn in, int64_t m, int64_t n, int64_t k, const u16* a, int64_t a_rs, int64_t a_cs, const u16* b,
+            int64_t b_rs, int64_t b_cs, float* c, int64_t ldc, bool accumulate, int threads) {
+  GemmDesc d;
+  d.in = in;
+  d.m = m, d.n = n, d.k = k;
+  d.a = a, d.a_rs = a_rs, d.a_cs = a_cs;
+  d.b = b, d.b_rs = b_rs, d.b_cs = b_cs;
+  d.c = c, d.c_rs = ldc, d.c_cs = 1;
+  d.beta = accumulate ? 1 : 0;
+  d.threads = threads;
+  gemm_run(d);
+}
+
+void forward16(const ConvGeom& g, GemmIn in, const u16* x, const u16* w, const u16* bias, u16* y) {
+  const bool bf = in == GemmIn::BF16;
+  const int64_t Cg = g.C / g.groups, Kg = g.K / g.groups, CKK = Cg * g.kh * g.kw, L = g.Ho * g.Wo;
+  const bool pointwise = is_pointwise(g);
+  // per item: the f32 output block, then the 16-bit columns (two per float)
+  const int64_t scratch_size = Kg * L + (pointwise ? 0 : (col_size(g) + 1) / 2);
+  for_items<float>(g.N * g.groups, scratch_size, [&](int64_t item, int threads, float* scratch) {
+    const int64_t n = item / g.groups, gi = item % g.groups;
+    const u16* xg = x + (n * g.C + gi * Cg) * g.H * g.W;
+    const u16* col = xg;
+    if (!pointwise) {
+      u16* c16 = reinterpret_cast<u16*>(scratch + Kg * L);
+      prims<float>().im2col16(g, xg, Cg, c16);
+      col = c16;
+    }
+    if (bias)
+      for (int64_t k = 0; k < Kg; ++k) std::fill(scratch + k * L, scratch + (k + 1) * L, widen1(bias[gi * Kg + k], bf));
+    gemm16(in, Kg, L, CKK, w + gi * Kg * CKK, CKK, 1, col, L, 1, scratch, L, bias != nullptr, threads);
+    narrow(scratch, Kg * L, bf, y + (n * g.K + gi * Kg) * L);
+  });
+}
+
+void grad_input16(const ConvGeom& g, GemmIn in, const u16* dy, const u16* w, u16* dx) {
+  const bool bf = in == GemmIn::BF16;
+  const int64_t Cg = g.C / g.groups, Kg = g.K / g.groups, CKK = Cg * g.kh * g.kw, L = g.Ho * g.Wo, HW = g.H * g.W;
+  const bool pointwise = is_pointwise(g);
+  const int64_t scratch_size = Cg * HW + (pointwise ? 0 : col_size(g));
+  for_items<float>(g.N * g.groups, scratch_size, [&](int64_t item, int threads, float* scratch) {
+    const int64_t n = item / g.groups, gi = item % g.groups;
+    const u16* dyg = dy + (n * g.K + gi * Kg) * L;
+    const u16* wg = w + gi * Kg * CKK;
+    float* dxf = scratch;
+    if (pointwise) {
+      gemm16(in, Cg, L, Kg, wg, 1, CKK, dyg, L, 1, dxf, L, false, threads);
+    } else {
+      float* dcol = scratch + Cg * HW;
+      gemm16(in, CKK, L, Kg, wg, 1, CKK, dyg, L, 1, dcol, L, false, threads);
+      std::memset(dxf, 0, size_t(Cg * HW) * sizeof(float));
+      prims<float>().col2im(g, dcol, Cg, dxf);
+    }
+    narrow(dxf, Cg * HW, bf, dx + (n * g.C + gi * Cg) * HW);
+  });
+}
+
+void grad_weight16(const ConvGeom& g, GemmIn in, const u16* x, const u16* dy, u16* dw) {
+  const bool bf = in == GemmIn::BF16;
+  const int64_t Cg = g.C / g.groups, Kg = g.K / g.groups, CKK = Cg * g.kh * g.kw, L = g.Ho * g.Wo;
+  const int64_t HW = g.H * g.W, wsize = g.K * CKK;
+  const bool pointwise = is_pointwise(g);
+  const int nt = num_threads();
+  const int64_t parts = (nt > 1 && g.N >= nt) ? nt : 1;
+  const int threads = parts > 1 ? 1 : 0;
+  std::vector<float> acc(size_t(parts * wsize));  // f32 sums per part
+  parallel_for(0, parts, 1, [&](int64_t p0, int64_t p1) {
+    std::vector<u16> col(pointwise ? 0 : size_t(col_size(g)));
+    for (int64_t p = p0; p < p1; ++p) {
+      float* a = acc.data() + p * wsize;
+      for (int64_t n = g.N * p / parts; n < g.N * (p + 1) / parts; ++n)
+        for (int64_t gi = 0; gi < g.groups; ++gi) {
+          const u16* c = x + (n * g.C + gi * Cg) * HW;
+          if (!pointwise) {
+            prims<float>().im2col16(g, c, Cg, col.data());
+            c = col.data();
+          }
+          gemm16(in, Kg, CKK, L, dy + (n * g.K + gi * Kg) * L, L, 1, c, 1, L, a + gi * Kg * CKK, CKK, true, threads);
+        }
+    }
+  });
+  for (int64_t p = 1; p < parts; ++p)
+    for (int64_t i = 0; i < wsize; ++i) acc[i] += acc[p * wsize + i];
+  narrow_all(acc.data(), wsize, bf, dw);
+}
+
+bool is16(Dtype d) { return d == Dtype::BFloat16 || d == Dtype::Float16; }
+GemmIn gemm_in(Dtype d) { return d == Dtype::BFloat16 ? GemmIn::BF16 : GemmIn::F16; }
+
 template <class T>
 const T* ptr(const Tensor& t) {
   return t.defined() ? static_cast<const T*>(t.raw_data()) : nullptr;
@@ -206,6 +327,15 @@ T* mptr(const Tensor& t) {
 
 void cpu_conv_forward(const Tensor& y, const Tensor& x, const Tensor& w, const Tensor& bias, const ConvGeom& g) {
   if (y.numel() == 0) return;
+  if (is16(x.dtype())) {
+    const bool bf = x.dtype() == Dtype::BFloat16;
+    if (native16(g)) return forward16(g, gemm_in(x.dtype()), ptr<u16>(x), ptr<u16>(w), ptr<u16>(bias), mptr<u16>(y));
+    const auto xf = widen(ptr<u16>(x), x.numel(), bf), wf = widen(ptr<u16>(w), w.numel(), bf);
+    const auto bf32 = widen(ptr<u16>(bias), bias.defined() ? bias.numel() : 0, bf);
+    std::vector<float> yf(size_t(y.numel()));
+    forward<float>(g, xf.data(), wf.data(), bias.defined() ? bf32.data() : nullptr, yf.data());
+    return narrow_all(yf.data(), y.numel(), bf, mptr<u16>(y));
+  }
   if (x.dtype() == Dtype::Float64) return forward<double>(g, ptr<double>(x), ptr<double>(w), ptr<double>(bias), mptr<double>(y));
   forward<float>(g, ptr<float>(x), ptr<float>(w), ptr<float>(bias), mptr<float>(y));
 }
@@ -216,6 +346,14 @@ void cpu_conv_grad_input(const Tensor& dx, const Tensor& dy, const Tensor& w, co
     std::memset(dx.raw_data(), 0, size_t(dx.numel()) * dx.itemsize());
     return;
   }
+  if (is16(dx.dtype())) {
+    const bool bf = dx.dtype() == Dtype::BFloat16;
+    if (native16(g)) return grad_input16(g, gemm_in(dx.dtype()), ptr<u16>(dy), ptr<u16>(w), mptr<u16>(dx));
+    const auto dyf = widen(ptr<u16>(dy), dy.numel(), bf), wf = widen(ptr<u16>(w), w.numel(), bf);
+    std::vector<float> dxf(size_t(dx.numel()));
+    grad_input<float>(g, dyf.data(), wf.data(), dxf.data());
+    return narrow_all(dxf.data(), dx.numel(), bf, mptr<u16>(dx));
+  }
   if (dx.dtype() == Dtype::Float64) return grad_input<double>(g, ptr<double>(dy), ptr<double>(w), mptr<double>(dx));
   grad_input<float>(g, ptr<float>(dy), ptr<float>(w), mptr<float>(dx));
 }
@@ -225,6 +363,14 @@ void cpu_conv_grad_weight(const Tensor& dw, const Tensor& x, const Tensor& dy, c
   if (dy.numel() == 0 || x.numel() == 0) {  // empty batch: the sum over images is zero
     std::memset(dw.raw_data(), 0, size_t(dw.numel()) * dw.itemsize());
     return;
+  }
+  if (is16(dw.dtype())) {
+    const bool bf = dw.dtype() == Dtype::BFloat16;
+    if (native16(g)) return grad_weight16(g, gemm_in(dw.dtype()), ptr<u16>(x), ptr<u16>(dy), mptr<u16>(dw));
+    const auto xf = widen(ptr<u16>(x), x.numel(), bf), dyf = widen(ptr<u16>(dy), dy.numel(), bf);
+    std::vector<float> dwf(size_t(dw.numel()));
+    grad_weight<float>(g, xf.data(), dyf.data(), dwf.data());
+    return narrow_all(dwf.data(), dw.numel(), bf, mptr<u16>(dw));
   }
   if (dw.dtype() == Dtype::Float64) return grad_weight<double>(g, ptr<double>(x), ptr<double>(dy), mptr<double>(dw));
   grad_weight<float>(g, ptr<float>(x), ptr<float>(dy), mptr<float>(dw));

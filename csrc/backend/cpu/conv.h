@@ -36,6 +36,8 @@ struct ConvPrims {
   void (*dw_grad_input)(const ConvGeom& g, const T* dy, const T* w, T* dx, int64_t p0, int64_t p1);
   // Depthwise weight gradient: channels [k0, k1) of dw [K, 1, kh, kw] (overwritten), summed over N.
   void (*dw_grad_weight)(const ConvGeom& g, const T* x, const T* dy, T* dw, int64_t k0, int64_t k1);
+  // im2col of 16-bit (bf16 / f16) data: the same copies on 2-byte elements.
+  void (*im2col16)(const ConvGeom& g, const uint16_t* x, int64_t nc, uint16_t* col);
 };
 
 namespace base {

@@ -321,8 +321,8 @@ void dw_grad_weight(const ConvGeom& g, const T* x, const T* dy, T* dw, int64_t k
 }  // namespace
 
 const ConvPrims<float> conv_prims_f32 = {&im2col<float>, &col2im<float>, &dw_forward<float>, &dw_grad_input<float>,
-                                         &dw_grad_weight<float>};
+                                         &dw_grad_weight<float>, &im2col<uint16_t>};
 const ConvPrims<double> conv_prims_f64 = {&im2col<double>, &col2im<double>, &dw_forward<double>,
-                                          &dw_grad_input<double>, &dw_grad_weight<double>};
+                                          &dw_grad_input<double>, &dw_grad_weight<double>, &im2col<uint16_t>};
 
 }  // namespace ember::cpu::EMBER_ISA_NS
