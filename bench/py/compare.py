@@ -539,6 +539,10 @@ WORKLOADS.update(
     }
 )
 
+from workloads_lm import LM_WORKLOADS  # noqa: E402  (language-model workloads)
+
+WORKLOADS.update(LM_WORKLOADS)
+
 # ---------------------------------------------------------------------------------------------
 # Timing
 

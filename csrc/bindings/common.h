@@ -41,6 +41,7 @@ void init_conv(nb::module_& m);  // conv.cpp
 void init_pool(nb::module_& m);  // pool.cpp
 void init_norm(nb::module_& m);  // norm.cpp
 void init_winograd(nb::module_& m);  // winograd.cpp (private test entry points)
+void init_attention(nb::module_& m);  // attention.cpp
 
 }  // namespace ember::py
 

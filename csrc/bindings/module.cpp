@@ -145,4 +145,5 @@ NB_MODULE(_C, m) {
   init_pool(m);
   init_norm(m);
   init_winograd(m);
+  init_attention(m);
 }
