@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import requires_torch, torch
 
 import ember
 import ember.nn.functional as F
+from conftest import requires_torch, torch
 from ember.testing import gradcheck, gradgradcheck
 
 pytestmark = requires_torch
@@ -18,8 +18,17 @@ def _t(a, grad=True):
     return ember.tensor(a, requires_grad=grad), torch.tensor(a, requires_grad=grad)
 
 
-@pytest.mark.parametrize("shape,nshape", [((4, 7), (7,)), ((3, 5, 64), (64,)), ((2, 3, 13), (3, 13)),
-                                          ((1, 1), (1,)), ((6, 1031), (1031,)), ((0, 8), (8,))])
+@pytest.mark.parametrize(
+    "shape,nshape",
+    [
+        ((4, 7), (7,)),
+        ((3, 5, 64), (64,)),
+        ((2, 3, 13), (3, 13)),
+        ((1, 1), (1,)),
+        ((6, 1031), (1031,)),
+        ((0, 8), (8,)),
+    ],
+)
 @pytest.mark.parametrize("affine", [True, False])
 @pytest.mark.parametrize("rms", [False, True])
 def test_norm_matches_torch(shape, nshape, affine, rms):

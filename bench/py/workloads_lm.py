@@ -156,7 +156,9 @@ def _gpt_step(lib: Any) -> Callable[..., Any]:
             _STATE[key] = (idx, (model, lib.optim.AdamW(model.parameters(), lr=1e-3)))
         model, opt = _STATE[key][1]
         logits = model(idx)
-        loss = lib.nn.functional.cross_entropy(logits.reshape(-1, GPT["vocab"]), targets.reshape(-1))
+        loss = lib.nn.functional.cross_entropy(
+            logits.reshape(-1, GPT["vocab"]), targets.reshape(-1)
+        )
         opt.zero_grad()
         loss.backward()
         opt.step()
