@@ -628,6 +628,10 @@ from workloads_rnn import rnn_workloads  # noqa: E402  (bench/py is the script d
 
 WORKLOADS.update(rnn_workloads(torch, ember))
 
+from workloads_lm import LM_WORKLOADS  # noqa: E402  (language-model workloads)
+
+WORKLOADS.update(LM_WORKLOADS)
+
 # ---------------------------------------------------------------------------------------------
 # Timing
 

@@ -36,6 +36,17 @@ using InterpBackwardFn = void (*)(const Tensor& grad_in, const Tensor& grad_out,
 
 inline KernelSlot<BatchNormFn> batch_norm{"batch_norm"};
 inline KernelSlot<BatchNormBackwardFn> batch_norm_backward{"batch_norm_backward"};
+// layer_norm (rms = false) / rms_norm (rms = true) over the rows of x [R, N] (contiguous, f32 or
+// f64; weight, bias [N] of x's dtype or undefined). mean/rstd [R]: the row statistics (mean is
+// undefined for rms_norm). The backward overwrites gx [R, N], gw, gb [N]; any may be undefined.
+using LayerNormFn = void (*)(const Tensor& y, const Tensor& mean, const Tensor& rstd, const Tensor& x,
+                             const Tensor& weight, const Tensor& bias, double eps, bool rms);
+using LayerNormBackwardFn = void (*)(const Tensor& gx, const Tensor& gw, const Tensor& gb, const Tensor& g,
+                                     const Tensor& x, const Tensor& weight, const Tensor& mean, const Tensor& rstd,
+                                     bool rms);
+
+inline KernelSlot<LayerNormFn> layer_norm{"layer_norm"};
+inline KernelSlot<LayerNormBackwardFn> layer_norm_backward{"layer_norm_backward"};
 inline KernelSlot<InterpFn> interpolate{"interpolate"};
 inline KernelSlot<InterpBackwardFn> interpolate_backward{"interpolate_backward"};
 

@@ -43,6 +43,7 @@ void init_norm(nb::module_& m);  // norm.cpp
 void init_winograd(nb::module_& m);  // winograd.cpp (private test entry points)
 void init_amp(nb::module_& m);  // amp.cpp (autocast state)
 void init_rnn(nb::module_& m);  // rnn.cpp (fused recurrent cells, multinomial)
+void init_attention(nb::module_& m);  // attention.cpp
 
 }  // namespace ember::py
 

@@ -147,4 +147,5 @@ NB_MODULE(_C, m) {
   init_rnn(m);
   init_winograd(m);
   init_amp(m);
+  init_attention(m);
 }

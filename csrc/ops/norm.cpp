@@ -245,4 +245,92 @@ Tensor upsample_backward(const Tensor& grad_output, const Shape& input_size, con
   return gi;
 }
 
+// ---- layer_norm / rms_norm (one fused row kernel each way)
+
+namespace {
+
+// The backward as ember ops (statistics recomputed from x), for create_graph.
+TensorList row_norm_backward_composite(const Tensor& g, const Tensor& x, const Tensor& w, double eps, bool rms,
+                                       const std::vector<bool>& needs) {
+  const Dims last{-1};
+  Tensor xc = rms ? x : x - ember::mean(x, last, true);
+  Tensor rstd = unary(UnaryOp::Rsqrt, ember::mean(xc * xc, last, true) + eps);
+  Tensor xhat = xc * rstd;
+  TensorList out(3);
+  if (needs[0]) {
+    Tensor gh = w.defined() ? g * w : g;
+    Tensor inner = gh - xhat * ember::mean(gh * xhat, last, true);
+    if (!rms) inner = inner - ember::mean(gh, last, true);
+    out[0] = rstd * inner;
+  }
+  if (needs.size() > 1 && needs[1]) out[1] = sum(g * xhat, Dims{0});
+  if (needs.size() > 2 && needs[2]) out[2] = sum(g, Dims{0});
+  return out;
+}
+
+}  // namespace
+
+Tensor row_norm(const Tensor& input, const Shape& normalized_shape, const Tensor& weight, const Tensor& bias,
+                double eps, bool rms) {
+  const char* op = rms ? "rms_norm" : "layer_norm";
+  if (!is_floating(input.dtype()))
+    EMBER_TYPE_ERROR(op, ": expected a floating point input, got ", dtype_name(input.dtype()));
+  const int64_t k = int64_t(normalized_shape.size()), nd = input.dim();
+  if (k == 0 || nd < k || !std::equal(normalized_shape.begin(), normalized_shape.end(), input.shape().end() - k))
+    EMBER_VALUE_ERROR(op, ": input shape ", input.shape(), " does not end with normalized_shape ", normalized_shape);
+  for (const Tensor* t : {&weight, &bias}) {
+    if (!t->defined()) continue;
+    if (t->shape() != normalized_shape)
+      EMBER_VALUE_ERROR(op, ": ", t == &weight ? "weight" : "bias", " of shape ", t->shape(),
+                        " does not match normalized_shape ", normalized_shape);
+    if (!is_floating(t->dtype()))
+      EMBER_TYPE_ERROR(op, ": expected a floating point ", t == &weight ? "weight" : "bias", ", got ",
+                       dtype_name(t->dtype()));
+  }
+  if (!(eps >= 0)) EMBER_VALUE_ERROR(op, ": eps must be non-negative, got ", eps);
+  const int64_t N = shape_numel(normalized_shape), R = N > 0 ? input.numel() / N : 0;
+  const Dtype cd = input.dtype() == Dtype::Float64 ? Dtype::Float64 : Dtype::Float32;  // 16-bit: in f32
+  auto vec = [&](const Tensor& t) { return t.defined() ? contiguous(reshape(to_dtype(detach(t), cd), {N})) : t; };
+  Tensor x = contiguous(reshape(to_dtype(detach(input), cd), {R, N}));
+  Tensor w = vec(weight), b = vec(bias);
+  Tensor y = empty({R, N}, cd, input.device());
+  Tensor mean = rms ? Tensor() : empty({R}, cd, input.device()), rstd = empty({R}, cd, input.device());
+  if (y.numel() > 0) kernel::layer_norm(input.device())(y, mean, rstd, x, w, b, eps, rms);
+  // the result dtype: the promotion of input and the affine parameters (like PyTorch)
+  Dtype out_dt = input.dtype();
+  if (weight.defined() && weight.dtype() != out_dt) out_dt = promote_types(out_dt, weight.dtype());
+  Tensor out = to_dtype(reshape(y, input.shape()), out_dt);
+  if (autograd::any_requires_grad(input, weight, bias)) {
+    const Shape in_shape = input.shape(), nshape = normalized_shape;
+    autograd::record(
+        rms ? "RmsNormBackward0" : "NativeLayerNormBackward0", {input, weight, bias}, {out},
+        {x, w, mean, rstd, input, weight},
+        [=](const TensorList& g, const TensorList& s, const std::vector<bool>& needs) -> TensorList {
+          const Dtype in_dt = s[4].dtype();
+          Tensor g2 = contiguous(reshape(to_dtype(g[0], cd), {R, N}));
+          TensorList r(3);
+          if (autograd::GradMode::enabled()) {  // create_graph: differentiable formula
+            Tensor xd = reshape(to_dtype(s[4], cd), {R, N});
+            Tensor wd = s[5].defined() ? reshape(to_dtype(s[5], cd), {N}) : Tensor();
+            r = row_norm_backward_composite(g2, xd, wd, eps, rms, needs);
+          } else {
+            if (needs[0]) r[0] = empty({R, N}, cd);
+            if (needs[1]) r[1] = empty({N}, cd);
+            if (needs.size() > 2 && needs[2]) r[2] = empty({N}, cd);
+            if (R == 0 || N == 0) {
+              for (auto& t : r)
+                if (t.defined()) t = zeros(t.shape(), cd);
+            } else {
+              kernel::layer_norm_backward(s[0].device())(r[0], r[1], r[2], g2, s[0], s[1], s[2], s[3], rms);
+            }
+          }
+          if (r[0].defined()) r[0] = to_dtype(reshape(r[0], in_shape), in_dt);
+          if (r[1].defined()) r[1] = to_dtype(reshape(r[1], nshape), s[5].dtype());
+          if (r[2].defined()) r[2] = to_dtype(reshape(r[2], nshape), s[5].defined() ? s[5].dtype() : in_dt);
+          return r;
+        });
+  }
+  return out;
+}
+
 }  // namespace ember

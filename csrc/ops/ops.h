@@ -296,6 +296,23 @@ Tensor upsample(const Tensor& input, const Shape& output_size, const std::string
 // The adjoint of upsample: grad_output [N, C, *output_size] -> grad_input of shape input_size.
 Tensor upsample_backward(const Tensor& grad_output, const Shape& input_size, const std::string& mode,
                          bool align_corners, const std::vector<double>& scales);
+// layer_norm (rms = false) or rms_norm (rms = true) over the trailing normalized_shape dims;
+// weight and bias (layer_norm only) of normalized_shape or undefined.
+Tensor row_norm(const Tensor& input, const Shape& normalized_shape, const Tensor& weight, const Tensor& bias,
+                double eps, bool rms);
+
+// ---- attention (attention.cpp)
+// softmax(q @ k^T * scale + mask) @ v over the last two dims, flash style (no [L, S] buffer).
+// attn_mask: undefined, bool (True = may attend) or float (added), broadcastable to [..., L, S].
+Tensor scaled_dot_product_attention(const Tensor& query, const Tensor& key, const Tensor& value,
+                                    const Tensor& attn_mask, double dropout_p, bool is_causal,
+                                    std::optional<double> scale, bool enable_gqa);
+
+// ---- fused losses (loss.cpp)
+// cross_entropy of logits [C], [N, C] or [N, C, d...] at integer class indices; reduction
+// 0 none, 1 sum, 2 mean (divided by the summed weights of the non-ignored targets).
+Tensor cross_entropy_loss(const Tensor& input, const Tensor& target, const Tensor& weight, int64_t reduction,
+                          int64_t ignore_index, double label_smoothing);
 
 // ---- fused recurrent cells (rnn.cpp): the pointwise part of one step, after the gate GEMMs.
 // LSTM: gates [B, 4H] (i, f, g, o pre-activations, biases added), c_prev [B, H] -> (h, c).

@@ -258,15 +258,8 @@ def layer_norm(
 ) -> Tensor:
     """Normalize over the trailing ``normalized_shape`` dims: ``(x - mean) / sqrt(var + eps) * w + b``."""
     dims = _norm_dims(input, normalized_shape, "layer_norm")
-    mean = input.mean(dims, keepdim=True)
-    xc = input - mean
-    var = (xc * xc).mean(dims, keepdim=True)
-    y = xc * _C.rsqrt(var + eps)
-    if weight is not None:
-        y = y * weight
-    if bias is not None:
-        y = y + bias
-    return y
+    shape = list(input.shape[dims[0] :])
+    return _C._layer_norm(input, shape, weight, bias, eps)  # one fused kernel each way
 
 
 def rms_norm(
@@ -277,8 +270,7 @@ def rms_norm(
     dims = _norm_dims(input, normalized_shape, "rms_norm")
     if eps is None:
         eps = _FLOAT_EPS.get(repr(input.dtype).split(".")[-1], 1.1920928955078125e-07)
-    y = input * _C.rsqrt((input * input).mean(dims, keepdim=True) + eps)
-    return y if weight is None else y * weight
+    return _C._rms_norm(input, list(input.shape[dims[0] :]), weight, eps)
 
 
 def group_norm(
@@ -618,6 +610,9 @@ def cross_entropy(
         raise TypeError(f"{op}: expected floating point logits, got {input.dtype!r}")
     if input.ndim == 0:
         raise ValueError(f"{op}: input must have at least 1 dim (classes), got a 0-d tensor")
+    if not target.is_floating_point():  # class indices: one fused kernel each way
+        red = {"none": 0, "sum": 1, "mean": 2}[reduction]
+        return _C._cross_entropy(input, target, weight, red, ignore_index, label_smoothing)
     cdim = 0 if input.ndim == 1 else 1
     n_classes = input.shape[cdim]
     logp = _C.log_softmax(input, cdim)
@@ -638,28 +633,6 @@ def cross_entropy(
         if reduction == "sum":
             return -prod.sum()
         return -prod.sum() / (input.numel() // n_classes if n_classes else 0)
-    nll = _nll(logp, target, weight, ignore_index, reduction, op)
-    if label_smoothing == 0.0:
-        return nll
-    if weight is not None:
-        smooth = -(logp * weight.reshape(wshape)).sum(cdim)
-    else:
-        smooth = -logp.sum(cdim)
-    ignore = target == ignore_index
-    smooth = smooth.masked_fill(ignore, 0.0)
-    if reduction == "mean":
-        keep = ignore.logical_not()
-        if weight is not None:
-            safe = _C.where(keep, target, _C._zeros([], target.dtype))
-            denom = (
-                weight.index_select(0, safe.reshape(-1)) * keep.reshape(-1).to(weight.dtype)
-            ).sum()
-        else:
-            denom = keep.sum()
-        ret = smooth.sum() / denom
-    else:
-        ret = _reduce(smooth, reduction)
-    return nll * (1 - label_smoothing) + ret * (label_smoothing / n_classes)
 
 
 def binary_cross_entropy(

@@ -1,0 +1,239 @@
+"""Fused scaled_dot_product_attention (csrc/ops/attention.cpp) against PyTorch."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import ember
+import ember.nn.functional as F
+from conftest import requires_torch, torch
+from ember.testing import gradcheck, gradgradcheck
+
+pytestmark = requires_torch
+
+
+def _pair(rng, shape, dtype=np.float64):
+    a = rng.standard_normal(shape).astype(dtype)
+    return ember.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
+
+
+def _run(shapes, mask=None, rtol=1e-6, atol=1e-8, dtype=np.float64, seed=0, **kw):
+    """Forward and all gradients vs torch.nn.functional.scaled_dot_product_attention."""
+    rng = np.random.default_rng(seed)
+    (eq, tq), (ek, tk), (ev, tv) = (_pair(rng, s, dtype) for s in shapes)
+    em = tm = None
+    if mask is not None:
+        em, tm = ember.tensor(mask), torch.tensor(mask)
+    eo = F.scaled_dot_product_attention(eq, ek, ev, attn_mask=em, **kw)
+    to = torch.nn.functional.scaled_dot_product_attention(tq, tk, tv, attn_mask=tm, **kw)
+    np.testing.assert_allclose(eo.detach().numpy(), to.detach().numpy(), rtol=rtol, atol=atol)
+    g = rng.standard_normal(tuple(to.shape)).astype(dtype)
+    eo.backward(ember.tensor(g))
+    to.backward(torch.tensor(g))
+    for e, t in ((eq, tq), (ek, tk), (ev, tv)):
+        np.testing.assert_allclose(e.grad.numpy(), t.grad.numpy(), rtol=rtol * 10, atol=atol * 10)
+    return eo
+
+
+@pytest.mark.parametrize("L,S", [(1, 1), (7, 7), (13, 67), (67, 13), (130, 130)])
+@pytest.mark.parametrize("D", [1, 8, 64, 65])
+def test_matches_torch(L, S, D):
+    _run([(2, 3, L, D), (2, 3, S, D), (2, 3, S, D + 1)])
+
+
+@pytest.mark.parametrize("L,S", [(1, 1), (7, 7), (13, 67), (67, 13), (129, 129), (200, 70)])
+def test_causal_top_left(L, S):
+    _run([(2, 2, L, 8), (2, 2, S, 8), (2, 2, S, 8)], is_causal=True)
+
+
+@pytest.mark.parametrize(
+    "mshape", [(13, 67), (1, 67), (13, 1), (2, 1, 13, 67), (3, 13, 67), (2, 3, 13, 67)]
+)
+@pytest.mark.parametrize("kind", ["bool", "float"])
+def test_masks_broadcast(mshape, kind):
+    rng = np.random.default_rng(1)
+    if kind == "bool":
+        mask = rng.random(mshape) > 0.3
+    else:
+        mask = rng.standard_normal(mshape)
+        mask[rng.random(mshape) < 0.2] = -np.inf
+    _run([(2, 3, 13, 8), (2, 3, 67, 8), (2, 3, 67, 5)], mask=mask)
+
+
+def test_fully_masked_rows_are_zero():
+    mask = np.ones((7, 9), dtype=bool)
+    mask[2] = False
+    mask[5] = False
+    out = _run([(2, 7, 4), (2, 9, 4), (2, 9, 3)], mask=mask)
+    assert np.all(out.detach().numpy()[:, [2, 5]] == 0)
+    fmask = np.where(mask, 0.0, -np.inf)
+    _run([(2, 7, 4), (2, 9, 4), (2, 9, 3)], mask=fmask)
+
+
+def test_scale_and_3d_and_5d():
+    _run([(4, 7, 6), (4, 9, 6), (4, 9, 2)], scale=0.3)
+    _run([(2, 2, 3, 7, 6), (2, 2, 3, 9, 6), (2, 2, 3, 9, 2)], is_causal=True)
+    _run([(7, 6), (9, 6), (9, 2)])
+
+
+def test_gqa():
+    _run([(2, 8, 13, 16), (2, 2, 13, 16), (2, 2, 13, 16)], enable_gqa=True, is_causal=True)
+    _run([(1, 6, 5, 4), (1, 3, 7, 4), (1, 3, 7, 4)], enable_gqa=True)
+
+
+def test_float32_and_half_dtypes():
+    rng = np.random.default_rng(3)
+    shapes = [(2, 4, 100, 64), (2, 4, 100, 64), (2, 4, 100, 64)]
+    arrs = [rng.standard_normal(s).astype(np.float32) for s in shapes]
+    ref = torch.nn.functional.scaled_dot_product_attention(
+        *[torch.tensor(a, dtype=torch.float64) for a in arrs], is_causal=True
+    ).numpy()
+    out = F.scaled_dot_product_attention(*[ember.tensor(a) for a in arrs], is_causal=True)
+    assert out.dtype == ember.float32
+    np.testing.assert_allclose(out.numpy(), ref, rtol=1e-4, atol=1e-5)
+    for dt, tol in ((ember.float16, 2e-2), (ember.bfloat16, 5e-2)):
+        out = F.scaled_dot_product_attention(
+            *[ember.tensor(a).to(dt) for a in arrs], is_causal=True
+        )
+        assert out.dtype == dt
+        np.testing.assert_allclose(out.to(ember.float32).numpy(), ref, rtol=tol, atol=tol)
+
+
+def test_non_contiguous_inputs():
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((2, 11, 3 * 24))
+    ex, tx = ember.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+
+    def heads(lib_x, split):
+        q, k, v = split(lib_x)
+        return [t.reshape(2, 11, 3, 8).transpose(1, 2) for t in (q, k, v)]
+
+    eo = F.scaled_dot_product_attention(*heads(ex, lambda t: t.split(24, 2)), is_causal=True)
+    to = torch.nn.functional.scaled_dot_product_attention(
+        *heads(tx, lambda t: t.split(24, 2)), is_causal=True
+    )
+    np.testing.assert_allclose(eo.detach().numpy(), to.detach().numpy(), rtol=1e-6, atol=1e-8)
+    eo.sum().backward()
+    to.sum().backward()
+    np.testing.assert_allclose(ex.grad.numpy(), tx.grad.numpy(), rtol=1e-6, atol=1e-8)
+    # a transposed last dim (non-unit stride)
+    q = rng.standard_normal((2, 3, 8, 5))
+    ref = torch.nn.functional.scaled_dot_product_attention(
+        *[torch.tensor(q).transpose(-1, -2)] * 3
+    ).numpy()
+    out = F.scaled_dot_product_attention(*[ember.tensor(q).transpose(-1, -2)] * 3)
+    np.testing.assert_allclose(out.numpy(), ref, rtol=1e-6, atol=1e-8)
+
+
+def test_empty_and_zero_head_dim():
+    for shapes in (
+        [(0, 3, 5, 4), (0, 3, 6, 4), (0, 3, 6, 4)],
+        [(2, 3, 0, 4), (2, 3, 6, 4), (2, 3, 6, 4)],
+        [(2, 3, 5, 4), (2, 3, 0, 4), (2, 3, 0, 4)],
+        [(2, 3, 5, 0), (2, 3, 6, 0), (2, 3, 6, 0)],
+        [(2, 3, 5, 0), (2, 3, 6, 0), (2, 3, 6, 4)],
+    ):
+        _run(shapes)
+
+
+def test_gradcheck_float64():
+    rng = np.random.default_rng(5)
+    q, k, v = (
+        ember.tensor(rng.standard_normal(s), requires_grad=True)
+        for s in ((1, 2, 5, 3), (1, 2, 6, 3), (1, 2, 6, 2))
+    )
+    mask = ember.tensor(rng.standard_normal((5, 6)), requires_grad=True)
+    assert gradcheck(lambda q, k, v: F.scaled_dot_product_attention(q, k, v), (q, k, v))
+    assert gradcheck(
+        lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True), (q, k, v)
+    )
+    assert gradcheck(
+        lambda q, k, v, m: F.scaled_dot_product_attention(q, k, v, attn_mask=m), (q, k, v, mask)
+    )
+    assert gradgradcheck(
+        lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True), (q, k, v)
+    )
+
+
+def test_dropout_reproducible_and_statistics():
+    rng = np.random.default_rng(6)
+    q, k, v = (ember.tensor(rng.standard_normal((2, 2, 64, 16))) for _ in range(3))
+    ember.manual_seed(123)
+    a = F.scaled_dot_product_attention(q, k, v, dropout_p=0.3)
+    ember.manual_seed(123)
+    b = F.scaled_dot_product_attention(q, k, v, dropout_p=0.3)
+    c = F.scaled_dot_product_attention(q, k, v, dropout_p=0.3)
+    np.testing.assert_array_equal(a.numpy(), b.numpy())
+    assert not np.array_equal(a.numpy(), c.numpy())
+    # v = identity rows: the output row is the dropped, rescaled attention row itself
+    S = 256
+    eye = ember.tensor(np.eye(S, dtype=np.float32).reshape(1, 1, S, S))
+    qz = ember.zeros(1, 1, 200, 4)
+    kz = ember.zeros(1, 1, S, 4)
+    w = F.scaled_dot_product_attention(qz, kz, eye, dropout_p=0.25).numpy()
+    kept = w != 0
+    assert abs(kept.mean() - 0.75) < 0.01
+    np.testing.assert_allclose(w[kept], 1.0 / S / 0.75, rtol=1e-5)
+    assert np.all(F.scaled_dot_product_attention(qz, kz, eye, dropout_p=1.0).numpy() == 0)
+
+
+def test_dropout_backward_consistent():
+    # same seed: the gradient equals the gradient of the (linear in v) dropped output
+    rng = np.random.default_rng(7)
+    q, k = (ember.tensor(rng.standard_normal((1, 2, 9, 4))) for _ in range(2))
+    v = ember.tensor(rng.standard_normal((1, 2, 9, 3)), requires_grad=True)
+    q.requires_grad_(True)
+    ember.manual_seed(5)
+    out = F.scaled_dot_product_attention(q, k, v, dropout_p=0.4)
+    g = ember.tensor(rng.standard_normal((1, 2, 9, 3)))
+    out.backward(g)
+    # out is linear in v: <g, out> == <dv, v>
+    np.testing.assert_allclose(
+        (g * out).sum().item(), (v.grad * v).sum().item(), rtol=1e-9, atol=1e-12
+    )
+    # first-order grads vs the composite (double-backward) path with the same draws
+    q2 = q.detach().requires_grad_(True)
+    ember.manual_seed(5)
+    out2 = F.scaled_dot_product_attention(q2, k, v.detach(), dropout_p=0.4)
+    (gq,) = ember.autograd.grad(out2, [q2], g, create_graph=True)
+    np.testing.assert_allclose(gq.detach().numpy(), q.grad.numpy(), rtol=1e-9, atol=1e-12)
+
+
+def test_bad_input():
+    q = ember.randn(2, 3, 5, 4)
+    with pytest.raises(ValueError, match=r"scaled_dot_product_attention.*\[2, 3, 6, 5\]"):
+        F.scaled_dot_product_attention(q, ember.randn(2, 3, 6, 5), ember.randn(2, 3, 6, 5))
+    with pytest.raises(TypeError, match="scaled_dot_product_attention.*float64"):
+        F.scaled_dot_product_attention(q, q.double(), q)
+    with pytest.raises(ValueError, match="scaled_dot_product_attention.*not a multiple"):
+        F.scaled_dot_product_attention(
+            q, ember.randn(2, 2, 5, 4), ember.randn(2, 2, 5, 4), enable_gqa=True
+        )
+    with pytest.raises(ValueError, match="scaled_dot_product_attention"):
+        F.scaled_dot_product_attention(q, ember.randn(2, 1, 5, 4), ember.randn(2, 1, 5, 4))
+    with pytest.raises(ValueError, match=r"scaled_dot_product_attention.*\[4, 5\]"):
+        F.scaled_dot_product_attention(q, q, q, attn_mask=ember.ones(4, 5, dtype=ember.bool))
+    with pytest.raises(ValueError, match="either attn_mask or is_causal"):
+        F.scaled_dot_product_attention(
+            q, q, q, attn_mask=ember.ones(5, 5, dtype=ember.bool), is_causal=True
+        )
+    with pytest.raises(ValueError, match="dropout_p"):
+        F.scaled_dot_product_attention(q, q, q, dropout_p=1.5)
+    with pytest.raises(TypeError, match="attn_mask"):
+        F.scaled_dot_product_attention(q, q, q, attn_mask=ember.ones(5, 5, dtype=ember.int64))
+
+
+def test_modules_use_fused_op():
+    x = ember.randn(2, 9, 16, requires_grad=True)
+    attn = ember.nn.CausalSelfAttention(16, 4)
+    y = attn(x)
+    names = []
+    stack = [y.grad_fn]
+    while stack:
+        n = stack.pop()
+        if n is None:
+            continue
+        names.append(n.name())
+        stack.extend(f for f, _ in n.next_functions)
+    assert "ScaledDotProductFlashAttentionBackward0" in names
