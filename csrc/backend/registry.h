@@ -2,20 +2,69 @@
 // Kernel table: one slot per kernel, one function per device. Backends fill slots from static
 // initializers (EMBER_REGISTER_KERNEL); ops call slot(device)(args...). A device without its own
 // kernel falls back to the CPU one (Metal buffers are unified memory).
+#include <type_traits>
+#include <utility>
+
 #include "core/device.h"
 #include "core/error.h"
+#include "core/tensor.h"
 
 namespace ember {
+
+// Kernels run without Python's GIL, so other Python threads (data loading, a second model)
+// proceed meanwhile. The bindings install release/restore (the core never sees Python); release
+// returns null when the calling thread does not hold the GIL (pool workers, nested kernels).
+// Kernels over fewer elements keep it: releasing costs more than they take.
+struct GilRelease {
+  static inline void* (*release)() = nullptr;
+  static inline void (*restore)(void*) = nullptr;
+  static constexpr int64_t kMinElements = 1 << 14;
+};
+
+class GilReleaseScope {
+ public:
+  explicit GilReleaseScope(int64_t elements)
+      : state_(elements >= GilRelease::kMinElements && GilRelease::release ? GilRelease::release() : nullptr) {}
+  ~GilReleaseScope() {
+    if (state_) GilRelease::restore(state_);
+  }
+  GilReleaseScope(const GilReleaseScope&) = delete;
+  GilReleaseScope& operator=(const GilReleaseScope&) = delete;
+
+ private:
+  void* state_;
+};
+
+template <class T>
+int64_t elements_of(const T& arg) {
+  if constexpr (std::is_same_v<T, Tensor>) return arg.defined() ? arg.numel() : 0;
+  else if constexpr (std::is_same_v<T, TensorList>) {
+    int64_t n = 0;
+    for (const auto& t : arg) n += t.defined() ? t.numel() : 0;
+    return n;
+  } else return 0;
+}
+
+// What slot(device) returns: calls the kernel with the GIL released (by its tensors' size).
+template <class Fn>
+struct KernelCall {
+  Fn fn;
+  template <class... Args>
+  decltype(auto) operator()(Args&&... args) const {
+    GilReleaseScope scope((int64_t(0) + ... + elements_of<std::decay_t<Args>>(args)));
+    return fn(std::forward<Args>(args)...);
+  }
+};
 
 template <class Fn>
 struct KernelSlot {
   const char* name;
   Fn impls[kNumDevices] = {};
   constexpr explicit KernelSlot(const char* n) : name(n) {}
-  Fn operator()(Device d) const {
+  KernelCall<Fn> operator()(Device d) const {
     Fn f = impls[int(d)] ? impls[int(d)] : impls[int(Device::CPU)];
     if (!f) EMBER_RUNTIME_ERROR(name, ": no kernel registered for device ", device_name(d));
-    return f;
+    return {f};
   }
 };
 
