@@ -15,7 +15,7 @@ namespace {
 
 const char* binary_name(BinaryOp op) {
   static const char* names[] = {"add", "sub", "mul", "div", "floor_divide", "remainder", "pow", "maximum", "minimum",
-                                "atan2", "fmod", "eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or",
+                                "atan2", "fmod", "fmax", "fmin", "eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or",
                                 "logical_xor", "bitwise_and", "bitwise_or", "bitwise_xor"};
   return names[int(op)];
 }
@@ -153,11 +153,24 @@ void record_binary(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& 
         return {g[0], n[1] ? -g[0] * unary(UnaryOp::Trunc, s[0] / s[1]) : Tensor()};
       };
       break;
+    case BinaryOp::Fmax:
+    case BinaryOp::Fmin: {  // the gradient goes to the value picked (a on ties and when b is NaN)
+      saved = {a, b};
+      bool is_max = op == BinaryOp::Fmax;
+      fn = [is_max](const TensorList& g, const TensorList& s, const std::vector<bool>&) -> TensorList {
+        Tensor a_wins = binary(BinaryOp::LogicalOr, binary(is_max ? BinaryOp::Ge : BinaryOp::Le, s[0], s[1]),
+                               unary(UnaryOp::IsNan, s[1]));
+        Tensor z = zeros_like(g[0]);
+        return {where(a_wins, g[0], z), where(a_wins, z, g[0])};
+      };
+      break;
+    }
     default: return;
   }
   static const char* node_names[] = {"AddBackward0", "SubBackward0", "MulBackward0", "DivBackward0",
                                      "FloorDivideBackward0", "RemainderBackward0", "PowBackward1", "MaximumBackward0",
-                                     "MinimumBackward0", "Atan2Backward0", "FmodBackward0"};
+                                     "MinimumBackward0", "Atan2Backward0", "FmodBackward0",
+                                     "FmaxBackward0", "FminBackward0"};
   record(node_names[int(op)], {a, b}, {out}, saved, std::move(fn));
 }
 

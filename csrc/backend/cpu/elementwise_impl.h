@@ -105,6 +105,9 @@ void binary_typed(BinaryOp op, Iter& it) {
       if constexpr (is_float_v<T>) return run_binary<T, T>(it, [](A a, A b) { return std::atan2(a, b); });
       break;
     case BinaryOp::Fmod: return run_binary<T, T>(it, [](A a, A b) { return fmod_(a, b); });
+    // fmax/fmin ignore a NaN operand (NaN only when both are)
+    case BinaryOp::Fmax: return run_binary<T, T>(it, [](A a, A b) { return (b != b || a >= b) ? a : b; });
+    case BinaryOp::Fmin: return run_binary<T, T>(it, [](A a, A b) { return (b != b || a <= b) ? a : b; });
     case BinaryOp::Eq: return run_binary<T, B>(it, [](A a, A b) { return a == b; });
     case BinaryOp::Ne: return run_binary<T, B>(it, [](A a, A b) { return a != b; });
     case BinaryOp::Lt: return run_binary<T, B>(it, [](A a, A b) { return a < b; });
