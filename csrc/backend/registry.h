@@ -19,12 +19,24 @@ struct GilRelease {
   static inline void* (*release)() = nullptr;
   static inline void (*restore)(void*) = nullptr;
   static constexpr int64_t kMinElements = 1 << 14;
+  static inline thread_local int holds = 0;  // > 0: inside a GilHold
+};
+
+// Kernels called in this scope keep the GIL: code holding a lock that a GIL holder may wait
+// for (the generator's) must not give the GIL away, or the two threads deadlock.
+struct GilHold {
+  GilHold() { ++GilRelease::holds; }
+  ~GilHold() { --GilRelease::holds; }
+  GilHold(const GilHold&) = delete;
+  GilHold& operator=(const GilHold&) = delete;
 };
 
 class GilReleaseScope {
  public:
   explicit GilReleaseScope(int64_t elements)
-      : state_(elements >= GilRelease::kMinElements && GilRelease::release ? GilRelease::release() : nullptr) {}
+      : state_(elements >= GilRelease::kMinElements && GilRelease::holds == 0 && GilRelease::release
+                   ? GilRelease::release()
+                   : nullptr) {}
   ~GilReleaseScope() {
     if (state_) GilRelease::restore(state_);
   }
