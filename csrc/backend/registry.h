@@ -58,13 +58,15 @@ int64_t elements_of(const T& arg) {
 }
 
 // What slot(device) returns: calls the kernel with the GIL released (by its tensors' size).
+// The kernel's own parameter types, so braced arguments ({...}) still convert.
 template <class Fn>
-struct KernelCall {
-  Fn fn;
-  template <class... Args>
-  decltype(auto) operator()(Args&&... args) const {
-    GilReleaseScope scope((int64_t(0) + ... + elements_of<std::decay_t<Args>>(args)));
-    return fn(std::forward<Args>(args)...);
+struct KernelCall;
+template <class R, class... P>
+struct KernelCall<R (*)(P...)> {
+  R (*fn)(P...);
+  R operator()(P... args) const {
+    GilReleaseScope scope((int64_t(0) + ... + elements_of<std::decay_t<P>>(args)));
+    return fn(std::forward<P>(args)...);
   }
 };
 
