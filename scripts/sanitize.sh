@@ -6,11 +6,14 @@
 set -eo pipefail
 cd "$(dirname "$0")/.."
 SAN="${EMBER_SANITIZE:-address,undefined}"
-if [ ! -f build/asan/build.ninja ]; then
-  cmake -S . -B build/asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEMBER_SANITIZE="$SAN" \
-    -DPython_EXECUTABLE="$(command -v python)" >/dev/null
-fi
-cmake --build build/asan
+(
+  flock 9  # builds are serialized machine-wide, as in dev_build.sh
+  if [ ! -f build/asan/build.ninja ]; then
+    cmake -S . -B build/asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g" \
+      -DEMBER_SANITIZE="$SAN" -DPython_EXECUTABLE="$(command -v python)" >/dev/null
+  fi
+  cmake --build build/asan
+) 9>/tmp/ember-build.lock
 # a private copy of the package next to the sanitized extension (python/ember keeps the dev build)
 rm -rf build/asan/py && mkdir -p build/asan/py
 cp -r python/ember build/asan/py/ember

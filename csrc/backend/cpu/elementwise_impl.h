@@ -31,6 +31,7 @@ inline A floordiv(A a, A b) {
     if (b == 0) return a / b;
     A m = std::fmod(a, b), d = (a - m) / b;
     if (m != 0 && ((b < 0) != (m < 0))) d -= 1;
+    if (d == 0) return std::copysign(A(0), a / b);  // a zero quotient keeps the sign of a / b
     A fd = std::floor(d);
     return d - fd > A(0.5) ? fd + 1 : fd;
   } else if constexpr (std::is_same_v<A, bool>) {

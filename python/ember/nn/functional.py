@@ -206,7 +206,7 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
     if not training or p == 0.0:
         return input
     if p == 1.0:
-        return _inplace(input, input * 0.0 if input.is_floating_point() else input * 0, inplace)
+        return _inplace(input, input * (0.0 if input.is_floating_point() else False), inplace)
     if not input.is_floating_point():  # the scaled mask is float, as in PyTorch
         raise RuntimeError(
             f"dropout: result type float32 can't be cast to the desired output type {input.dtype}"
