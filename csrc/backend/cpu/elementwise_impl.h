@@ -222,7 +222,9 @@ void unary_typed(UnaryOp op, Iter& it, double p0, double p1, double p2) {
       else return run_unary<T, T>(it, [](A x) { return x > 0 ? A(1) : (x < 0 ? A(-1) : x); });
     case UnaryOp::Square: return run_unary<T, T>(it, [](A x) { return A(x * x); });
     // `x < 0 ? 0 : x` keeps NaN and -0 as PyTorch (one compare + blend, as fast as max)
-    case UnaryOp::Relu: return run_unary<T, T>(it, [](A x) { return x < 0 ? A(0) : x; });
+    case UnaryOp::Relu:  // (bool is rejected by the op)
+      if constexpr (!std::is_same_v<T, bool>) return run_unary<T, T>(it, [](A x) { return x < 0 ? A(0) : x; });
+      break;
     case UnaryOp::Hardtanh:
     case UnaryOp::Clamp:  // min(max(x, lo), hi): lo > hi gives hi, NaN stays NaN
       if constexpr (is_float_v<T>)
