@@ -6,11 +6,14 @@
 set -eo pipefail
 cd "$(dirname "$0")/.."
 SAN="${EMBER_SANITIZE:-address,undefined}"
+# kernels are instrumented in one ISA variant (the others build fast, uninstrumented): run that one
+ISA="${EMBER_SANITIZE_ISA:-$([ "$(uname -m)" = x86_64 ] && grep -qw avx2 /proc/cpuinfo && echo avx2 || echo base)}"
+export EMBER_CPU_ISA="$([ "$ISA" = base ] && echo scalar || echo "$ISA")"
 (
   flock 9  # builds are serialized machine-wide, as in dev_build.sh
   if [ ! -f build/asan/build.ninja ]; then
     cmake -S . -B build/asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g" \
-      -DEMBER_SANITIZE="$SAN" -DPython_EXECUTABLE="$(command -v python)" >/dev/null
+      -DEMBER_SANITIZE="$SAN" -DEMBER_SANITIZE_ISA="$ISA" -DPython_EXECUTABLE="$(command -v python)" >/dev/null
   fi
   cmake --build build/asan
 ) 9>/tmp/ember-build.lock
