@@ -17,6 +17,11 @@ function(ember_add_isa_kernels target)
     else()
       target_sources(${target} PRIVATE ${src})
     endif()
+    # a sanitizer build instruments the variant the tests run (EMBER_SANITIZE_ISA, picked with
+    # EMBER_CPU_ISA by scripts/sanitize.sh); the others compile fast and uninstrumented
+    if(EMBER_SANITIZE AND NOT src MATCHES "_isa_${EMBER_SANITIZE_ISA}\\.cpp$")
+      set_property(SOURCE ${src} APPEND PROPERTY COMPILE_OPTIONS "-O0;-g0;-fno-sanitize=all")
+    endif()
     if(src MATCHES "gemm_isa_[a-z0-9]+\\.cpp$" AND CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
       # packing copies short rows: keep them inline loops, not memcpy/memset calls
       set_property(SOURCE ${src} APPEND PROPERTY COMPILE_OPTIONS "-fno-tree-loop-distribute-patterns")

@@ -847,6 +847,27 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+# NaN-propagating activations: relu/clamp keep NaN as PyTorch does, at max() speed.
+WORKLOADS.update(
+    {
+        "relu 16M f32": {
+            "inputs": lambda rng: (_randn(rng, M16),),
+            "numpy": lambda x: np.where(x < 0, np.float32(0), x),
+            "torch": lambda x: torch.relu(x),
+            "ember": lambda x: ember.relu(x),
+            "target": ("torch", 1.0),
+        },
+        "clamp 16M f32": {
+            "inputs": lambda rng: (_randn(rng, M16),),
+            "numpy": lambda x: np.clip(x, -0.5, 0.5),
+            "torch": lambda x: torch.clamp(x, -0.5, 0.5),
+            "ember": lambda x: ember.clamp(x, -0.5, 0.5),
+            "target": ("torch", 1.0),
+        },
+    }
+)
+
+
 def set_threads(n: int) -> None:
     if ember is not None and hasattr(ember, "set_num_threads"):
         ember.set_num_threads(n)

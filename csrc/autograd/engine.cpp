@@ -140,6 +140,14 @@ void execute(const TensorList& roots, const TensorList& grad_roots, bool keep_gr
   while (!ready.empty()) {
     Node* node = ready.top();
     ready.pop();
+    if (!task.buffers.count(node)) {
+      // no gradient reached this node (e.g. a custom backward returned None): nothing flows on,
+      // so a leaf behind it keeps grad None, as in PyTorch
+      if (!keep_graph) node->release_saved();
+      for (auto& e : node->next_edges)
+        if (e.valid() && --task.deps[e.fn.get()] == 0 && queued.insert(e.fn.get()).second) ready.push(e.fn.get());
+      continue;
+    }
     TensorList grads = std::move(task.buffers[node]);
     task.buffers.erase(node);
     grads.resize(node->output_meta.size());

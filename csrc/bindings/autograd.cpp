@@ -9,10 +9,36 @@ using autograd::Node;
 
 namespace {
 
+// A Python object owned from C++ that may be dropped by a thread without the GIL (a graph freed
+// inside a kernel call or an optimizer step): the last owner takes the GIL to release it.
+struct GilSafeObject {
+  nb::object obj;
+  explicit GilSafeObject(nb::object o) : obj(std::move(o)) {}
+  GilSafeObject(const GilSafeObject&) = delete;
+  ~GilSafeObject() {
+    if (!obj.is_valid()) return;
+    if (!nb::is_alive()) {  // interpreter gone: leak rather than touch it
+      obj.release();
+      return;
+    }
+    nb::gil_scoped_acquire gil;
+    obj.reset();
+  }
+};
+
 // A node whose backward is a Python callable: grads -> tuple of (Tensor | None), one per input.
 struct PyFunctionNode : Node {
   std::string node_name;
   nb::object backward_fn;
+  ~PyFunctionNode() override {
+    if (!backward_fn.is_valid()) return;
+    if (!nb::is_alive()) {
+      backward_fn.release();
+      return;
+    }
+    nb::gil_scoped_acquire gil;
+    backward_fn.reset();
+  }
   std::string name() const override { return node_name; }
   TensorList apply(TensorList&& grads) override {
     nb::gil_scoped_acquire gil;
@@ -24,7 +50,12 @@ struct PyFunctionNode : Node {
     nb::object res = backward_fn(*nb::tuple(args));
     TensorList out;
     if (!PyTuple_Check(res.ptr()) && !PyList_Check(res.ptr())) res = nb::make_tuple(res);
-    for (nb::handle h : res) out.push_back(h.is_none() ? Tensor() : nb::cast<Tensor>(h));
+    for (nb::handle h : res) {
+      if (!h.is_none() && !nb::isinstance<Tensor>(h))
+        throw nb::type_error((node_name + ": backward returned a " + std::string(nb::inst_name(h).c_str()) +
+                              " where a Tensor or None was expected").c_str());
+      out.push_back(h.is_none() ? Tensor() : nb::cast<Tensor>(h));
+    }
     if (out.size() != next_edges.size())
       EMBER_RUNTIME_ERROR(node_name, ": backward returned ", out.size(), " gradients, expected ", next_edges.size());
     for (size_t i = 0; i < out.size(); ++i)
@@ -53,24 +84,26 @@ TensorList optional_tensors(nb::list l) {
   return out;
 }
 
-// A Python callable held from C++: backward runs without the GIL, so the last reference may
-// be dropped on a thread that does not hold it.
-struct PyCallable {
-  nb::object fn;
-  explicit PyCallable(nb::object f) : fn(std::move(f)) {}
-  ~PyCallable() {
+// The hook's result must be None or a Tensor of the gradient's dtype (as PyTorch checks).
+autograd::Hook make_hook(nb::object py_fn) {
+  auto holder = std::make_shared<GilSafeObject>(std::move(py_fn));
+  return [holder](const Tensor& g) -> Tensor {
     nb::gil_scoped_acquire gil;
-    fn.reset();
-  }
-};
-
-autograd::Hook make_hook(nb::object fn) {
-  auto held = std::make_shared<PyCallable>(std::move(fn));
-  return [held](const Tensor& g) -> Tensor {
-    nb::gil_scoped_acquire gil;
-    nb::object r = held->fn(g);
+    nb::handle fn = holder->obj;
+    nb::object r = fn(g);
     if (r.is_none()) return Tensor();
-    return nb::cast<Tensor>(r);
+    auto hook_name = [&] {
+      nb::object n = nb::getattr(fn, "__name__", nb::none());
+      return std::string(nb::str(n.is_none() ? nb::repr(fn) : n).c_str());
+    };
+    if (!nb::isinstance<Tensor>(r))
+      throw nb::type_error(("hook '" + hook_name() + "' returned a " + std::string(nb::inst_name(r).c_str()) +
+                            " where a Tensor or None was expected").c_str());
+    Tensor t = nb::cast<Tensor>(r);
+    if (t.dtype() != g.dtype())
+      EMBER_RUNTIME_ERROR("hook '", hook_name(), "' has changed the type of value (was ", dtype_name(g.dtype()), " got ",
+                          dtype_name(t.dtype()), ")");
+    return t;
   };
 }
 
@@ -151,20 +184,20 @@ void init_autograd(nb::module_& m) {
           EMBER_RUNTIME_ERROR("register_post_accumulate_grad_hook: post accumulate grad hooks cannot be ",
                               "registered on non-leaf tensors");
         auto acc = std::static_pointer_cast<autograd::AccumulateGrad>(autograd::gradient_edge(t).fn);
-        auto held = std::make_shared<PyCallable>(std::move(fn));
+        auto held = std::make_shared<GilSafeObject>(std::move(fn));
         uint64_t id = acc->add_post_hook([held](const Tensor& leaf) {
           nb::gil_scoped_acquire gil;
-          held->fn(leaf);
+          held->obj(leaf);
         });
         return HookHandle{acc, id};
       },
       nb::is_method(), nb::name("register_post_accumulate_grad_hook"), nb::scope(cls), "hook"_a,
       "Call hook(tensor) after this leaf's .grad has been accumulated in a backward pass.");
   m.def("_queue_backward_callback", [](nb::object fn) {
-    auto held = std::make_shared<PyCallable>(std::move(fn));
+    auto held = std::make_shared<GilSafeObject>(std::move(fn));
     autograd::queue_callback([held] {
       nb::gil_scoped_acquire gil;
-      held->fn();
+      held->obj();
     });
   }, "callback"_a, "Run callback() when the backward pass running on this thread finishes.");
 

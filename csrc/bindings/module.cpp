@@ -3,6 +3,7 @@
 #include <nanobind/stl/map.h>
 
 #include "backend/cpu/isa.h"
+#include "backend/registry.h"
 #include "backend/cpu/threadpool.h"
 #include "bindings/common.h"
 
@@ -77,6 +78,9 @@ NB_MODULE(_C, m) {
   m.doc() = "ember's C++ core: tensors, autograd, CPU kernels";
   // dtype singletons and cached callables live for the whole process on purpose
   nb::set_leak_warnings(false);
+  // kernels run with the GIL released (backend/registry.h); only a thread holding it gives it up
+  GilRelease::release = []() -> void* { return PyGILState_Check() ? PyEval_SaveThread() : nullptr; };
+  GilRelease::restore = [](void* s) { PyEval_RestoreThread(static_cast<PyThreadState*>(s)); };
 
   nb::register_exception_translator([](const std::exception_ptr& p, void*) {
     try {
@@ -123,6 +127,7 @@ NB_MODULE(_C, m) {
     if (n < 1) EMBER_VALUE_ERROR("set_num_threads: expected a positive number of threads, got ", n);
     // every thread is started at once: a huge count would exhaust the process' threads
     if (n > 4096) EMBER_VALUE_ERROR("set_num_threads: expected at most 4096 threads, got ", n);
+    nb::gil_scoped_release release;  // waits for a job another thread runs on the pool
     cpu::set_num_threads(n);
   }, "num"_a);
   m.def("get_num_threads", &cpu::num_threads);

@@ -77,7 +77,8 @@ const BinaryEntry kBinary[] = {
     {"mul", BinaryOp::Mul, true},          {"multiply", BinaryOp::Mul, true},     {"true_divide", BinaryOp::Div, true},
     {"floor_divide", BinaryOp::FloorDiv, true}, {"remainder", BinaryOp::Remainder, true},
     {"pow", BinaryOp::Pow, true},          {"maximum", BinaryOp::Maximum, false}, {"minimum", BinaryOp::Minimum, false},
-    {"atan2", BinaryOp::Atan2, true},      {"eq", BinaryOp::Eq, true},            {"ne", BinaryOp::Ne, true},
+    {"atan2", BinaryOp::Atan2, true},      {"fmod", BinaryOp::Fmod, true},       {"fmax", BinaryOp::Fmax, false},
+    {"fmin", BinaryOp::Fmin, false},      {"eq", BinaryOp::Eq, true},            {"ne", BinaryOp::Ne, true},
     {"not_equal", BinaryOp::Ne, true},     {"lt", BinaryOp::Lt, true},            {"less", BinaryOp::Lt, true},
     {"le", BinaryOp::Le, true},            {"less_equal", BinaryOp::Le, true},    {"gt", BinaryOp::Gt, true},
     {"greater", BinaryOp::Gt, true},       {"ge", BinaryOp::Ge, true},            {"greater_equal", BinaryOp::Ge, true},
@@ -207,7 +208,9 @@ void init_ops(nb::module_& m) {
     }
   }
   m.def("pow", [](Scalar a, const Tensor& b) { return binary(BinaryOp::Pow, a, b); }, "self"_a, "exponent"_a);
-  m.def("fmod", [](const Tensor& a, const Tensor& b) { return a - unary(UnaryOp::Trunc, a / b) * b; }, "input"_a, "other"_a);
+  for (BinaryOp op : {BinaryOp::Remainder, BinaryOp::FloorDiv})  // PyTorch accepts a scalar first for these
+    m.def(op == BinaryOp::Remainder ? "remainder" : "floor_divide",
+          [op](Scalar a, const Tensor& b) { return binary(op, a, b); }, "input"_a, "other"_a);
   m.def("result_type", [](nb::handle a, nb::handle b) {
     auto conv = [](nb::handle h) {
       if (nb::isinstance<Tensor>(h)) return nb::cast<Tensor>(h);

@@ -17,7 +17,7 @@ struct Storage {
   size_t capacity = 0;  // bytes the caching allocator reserved (nbytes rounded up)
   Device device = Device::CPU;
   std::function<void(void*)> deleter;  // empty: owned by the caching allocator
-  uint32_t version = 0;
+  std::atomic<uint32_t> version{0};  // atomic: optimizer steps bump it with the GIL released
   bool read_only = false;  // borrowed from a non-writable array: in-place ops refuse to write (check_inplace)
 
   Storage() = default;

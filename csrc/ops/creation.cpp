@@ -31,6 +31,11 @@ std::mutex& rng_mutex() {
   static std::mutex m;
   return m;
 }
+// The generator lock; kernels run meanwhile (copies into strided outputs) keep the GIL.
+struct RngLock {
+  GilHold hold;
+  std::lock_guard<std::mutex> lock{rng_mutex()};
+};
 
 Generator& pick(Generator* gen) { return gen ? *gen : default_generator(); }
 
@@ -214,7 +219,7 @@ Generator& default_generator() {
 }
 
 void manual_seed(uint64_t seed) {
-  std::lock_guard lock(rng_mutex());
+  RngLock lock;
   default_generator().manual_seed(seed);
 }
 
@@ -225,7 +230,7 @@ Tensor& uniform_(Tensor& x, double a, double b, Generator* gen) {
   check_float(x.dtype(), "uniform_");
   if (!(a <= b)) EMBER_VALUE_ERROR("uniform_: expects to return a [from, to) range, but found from=", a, " > to=", b);
   {
-    std::lock_guard lock(rng_mutex());
+    RngLock lock;
     fill_uniform(x, a, b, pick(gen));
   }
   x.bump_version();
@@ -237,7 +242,7 @@ Tensor& normal_(Tensor& x, double mean, double std, Generator* gen) {
   check_float(x.dtype(), "normal_");
   if (!(std >= 0)) EMBER_VALUE_ERROR("normal_: expects std >= 0.0, but found std ", std);
   {
-    std::lock_guard lock(rng_mutex());
+    RngLock lock;
     fill_normal(x, mean, std, pick(gen));
   }
   x.bump_version();
@@ -248,7 +253,7 @@ Tensor rand(const Shape& shape, Dtype dtype, Generator* gen) {
   check_size(shape, "rand", dtype);
   check_float(dtype, "rand");
   Tensor t = empty(shape, dtype);
-  std::lock_guard lock(rng_mutex());
+  RngLock lock;
   fill_uniform(t, 0.0, 1.0, pick(gen));
   return t;
 }
@@ -257,7 +262,7 @@ Tensor randn(const Shape& shape, Dtype dtype, Generator* gen) {
   check_size(shape, "randn", dtype);
   check_float(dtype, "randn");
   Tensor t = empty(shape, dtype);
-  std::lock_guard lock(rng_mutex());
+  RngLock lock;
   fill_normal(t, 0.0, 1.0, pick(gen));
   return t;
 }
@@ -272,7 +277,7 @@ Tensor randint(int64_t low, int64_t high, const Shape& shape, Dtype dtype, Gener
   Tensor t = empty(shape, dtype);
   // the span may exceed INT64_MAX (e.g. [-2^62, 2^62]); unsigned arithmetic handles it
   const uint64_t span = uint64_t(high) - uint64_t(low);
-  std::lock_guard lock(rng_mutex());
+  RngLock lock;
   Generator& g = pick(gen);
   dispatch_all(dtype, [&]<class T>() {
     T* p = t.data<T>();
@@ -293,7 +298,7 @@ Tensor randperm(int64_t n, Dtype dtype, Generator* gen) {
   std::vector<int64_t> perm(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) perm[i] = i;
   {
-    std::lock_guard lock(rng_mutex());
+    RngLock lock;
     Generator& g = pick(gen);
     for (int64_t i = n - 1; i > 0; --i) std::swap(perm[i], perm[g.next() % uint64_t(i + 1)]);  // Fisher-Yates
   }
@@ -317,7 +322,7 @@ Tensor bernoulli(const Tensor& p, Generator* gen) {
       if (!(v >= 0 && v <= 1)) EMBER_VALUE_ERROR("bernoulli: expected all probabilities in [0, 1], got ", v);
     }
     T* dst = out.data<T>();
-    std::lock_guard lock(rng_mutex());
+    RngLock lock;
     Generator& g = pick(gen);
     for (int64_t i = 0; i < n; ++i) dst[i] = T(acc_t<T>(g.uniform() < double(acc_t<T>(src[i])) ? 1 : 0));
   });

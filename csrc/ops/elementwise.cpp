@@ -15,7 +15,7 @@ namespace {
 
 const char* binary_name(BinaryOp op) {
   static const char* names[] = {"add", "sub", "mul", "div", "floor_divide", "remainder", "pow", "maximum", "minimum",
-                                "atan2", "eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or",
+                                "atan2", "fmod", "fmax", "fmin", "eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or",
                                 "logical_xor", "bitwise_and", "bitwise_or", "bitwise_xor"};
   return names[int(op)];
 }
@@ -147,11 +147,30 @@ void record_binary(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& 
         return {g[0] * s[1] / den, -g[0] * s[0] / den};
       };
       break;
+    case BinaryOp::Fmod:  // a - trunc(a / b) * b
+      saved = {a, b};
+      fn = [](const TensorList& g, const TensorList& s, const std::vector<bool>& n) -> TensorList {
+        return {g[0], n[1] ? -g[0] * unary(UnaryOp::Trunc, s[0] / s[1]) : Tensor()};
+      };
+      break;
+    case BinaryOp::Fmax:
+    case BinaryOp::Fmin: {  // the gradient goes to the value picked (a on ties and when b is NaN)
+      saved = {a, b};
+      bool is_max = op == BinaryOp::Fmax;
+      fn = [is_max](const TensorList& g, const TensorList& s, const std::vector<bool>&) -> TensorList {
+        Tensor a_wins = binary(BinaryOp::LogicalOr, binary(is_max ? BinaryOp::Ge : BinaryOp::Le, s[0], s[1]),
+                               unary(UnaryOp::IsNan, s[1]));
+        Tensor z = zeros_like(g[0]);
+        return {where(a_wins, g[0], z), where(a_wins, z, g[0])};
+      };
+      break;
+    }
     default: return;
   }
   static const char* node_names[] = {"AddBackward0", "SubBackward0", "MulBackward0", "DivBackward0",
                                      "FloorDivideBackward0", "RemainderBackward0", "PowBackward1", "MaximumBackward0",
-                                     "MinimumBackward0", "Atan2Backward0"};
+                                     "MinimumBackward0", "Atan2Backward0", "FmodBackward0",
+                                     "FmaxBackward0", "FminBackward0"};
   record(node_names[int(op)], {a, b}, {out}, saved, std::move(fn));
 }
 
@@ -191,7 +210,10 @@ Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b) {
   Shape shape = broadcast_shapes(a.shape(), b.shape(), name);
 
   Tensor ca = raw_cast(a, compute), cb = raw_cast(b, compute);
-  if (!is_floating(compute) && (op == BinaryOp::FloorDiv || op == BinaryOp::Remainder) && cb.numel() > 0) {
+  if (op == BinaryOp::Fmod && compute == Dtype::Bool)
+    EMBER_TYPE_ERROR("fmod: not implemented for bool tensors (", dtype_name(a.dtype()), ", ", dtype_name(b.dtype()), ")");
+  bool int_division = op == BinaryOp::FloorDiv || op == BinaryOp::Remainder || op == BinaryOp::Fmod;
+  if (!is_floating(compute) && int_division && cb.numel() > 0) {
     Tensor zero_b = empty(cb.shape(), Dtype::Bool);
     kernel::binary(cb.device())(BinaryOp::Eq, zero_b, cb, raw_expand(scalar_tensor(Scalar(int64_t(0)), compute), cb.shape()));
     Tensor anyz = empty({}, Dtype::Bool);
@@ -246,7 +268,8 @@ Tensor& binary_(BinaryOp op, Tensor& self, const Tensor& other) {
     }
     return self;
   }
-  bool checked_int = !is_floating(rt) && (op == BinaryOp::FloorDiv || op == BinaryOp::Remainder || op == BinaryOp::Pow);
+  bool checked_int = !is_floating(rt) && (op == BinaryOp::FloorDiv || op == BinaryOp::Remainder ||
+                                          op == BinaryOp::Fmod || op == BinaryOp::Pow);
   if (rt == self.dtype() && !is_comparison(op) && !checked_int && self.numel()) {
     Tensor ob = raw_expand(raw_cast(other, rt), shape);
     if (ob.storage() == self.storage() && !ob.same(self)) ob = clone(ob);  // overlapping views
@@ -478,6 +501,8 @@ Tensor unary(UnaryOp op, const Tensor& x, double p0, double p1, double p2) {
   if (activation && !is_floating(dt))
     EMBER_TYPE_ERROR(name, ": expected a floating point tensor, got ", dtype_name(dt));
   Dtype compute = unary_needs_float(op) && !is_floating(dt) ? default_dtype() : dt;
+  if (op == UnaryOp::Square && dt == Dtype::Bool) compute = Dtype::Int64;  // PyTorch: bool * bool promotes
+  if (op == UnaryOp::Relu && dt == Dtype::Bool) EMBER_TYPE_ERROR("relu: boolean inputs not supported");
   if (op == UnaryOp::PowScalar || op == UnaryOp::RPowScalar) {
     if (!is_floating(dt) && (p0 != std::floor(p0))) compute = default_dtype();
     if (!is_floating(compute) && op == UnaryOp::PowScalar && p0 < 0)
@@ -516,8 +541,11 @@ Tensor& unary_(UnaryOp op, Tensor& x, double p0, double p1, double p2) {
 }
 
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
-  if (cond.dtype() != Dtype::Bool)
-    EMBER_TYPE_ERROR("where: expected condition to be a bool tensor, got ", dtype_name(cond.dtype()));
+  // PyTorch still accepts a uint8 condition (deprecated); other dtypes are a RuntimeError there too
+  if (cond.dtype() != Dtype::Bool && cond.dtype() != Dtype::UInt8)
+    EMBER_RUNTIME_ERROR("where: expected condition to be a boolean tensor, but got a tensor with dtype ",
+                        dtype_name(cond.dtype()));
+  if (cond.dtype() == Dtype::UInt8) return where(raw_cast(cond, Dtype::Bool), a, b);
   Dtype dt = result_type(a, b);
   Shape shape = broadcast_shapes(broadcast_shapes(cond.shape(), a.shape(), "where"), b.shape(), "where");
   Tensor out = empty(shape, dt, a.device());
@@ -538,6 +566,11 @@ Tensor clamp(const Tensor& x, std::optional<Scalar> lo, std::optional<Scalar> hi
   // an integer tensor clamped by float bounds becomes float, like PyTorch
   Tensor in = x;
   if (!is_floating(x.dtype()) && ((lo && lo->is_float()) || (hi && hi->is_float()))) in = to_dtype(x, default_dtype());
+  else if (x.dtype() == Dtype::Bool) {  // integer bounds promote bool to int64; bool bounds are not supported
+    if ((lo && lo->kind == Scalar::Bool) || (hi && hi->kind == Scalar::Bool))
+      EMBER_TYPE_ERROR("clamp: not implemented for bool tensors with bool bounds");
+    in = to_dtype(x, Dtype::Int64);
+  }
   for (const auto& bound : {lo, hi})
     if (bound) check_scalar_fits(*bound, in.dtype(), "clamp");
   if (is_integral(in.dtype(), false)) {  // exact: the kernel takes its bounds as doubles (inexact past 2^53)

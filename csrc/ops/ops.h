@@ -48,7 +48,7 @@ Tensor sum_to(const Tensor& g, const Shape& shape);  // sum broadcast dims back 
 
 // ---- elementwise (elementwise.cpp)
 enum class BinaryOp : uint8_t {
-  Add, Sub, Mul, Div, FloorDiv, Remainder, Pow, Maximum, Minimum, Atan2,
+  Add, Sub, Mul, Div, FloorDiv, Remainder, Pow, Maximum, Minimum, Atan2, Fmod, Fmax, Fmin,
   Eq, Ne, Lt, Le, Gt, Ge, LogicalAnd, LogicalOr, LogicalXor, BitAnd, BitOr, BitXor,
 };
 enum class UnaryOp : uint8_t {

@@ -256,7 +256,8 @@ Tensor norm(const Tensor& x, double p, const OptDims& dims, bool keepdim) {
 static Tensor logical_reduce(const Tensor& x, const OptDims& dims, bool keepdim, bool is_all) {
   Plan p = make_plan(x, dims, keepdim, is_all ? "all" : "any");
   Tensor xb = x.dtype() == Dtype::Bool ? x : binary(BinaryOp::Ne, detach(x), Scalar(int64_t(0)));
-  return run(is_all ? ReduceOp::All : ReduceOp::Any, xb, p, Dtype::Bool);
+  Tensor r = run(is_all ? ReduceOp::All : ReduceOp::Any, xb, p, Dtype::Bool);
+  return x.dtype() == Dtype::UInt8 ? to_dtype(r, Dtype::UInt8) : r;  // PyTorch keeps uint8 for uint8 input
 }
 
 Tensor all(const Tensor& x, const OptDims& dims, bool keepdim) { return logical_reduce(x, dims, keepdim, true); }

@@ -31,6 +31,7 @@ inline A floordiv(A a, A b) {
     if (b == 0) return a / b;
     A m = std::fmod(a, b), d = (a - m) / b;
     if (m != 0 && ((b < 0) != (m < 0))) d -= 1;
+    if (d == 0) return std::copysign(A(0), a / b);  // a zero quotient keeps the sign of a / b
     A fd = std::floor(d);
     return d - fd > A(0.5) ? fd + 1 : fd;
   } else if constexpr (std::is_same_v<A, bool>) {
@@ -53,6 +54,13 @@ inline A remainder(A a, A b) {
     A m = a % b;
     return (m != 0 && ((b < 0) != (m < 0))) ? m + b : m;
   }
+}
+// C's fmod: exact for any quotient (x - trunc(x / y) * y is not), x for y = +-inf.
+template <class A>
+inline A fmod_(A a, A b) {
+  if constexpr (std::is_floating_point_v<A>) return std::fmod(a, b);
+  else if constexpr (std::is_same_v<A, bool>) return a;  // rejected by the op
+  else return b == -1 ? A(0) : A(a % b);                  // INT_MIN % -1 traps on x86
 }
 template <class A>
 inline A ipow(A base, A exp) {
@@ -97,6 +105,10 @@ void binary_typed(BinaryOp op, Iter& it) {
     case BinaryOp::Atan2:
       if constexpr (is_float_v<T>) return run_binary<T, T>(it, [](A a, A b) { return std::atan2(a, b); });
       break;
+    case BinaryOp::Fmod: return run_binary<T, T>(it, [](A a, A b) { return fmod_(a, b); });
+    // fmax/fmin ignore a NaN operand (NaN only when both are)
+    case BinaryOp::Fmax: return run_binary<T, T>(it, [](A a, A b) { return (b != b || a >= b) ? a : b; });
+    case BinaryOp::Fmin: return run_binary<T, T>(it, [](A a, A b) { return (b != b || a <= b) ? a : b; });
     case BinaryOp::Eq: return run_binary<T, B>(it, [](A a, A b) { return a == b; });
     case BinaryOp::Ne: return run_binary<T, B>(it, [](A a, A b) { return a != b; });
     case BinaryOp::Lt: return run_binary<T, B>(it, [](A a, A b) { return a < b; });
@@ -209,15 +221,24 @@ void unary_typed(UnaryOp op, Iter& it, double p0, double p1, double p2) {
       if constexpr (std::is_same_v<T, bool>) return run_unary<T, T>(it, [](A x) { return x; });
       else return run_unary<T, T>(it, [](A x) { return x > 0 ? A(1) : (x < 0 ? A(-1) : x); });
     case UnaryOp::Square: return run_unary<T, T>(it, [](A x) { return A(x * x); });
-    case UnaryOp::Relu: return run_unary<T, T>(it, [](A x) { return x > 0 ? x : A(0); });
+    // `x < 0 ? 0 : x` keeps NaN and -0 as PyTorch (one compare + blend, as fast as max)
+    case UnaryOp::Relu:  // (bool is rejected by the op)
+      if constexpr (!std::is_same_v<T, bool>) return run_unary<T, T>(it, [](A x) { return x < 0 ? A(0) : x; });
+      break;
     case UnaryOp::Hardtanh:
     case UnaryOp::Clamp:  // min(max(x, lo), hi): lo > hi gives hi, NaN stays NaN
+      if constexpr (is_float_v<T>)
+        if (lo != lo || hi != hi) return run_unary<T, T>(it, [](A) { return std::numeric_limits<A>::quiet_NaN(); });
       return run_unary<T, T>(it, [=](A x) {
         A y = x < lo ? lo : x;
         return y > hi ? hi : y;
       });
-    case UnaryOp::ClampMin: return run_unary<T, T>(it, [=](A x) { return x < lo ? lo : x; });
-    case UnaryOp::ClampMax: return run_unary<T, T>(it, [=](A x) { return x > lo ? lo : x; });
+    case UnaryOp::ClampMin:
+    case UnaryOp::ClampMax:  // a NaN bound makes every element NaN (PyTorch)
+      if constexpr (is_float_v<T>)
+        if (lo != lo) return run_unary<T, T>(it, [](A) { return std::numeric_limits<A>::quiet_NaN(); });
+      if (op == UnaryOp::ClampMin) return run_unary<T, T>(it, [=](A x) { return x < lo ? lo : x; });
+      return run_unary<T, T>(it, [=](A x) { return x > lo ? lo : x; });
     case UnaryOp::Floor: case UnaryOp::Ceil: case UnaryOp::Round: case UnaryOp::Trunc:
       return run_unary<T, T>(it, [](A x) { return x; });
     case UnaryOp::LogicalNot: return run_unary<T, bool>(it, [](A x) { return !bool(x); });

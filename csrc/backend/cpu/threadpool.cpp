@@ -75,7 +75,7 @@ struct Pool {
   std::atomic<uint64_t> ticket{0};  // generation << 32 | nchunks << 16 | next chunk
   std::atomic<bool> stop{false};
   std::atomic<bool> caller_sleeping{false};
-  int nthreads = 1;
+  std::atomic<int> nthreads{1};  // read by num_threads() from any thread while another resizes
 
   // current job (atomics: a late worker may read them while the next job is set up; it then
   // fails to claim and drops what it read)
@@ -107,7 +107,7 @@ struct Pool {
     shutdown();
     nthreads = std::max(1, std::min(n, int(kChunkMask)));
     const uint64_t start = gen_of(ticket.load());
-    for (int i = 1; i < nthreads; ++i) workers.emplace_back([this, start] { worker(start); });
+    for (int i = 1; i < nthreads.load(); ++i) workers.emplace_back([this, start] { worker(start); });
   }
   // Claims and runs chunks of job `gen` until none is left.
   void run_chunks(uint64_t gen) {
@@ -152,7 +152,7 @@ struct Pool {
     const int64_t max_chunks = std::max<int64_t>(1, n / std::max<int64_t>(grain, 1));
     // a few chunks per thread: a worker that wakes late (or is descheduled) still takes its
     // share of what is left instead of leaving the caller to run a whole second half alone
-    int64_t nch = std::min<int64_t>({max_chunks, 4 * int64_t(nthreads), int64_t(kChunkMask)});
+    int64_t nch = std::min<int64_t>({max_chunks, 4 * int64_t(nthreads.load()), int64_t(kChunkMask)});
     const int64_t ch = (n + nch - 1) / nch;
     nch = (n + ch - 1) / ch;
     fn.store(&f, std::memory_order_relaxed);

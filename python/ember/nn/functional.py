@@ -206,7 +206,11 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
     if not training or p == 0.0:
         return input
     if p == 1.0:
-        return _inplace(input, input * 0.0, inplace)
+        return _inplace(input, input * (0.0 if input.is_floating_point() else False), inplace)
+    if not input.is_floating_point():  # the scaled mask is float, as in PyTorch
+        raise RuntimeError(
+            f"dropout: result type float32 can't be cast to the desired output type {input.dtype}"
+        )
     keep = 1.0 - p
     mask = _C.bernoulli(_C._full(list(input.shape), keep, input.dtype))
     return _inplace(input, input * (mask * (1.0 / keep)), inplace)
@@ -392,7 +396,8 @@ def _sdpa(
 
         key, value = expand_heads(key), expand_heads(value)
     L, S = query.shape[-2], key.shape[-2]
-    scale_factor = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
+    E = query.shape[-1]  # head dim 0: the scores are all 0 (uniform attention), as in PyTorch
+    scale_factor = (1.0 / math.sqrt(E) if E else 1.0) if scale is None else scale
     scores = _C.matmul(query, key.transpose(-2, -1)) * scale_factor
     if is_causal:
         if attn_mask is not None:
@@ -797,6 +802,11 @@ from ._pool_functional import *  # noqa: E402,F403
 from ._pool_functional import __all__ as _pool_all  # noqa: E402
 
 __all__ += _conv_all + _pool_all + _norm_all
+
+# a non-tensor argument gets a TypeError naming the function and argument (nn/_arg_checks.py)
+from ._arg_checks import check_tensor_args as _check_tensor_args  # noqa: E402
+
+_check_tensor_args(globals(), __all__)
 
 # autocast: the ops of the autocast table written in Python cast their inputs here (the C++ ops do
 # it themselves); see csrc/ops/autocast.h

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Build ember with AddressSanitizer + UndefinedBehaviorSanitizer into build/asan and run the
+# tests against it: bash scripts/sanitize.sh [pytest args, default: tests -x -q].
+# Python itself is not instrumented, so the ASan runtime is preloaded; leak checking is off
+# (CPython's arenas and interned objects look like leaks).
+set -eo pipefail
+cd "$(dirname "$0")/.."
+SAN="${EMBER_SANITIZE:-address,undefined}"
+# kernels are instrumented in one ISA variant (the others build fast, uninstrumented): run that one
+ISA="${EMBER_SANITIZE_ISA:-$([ "$(uname -m)" = x86_64 ] && grep -qw avx2 /proc/cpuinfo && echo avx2 || echo base)}"
+export EMBER_CPU_ISA="$([ "$ISA" = base ] && echo scalar || echo "$ISA")"
+(
+  flock 9  # builds are serialized machine-wide, as in dev_build.sh
+  if [ ! -f build/asan/build.ninja ]; then
+    cmake -S . -B build/asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g" \
+      -DEMBER_SANITIZE="$SAN" -DEMBER_SANITIZE_ISA="$ISA" -DPython_EXECUTABLE="$(command -v python)" >/dev/null
+  fi
+  cmake --build build/asan
+) 9>/tmp/ember-build.lock
+# a private copy of the package next to the sanitized extension (python/ember keeps the dev build)
+rm -rf build/asan/py && mkdir -p build/asan/py
+cp -r python/ember build/asan/py/ember
+rm -f build/asan/py/ember/_C*.so && cp build/asan/_C*.so build/asan/py/ember/
+CXX="${CXX:-c++}"
+export LD_PRELOAD="$($CXX -print-file-name=libasan.so) $($CXX -print-file-name=libubsan.so)"
+export ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:halt_on_error=1:detect_odr_violation=0:${ASAN_OPTIONS:-}"
+export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:${UBSAN_OPTIONS:-}"
+export PYTHONPATH="$PWD/build/asan/py"
+[ $# -eq 0 ] && set -- tests -x -q
+exec python -m pytest -p no:cacheprovider "$@"
