@@ -26,7 +26,7 @@ namespace ember::cpu::EMBER_ISA_NS {
 namespace {
 
 constexpr int64_t kBr = 64;  // query rows per tile
-constexpr int64_t kBc = 64;  // key columns per tile
+constexpr int64_t kBc = 128;  // key columns per tile (wider: fewer GEMM calls per query block)
 
 template <class A>
 struct View4 {  // a 4-D strided view (unit last stride for q/k/v)
