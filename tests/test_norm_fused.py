@@ -157,7 +157,7 @@ def test_cross_entropy_bad_input():
     x = ember.randn(3, 4)
     with pytest.raises(IndexError, match="cross_entropy: target 4 is out of bounds for 4 classes"):
         F.cross_entropy(x, ember.tensor([0, 4, 1]))
-    with pytest.raises(ValueError, match=r"cross_entropy.*\[3, 4\].*\[2\]"):
+    with pytest.raises(ValueError, match=r"cross_entropy.*\(3, 4\).*\(2,\)"):
         F.cross_entropy(x, ember.tensor([0, 1]))
     with pytest.raises(ValueError, match="cross_entropy: weight"):
         F.cross_entropy(x, ember.tensor([0, 1, 2]), ember.ones(3))

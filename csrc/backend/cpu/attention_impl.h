@@ -26,7 +26,7 @@ namespace ember::cpu::EMBER_ISA_NS {
 namespace {
 
 constexpr int64_t kBr = 64;  // query rows per tile
-constexpr int64_t kBc = 64;  // key columns per tile
+constexpr int64_t kBc = 512;  // key columns per tile: wide, so short sequences take one GEMM each way
 
 template <class A>
 struct View4 {  // a 4-D strided view (unit last stride for q/k/v)
@@ -235,10 +235,12 @@ void bwd_head(const Tensor& dq_t, const Tensor& dk_t, const Tensor& dv_t, const 
       dsum[i] = d;
     }  // (L * Ev multiply-adds: small next to the tiles)
     for (int64_t j0 = 0; j0 < S; j0 += kBc) {
-      const int64_t bc = std::min(kBc, S - j0);
       const int64_t istart = p.causal ? j0 / kBr * kBr : 0;  // earlier query blocks see none of these keys
       for (int64_t i0 = istart; i0 < L; i0 += kBr) {
         const int64_t br = std::min(kBr, L - i0);
+        // causal: keys past this block's last query are all masked
+        const int64_t bc = std::min(std::min(kBc, S - j0), p.causal ? i0 + br - j0 : kBc);
+        if (bc <= 0) continue;
         tile_gemm<A>(br, bc, E, p.scale, q.at(n, h, i0), q.s2, 1, k.at(n, hk, j0), 1, k.s2, 0, s, bc);
         mask_tile(s, br, bc, i0, j0, mask, n, h, p.causal && j0 + bc > i0);
         for (int64_t r = 0; r < br; ++r) {  // P = exp(S - lse); lse = +inf (empty row) gives 0

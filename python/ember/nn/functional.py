@@ -361,16 +361,7 @@ def embedding(
 # ---------------------------------------------------------------------------------- attention
 
 
-def _sdpa(
-    query: Tensor,
-    key: Tensor,
-    value: Tensor,
-    attn_mask: Tensor | None = None,
-    dropout_p: float = 0.0,
-    is_causal: bool = False,
-    scale: float | None = None,
-    enable_gqa: bool = False,
-) -> Tensor:
+def _sdpa_check_shapes(query: Tensor, key: Tensor, value: Tensor) -> None:
     if query.ndim < 2 or key.ndim < 2 or value.ndim < 2:
         raise ValueError(
             f"scaled_dot_product_attention: query, key and value need at least 2 dims [..., L, E], got "
@@ -381,6 +372,19 @@ def _sdpa(
             f"scaled_dot_product_attention: shapes do not match: query {tuple(query.shape)} [..., L, E], "
             f"key {tuple(key.shape)} [..., S, E], value {tuple(value.shape)} [..., S, Ev]"
         )
+
+
+def _sdpa(
+    query: Tensor,
+    key: Tensor,
+    value: Tensor,
+    attn_mask: Tensor | None = None,
+    dropout_p: float = 0.0,
+    is_causal: bool = False,
+    scale: float | None = None,
+    enable_gqa: bool = False,
+) -> Tensor:
+    _sdpa_check_shapes(query, key, value)
     if enable_gqa and query.ndim >= 3 and key.shape[-3] != query.shape[-3]:
         hq, hk = query.shape[-3], key.shape[-3]
         if hq % hk:
@@ -435,6 +439,7 @@ def scaled_dot_product_attention(
     """
     fused = getattr(_C, "scaled_dot_product_attention", None)
     if fused is not None:
+        _sdpa_check_shapes(query, key, value)  # (errors format shapes as tuples, like torch)
         return fused(query, key, value, attn_mask, dropout_p, is_causal, scale, enable_gqa)
     return _sdpa(query, key, value, attn_mask, dropout_p, is_causal, scale, enable_gqa)
 
@@ -616,6 +621,11 @@ def cross_entropy(
     if input.ndim == 0:
         raise ValueError(f"{op}: input must have at least 1 dim (classes), got a 0-d tensor")
     if not target.is_floating_point():  # class indices: one fused kernel each way
+        if target.dtype == _C.bool:
+            raise TypeError(
+                f"{op}: expected class-index target of an integer dtype, got {target.dtype!r}"
+            )
+        _class_dim_checks(input, target, op)
         red = {"none": 0, "sum": 1, "mean": 2}[reduction]
         return _C._cross_entropy(input, target, weight, red, ignore_index, label_smoothing)
     cdim = 0 if input.ndim == 1 else 1
