@@ -74,13 +74,22 @@ def test_two_threads_of_matmuls_overlap(one_thread_each):
     # calibrate: hashlib releases the GIL for big buffers; if even it cannot overlap, the
     # machine has no second core free right now and timing says nothing
     buf = b"x" * (8 << 20)
-    baseline = overlap_ratio(lambda: [hashlib.sha256(buf).digest() for _ in range(4)])
-    if baseline > 0.8:
-        pytest.skip(f"no spare core to overlap on (GIL-free baseline ratio {baseline:.2f})")
-    ratio = overlap_ratio(matmul_work())
-    assert ratio < 0.85, (
-        f"concurrent / sequential time = {ratio:.2f} (baseline {baseline:.2f}): GIL held?"
-    )
+    work = matmul_work()
+    # a busy shared machine can steal the second core for a moment: up to three rounds, each
+    # calibrated on its own; one clean overlap shows the kernel released the GIL
+    results = []
+    for _ in range(3):
+        baseline = overlap_ratio(lambda: [hashlib.sha256(buf).digest() for _ in range(4)])
+        if baseline > 0.8:
+            results.append(f"baseline {baseline:.2f}: no spare core")
+            continue
+        ratio = overlap_ratio(work)
+        if ratio < 0.85:
+            return
+        results.append(f"concurrent / sequential time = {ratio:.2f} (baseline {baseline:.2f})")
+    if all("no spare core" in r for r in results):
+        pytest.skip(f"no spare core to overlap on ({'; '.join(results)})")
+    pytest.fail(f"two threads of matmuls did not overlap: GIL held? ({'; '.join(results)})")
 
 
 def test_another_python_thread_runs_during_a_kernel(one_thread_each):
