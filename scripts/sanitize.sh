@@ -23,7 +23,7 @@ cp -r python/ember build/asan/py/ember
 rm -f build/asan/py/ember/_C*.so && cp build/asan/_C*.so build/asan/py/ember/
 CXX="${CXX:-c++}"
 export LD_PRELOAD="$($CXX -print-file-name=libasan.so) $($CXX -print-file-name=libubsan.so)"
-export ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:halt_on_error=1:detect_odr_violation=0:${ASAN_OPTIONS:-}"
+export ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:halt_on_error=1:detect_odr_violation=0:allocator_may_return_null=1:${ASAN_OPTIONS:-}"
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:${UBSAN_OPTIONS:-}"
 export PYTHONPATH="$PWD/build/asan/py"
 [ $# -eq 0 ] && set -- tests -x -q
