@@ -10,6 +10,7 @@ import enum
 import numpy as np
 
 from .. import _C
+from . import _process_group
 from ._process_group import Work, _mpi, current
 
 
@@ -125,17 +126,20 @@ def all_reduce(tensor, op: ReduceOp = ReduceOp.SUM, group=None, async_op: bool =
             ``BOR`` / ``BXOR`` for integers).
         async_op: return a :class:`Work` handle instead of waiting.
     """
+    # Every line up to the MPI call is what a small message pays on top of MPI itself: the
+    # common case (a synchronous call on a plain contiguous CPU tensor, nothing queued) runs
+    # right here, with no closure, NumPy view or per-call string work.
     name = "all_reduce"
-    pg = current(name)
+    pg = _process_group._pg or current(name)
     if group is not None:
         _check_group(name, group)
-    t = _dense(name, tensor)
+    t = tensor
+    if type(t) is not _C.Tensor or not (t.is_cpu and t.is_contiguous()):
+        t = _dense(name, t)  # raises, or passes a Tensor subclass
     try:
         entry = _OP_CACHE[op, t.dtype]
     except KeyError:
         entry = _op_entry(name, op, t.dtype)
-    # the common case, a synchronous call with nothing queued, runs right here: this path is
-    # what small messages pay on top of MPI itself, so it avoids closures and NumPy views
     if not async_op and entry[1] is not None and pg.claim_inline(name):
         try:
             if pg.checks:
