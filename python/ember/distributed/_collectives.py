@@ -1,7 +1,8 @@
-"""Collectives on ember tensors. MPI reads and writes the tensors' own memory (NumPy views of
-CPU storage), so nothing is copied except where noted: float16/bfloat16 reductions go through
-a float32 buffer (MPI has no half-precision sum), and the list forms of all_gather /
-reduce_scatter pack into one buffer (use the ``*_tensor`` forms to avoid that copy)."""
+"""Collectives on ember tensors. MPI reads and writes the tensors' own memory (raw buffers or
+NumPy views of CPU storage), so nothing is copied except where noted: float16/bfloat16
+reductions go through a float32 buffer (MPI has no half-precision sum), and the list forms of
+all_gather / reduce_scatter pack into one buffer (use the ``*_tensor`` forms to avoid that
+copy)."""
 
 from __future__ import annotations
 
