@@ -218,6 +218,8 @@ class _ProcessGroup:
         key = (name, tuple(t.shape), t.dtype, op)
         sig = self._sigs.get(key)
         if sig is None:
+            if len(self._sigs) > 4096:  # ever-changing shapes: keep the cache bounded
+                self._sigs.clear()
             desc = f"{str(t.dtype).replace('ember.', '')} {list(t.shape)} {op.name}"
             sig = self._sigs[key] = (zlib.crc32(f"{name}|{desc}".encode()), desc)
         self._verify_sig(name, *sig)
