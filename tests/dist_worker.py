@@ -187,14 +187,29 @@ def main():
 
     @check("mismatch")
     def _():
-        expect_raises(ValueError, ["all_reduce", "rank 0: float32 [3]", f"rank {n - 1}: float32 [{2 + n}]"],
-                      lambda: dist.all_reduce(ember.zeros(3 + r)))  # fmt: skip
-        dt = ember.float64 if r == 0 else ember.float32
-        expect_raises(
-            ValueError,
-            ["broadcast", "float64", "float32"],
-            lambda: dist.broadcast(ember.zeros(4, dtype=dt), 0),
-        )
+        from ember.distributed import _process_group
+
+        pg = _process_group._pg
+        assert not pg.checks  # off by default; EMBER_DISTRIBUTED_CHECKS=1 turns them on
+        pg.checks = True
+        try:
+            expect_raises(ValueError, ["all_reduce", "rank 0: float32 [3]", f"rank {n - 1}: float32 [{2 + n}]"],
+                          lambda: dist.all_reduce(ember.zeros(3 + r)))  # fmt: skip
+            dt = ember.float64 if r == 0 else ember.float32
+            expect_raises(
+                ValueError,
+                ["broadcast", "float64", "float32"],
+                lambda: dist.broadcast(ember.zeros(4, dtype=dt), 0),
+            )
+            for op in (R.SUM, R.MAX):  # checked calls that agree still reduce (twice: cached)
+                for _ in range(2):
+                    t = ember.from_numpy(data(r, (2, 3)))
+                    dist.all_reduce(t, op)
+                    want = [data(i, (2, 3)) for i in range(n)]
+                    want = sum(want) if op == R.SUM else np.maximum.reduce(want)
+                    np.testing.assert_allclose(t.numpy(), want, rtol=1e-6)
+        finally:
+            pg.checks = False
         expect_raises(
             ValueError, ["all_reduce", "contiguous"], lambda: dist.all_reduce(ember.zeros(4, 4).t())
         )

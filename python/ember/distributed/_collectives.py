@@ -1,7 +1,8 @@
-"""Collectives on ember tensors. MPI reads and writes the tensors' own memory (NumPy views of
-CPU storage), so nothing is copied except where noted: float16/bfloat16 reductions go through
-a float32 buffer (MPI has no half-precision sum), and the list forms of all_gather /
-reduce_scatter pack into one buffer (use the ``*_tensor`` forms to avoid that copy)."""
+"""Collectives on ember tensors. MPI reads and writes the tensors' own memory (raw buffers or
+NumPy views of CPU storage), so nothing is copied except where noted: float16/bfloat16
+reductions go through a float32 buffer (MPI has no half-precision sum), and the list forms of
+all_gather / reduce_scatter pack into one buffer (use the ``*_tensor`` forms to avoid that
+copy)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import enum
 import numpy as np
 
 from .. import _C
+from . import _process_group
 from ._process_group import Work, _mpi, current
 
 
@@ -28,20 +30,39 @@ class ReduceOp(enum.Enum):
     def __repr__(self) -> str:
         return f"ReduceOp.{self.name}"
 
+    # members are singletons: identity hashing is correct, and C-fast (Enum's hashes the name
+    # in Python, on every call's op-table lookup)
+    __hash__ = object.__hash__
+
 
 _LOW_PRECISION = (_C.float16, _C.bfloat16)
 
 
 _OP_CACHE: dict = {}
+_IN_PLACE = _from_address = None  # mpi4py's, set with the first _OP_CACHE entry
 
 
 def _mpi_op(name: str, op: ReduceOp, dtype):
     """The MPI op for (op, dtype), checked once per pair (this is on every call's path)."""
-    if not isinstance(op, ReduceOp):
-        raise TypeError(f"{name}: op must be an ember.distributed.ReduceOp, got {op!r}")
+    try:
+        return _OP_CACHE[op, dtype][0]
+    except KeyError:
+        return _op_entry(name, op, dtype)[0]
+
+
+def _op_entry(name: str, op: ReduceOp, dtype):
+    """(MPI op, MPI datatype or None for the half types, avg?) for (op, dtype), cached."""
     key = (op, dtype)
     if key not in _OP_CACHE:
-        _OP_CACHE[key] = _lookup_op(name, op, dtype)
+        if not isinstance(op, ReduceOp):
+            raise TypeError(f"{name}: op must be an ember.distributed.ReduceOp, got {op!r}")
+        mop = _lookup_op(name, op, dtype)
+        global _IN_PLACE, _from_address
+        MPI = _mpi()
+        _IN_PLACE, _from_address = MPI.IN_PLACE, MPI.buffer.fromaddress  # for _all_reduce_now
+        mtype = {_C.bool: MPI.C_BOOL, _C.uint8: MPI.UINT8_T, _C.int32: MPI.INT32_T,
+                 _C.int64: MPI.INT64_T, _C.float32: MPI.FLOAT, _C.float64: MPI.DOUBLE}.get(dtype)  # fmt: skip
+        _OP_CACHE[key] = (mop, mtype, op == ReduceOp.AVG)
     return _OP_CACHE[key]
 
 
@@ -70,7 +91,7 @@ def _check_group(name: str, group) -> None:
 def _dense(name: str, t, what: str = "tensor"):
     if not isinstance(t, _C.Tensor):
         raise TypeError(f"{name}: {what} must be an ember Tensor, got {type(t).__name__}")
-    if t.device.type != "cpu":
+    if not t.is_cpu:
         raise ValueError(f"{name}: {what} is on {t.device}; MPI collectives need CPU tensors")
     if not t.is_contiguous():
         raise ValueError(
@@ -97,12 +118,6 @@ def _bytes(t) -> np.ndarray:
     return np.frombuffer(_mpi().buffer.fromaddress(t.data_ptr(), n), dtype=np.uint8)
 
 
-def _reduce_in_place(comm, arr: np.ndarray, mpi_op, avg: bool, size: int) -> None:
-    comm.Allreduce(_mpi().IN_PLACE, arr, op=mpi_op)
-    if avg:
-        arr /= size
-
-
 def all_reduce(tensor, op: ReduceOp = ReduceOp.SUM, group=None, async_op: bool = False):
     """Reduce ``tensor`` across all ranks, in place: afterwards every rank holds the result.
 
@@ -112,24 +127,58 @@ def all_reduce(tensor, op: ReduceOp = ReduceOp.SUM, group=None, async_op: bool =
             ``BOR`` / ``BXOR`` for integers).
         async_op: return a :class:`Work` handle instead of waiting.
     """
+    # Every line up to the MPI call is what a small message pays on top of MPI itself: the
+    # common case (a synchronous call on a plain contiguous CPU tensor, nothing queued) runs
+    # right here, with no closure, NumPy view or per-call string work.
     name = "all_reduce"
-    pg = current(name)
-    _check_group(name, group)
-    t = _dense(name, tensor)
-    mop = _mpi_op(name, op, t.dtype)
-    avg = op == ReduceOp.AVG
+    pg = _process_group._pg or current(name)
+    if group is not None:
+        _check_group(name, group)
+    t = tensor
+    if type(t) is not _C.Tensor or not (t.is_cpu and t.is_contiguous()):
+        t = _dense(name, t)  # raises, or passes a Tensor subclass
+    try:
+        entry = _OP_CACHE[op, t.dtype]
+    except KeyError:
+        entry = _op_entry(name, op, t.dtype)
+    if not async_op and entry[1] is not None and pg.claim_inline(name):
+        try:
+            if pg.checks:
+                pg.verify_tensor(name, t, op)
+            _all_reduce_now(pg, t, entry)
+        finally:
+            pg.release_inline()
+        return None
 
     def fn():
         if pg.checks:
-            pg.verify(name, f"{_desc(t)} {op.name}")
-        if t.dtype in _LOW_PRECISION:
+            pg.verify_tensor(name, t, op)
+        if entry[1] is None:  # float16/bfloat16: MPI has no half-precision sum
             tmp = t.detach().float()
-            _reduce_in_place(pg.comm, _typed(tmp), mop, avg, pg.size)
+            _all_reduce_now(pg, tmp, _op_entry(name, op, tmp.dtype))
             t.detach().copy_(tmp)
         else:
-            _reduce_in_place(pg.comm, _typed(t), mop, avg, pg.size)
+            _all_reduce_now(pg, t, entry)
 
     return pg.run(name, fn, [tensor], async_op)
+
+
+def _all_reduce_now(pg, t, entry) -> None:
+    """MPI_Allreduce in place on t's own memory (entry: from ``_op_entry``)."""
+    mop, mtype, avg = entry
+    n = t.nbytes
+    if n == 0:
+        return
+    try:
+        # a raw buffer of t's memory: cheaper to make than a NumPy view, and no copy either
+        pg.comm.Allreduce(_IN_PLACE, [_from_address(t.data_ptr(), n), mtype], op=mop)
+    except _mpi().Exception as e:
+        raise RuntimeError(
+            f"all_reduce of {_desc(t)}: {e} (did the ranks pass different shapes or dtypes? "
+            "EMBER_DISTRIBUTED_CHECKS=1 compares them first)"
+        ) from e
+    if avg:
+        t.detach().div_(pg.size)
 
 
 def broadcast(tensor, src: int, group=None, async_op: bool = False):
