@@ -26,7 +26,10 @@ namespace ember::cpu::EMBER_ISA_NS {
 // Internal linkage: compiled under several ISA flags (see loops.h).
 namespace {
 
-constexpr int64_t kBr = 64;  // query rows per tile
+constexpr int64_t kBr = 64;  // query rows per backward tile
+// Forward: shorter query blocks compute less of the causal diagonal's masked half; K^T is not
+// re-packed per block (k_transposed), so the extra blocks cost little.
+constexpr int64_t kBrF = 32;
 constexpr int64_t kBc = 512;  // key columns per tile: wide, so short sequences take one GEMM each way
 
 template <class A>
@@ -174,10 +177,10 @@ void fwd_block(const Tensor& out_t, const Tensor& lse_t, const View4<A>& q, cons
                int64_t br) {
   const int64_t hk = h / (p.H / p.Hk), Ev = p.Ev;
   Scratch<A>& w = scratch<A>();
-  A* s = w.take(w.s, kBr * kBc);
-  A* acc = w.take(w.acc, kBr * std::max<int64_t>(Ev, 1));
-  A* m = w.take(w.m, kBr);
-  A* l = w.take(w.l, kBr);
+  A* s = w.take(w.s, kBrF * kBc);
+  A* acc = w.take(w.acc, kBrF * std::max<int64_t>(Ev, 1));
+  A* m = w.take(w.m, kBrF);
+  A* l = w.take(w.l, kBrF);
   std::fill(acc, acc + br * Ev, A(0));
   std::fill(m, m + br, -std::numeric_limits<A>::infinity());
   std::fill(l, l + br, A(0));
@@ -225,12 +228,12 @@ template <class A>
 void attention_fwd(const Tensor& out, const Tensor& lse, const Tensor& q_t, const Tensor& k_t, const Tensor& v_t,
                    const Tensor& mask_t, const AttentionParams& p) {
   const View4<A> q(q_t), k(k_t), v(v_t), mask(mask_t);
-  const int64_t nblk = (p.L + kBr - 1) / kBr, tasks = p.N * p.H * nblk;
+  const int64_t nblk = (p.L + kBrF - 1) / kBrF, tasks = p.N * p.H * nblk;
   const uint64_t call = fwd_call_id.fetch_add(1) + 1;
   parallel_for(0, tasks, 1, [&](int64_t b, int64_t e) {
     for (int64_t t = b; t < e; ++t) {
-      const int64_t blk = t % nblk, nh = t / nblk, i0 = blk * kBr;
-      fwd_block<A>(out, lse, q, k, v, mask, p, call, nh / p.H, nh % p.H, i0, std::min(kBr, p.L - i0));
+      const int64_t blk = t % nblk, nh = t / nblk, i0 = blk * kBrF;
+      fwd_block<A>(out, lse, q, k, v, mask, p, call, nh / p.H, nh % p.H, i0, std::min(kBrF, p.L - i0));
     }
   });
 }
