@@ -6,6 +6,7 @@
 // two tasks write the same gradient.
 #pragma once
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -25,7 +26,10 @@ namespace ember::cpu::EMBER_ISA_NS {
 // Internal linkage: compiled under several ISA flags (see loops.h).
 namespace {
 
-constexpr int64_t kBr = 64;  // query rows per tile
+constexpr int64_t kBr = 64;  // query rows per backward tile
+// Forward: shorter query blocks compute less of the causal diagonal's masked half; K^T is not
+// re-packed per block (k_transposed), so the extra blocks cost little.
+constexpr int64_t kBrF = 32;
 constexpr int64_t kBc = 512;  // key columns per tile: wide, so short sequences take one GEMM each way
 
 template <class A>
@@ -128,7 +132,9 @@ A lane_sum(const A* x, int64_t n) {
 
 template <class A>
 struct Scratch {
-  std::vector<A> s, acc, m, l, dp, dsum;
+  std::vector<A> s, acc, m, l, dp, dsum, kt;
+  uint64_t kt_call = 0;  // K^T cache: forward call, (batch, kv head) and columns done
+  int64_t kt_nh = -1, kt_done = 0;
   A* take(std::vector<A>& v, int64_t n) {
     if (int64_t(v.size()) < n) v.resize(size_t(n));
     return v.data();
@@ -141,15 +147,40 @@ Scratch<A>& scratch() {
   return t;
 }
 
+// Row stride of the K^T buffer: padded off powers of two, whose rows would share L1 sets.
+inline int64_t kt_stride(int64_t S) { return (S + 15) / 16 * 16 + 16; }
+
+// Forward calls get distinct ids, so a thread's K^T cache never outlives its call.
+inline std::atomic<uint64_t> fwd_call_id{0};
+
+// K^T of head (n, hk) as [E, S] rows, columns [0, jend) filled: the score GEMM then reads B
+// in place (row-major) instead of transposing K again for every query block. The thread keeps
+// it while consecutive tasks stay on the same head.
+template <class A>
+const A* k_transposed(Scratch<A>& w, const View4<A>& k, const AttentionParams& p, uint64_t call, int64_t n,
+                      int64_t hk, int64_t jend) {
+  const int64_t nh = n * p.Hk + hk;
+  if (w.kt_call != call || w.kt_nh != nh) w.kt_call = call, w.kt_nh = nh, w.kt_done = 0;
+  const int64_t ld = kt_stride(p.S);
+  A* kt = w.take(w.kt, p.E * ld);
+  for (int64_t j = w.kt_done; j < jend; ++j) {
+    const A* kr = k.at(n, hk, j);
+    for (int64_t e = 0; e < p.E; ++e) kt[e * ld + j] = kr[e];
+  }
+  w.kt_done = std::max(w.kt_done, jend);
+  return kt;
+}
+
 template <class A>
 void fwd_block(const Tensor& out_t, const Tensor& lse_t, const View4<A>& q, const View4<A>& k, const View4<A>& v,
-               const View4<A>& mask, const AttentionParams& p, int64_t n, int64_t h, int64_t i0, int64_t br) {
+               const View4<A>& mask, const AttentionParams& p, uint64_t call, int64_t n, int64_t h, int64_t i0,
+               int64_t br) {
   const int64_t hk = h / (p.H / p.Hk), Ev = p.Ev;
   Scratch<A>& w = scratch<A>();
-  A* s = w.take(w.s, kBr * kBc);
-  A* acc = w.take(w.acc, kBr * std::max<int64_t>(Ev, 1));
-  A* m = w.take(w.m, kBr);
-  A* l = w.take(w.l, kBr);
+  A* s = w.take(w.s, kBrF * kBc);
+  A* acc = w.take(w.acc, kBrF * std::max<int64_t>(Ev, 1));
+  A* m = w.take(w.m, kBrF);
+  A* l = w.take(w.l, kBrF);
   std::fill(acc, acc + br * Ev, A(0));
   std::fill(m, m + br, -std::numeric_limits<A>::infinity());
   std::fill(l, l + br, A(0));
@@ -158,9 +189,10 @@ void fwd_block(const Tensor& out_t, const Tensor& lse_t, const View4<A>& q, cons
   const A keep_scale = p.dropout_p >= 1 ? A(0) : A(1 / (1 - p.dropout_p));
   const uint64_t row_base = uint64_t((n * p.H + h) * p.L);
   const int64_t jend = p.causal ? std::min(p.S, i0 + br) : p.S;  // later keys: all masked
+  const A* kt = k_transposed(w, k, p, call, n, hk, jend);
   for (int64_t j0 = 0; j0 < jend; j0 += kBc) {
     const int64_t bc = std::min(kBc, jend - j0);
-    tile_gemm<A>(br, bc, p.E, p.scale, q.at(n, h, i0), q.s2, 1, k.at(n, hk, j0), 1, k.s2, 0, s, bc);
+    tile_gemm<A>(br, bc, p.E, p.scale, q.at(n, h, i0), q.s2, 1, kt + j0, kt_stride(p.S), 1, 0, s, bc);
     mask_tile(s, br, bc, i0, j0, mask, n, h, p.causal && j0 + bc > i0);
     for (int64_t r = 0; r < br; ++r) {
       A* row = s + r * bc;
@@ -196,11 +228,12 @@ template <class A>
 void attention_fwd(const Tensor& out, const Tensor& lse, const Tensor& q_t, const Tensor& k_t, const Tensor& v_t,
                    const Tensor& mask_t, const AttentionParams& p) {
   const View4<A> q(q_t), k(k_t), v(v_t), mask(mask_t);
-  const int64_t nblk = (p.L + kBr - 1) / kBr, tasks = p.N * p.H * nblk;
+  const int64_t nblk = (p.L + kBrF - 1) / kBrF, tasks = p.N * p.H * nblk;
+  const uint64_t call = fwd_call_id.fetch_add(1) + 1;
   parallel_for(0, tasks, 1, [&](int64_t b, int64_t e) {
     for (int64_t t = b; t < e; ++t) {
-      const int64_t blk = t % nblk, nh = t / nblk, i0 = blk * kBr;
-      fwd_block<A>(out, lse, q, k, v, mask, p, nh / p.H, nh % p.H, i0, std::min(kBr, p.L - i0));
+      const int64_t blk = t % nblk, nh = t / nblk, i0 = blk * kBrF;
+      fwd_block<A>(out, lse, q, k, v, mask, p, call, nh / p.H, nh % p.H, i0, std::min(kBrF, p.L - i0));
     }
   });
 }
