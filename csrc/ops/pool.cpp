@@ -121,6 +121,18 @@ PoolAxis regular_axis(int64_t in, int64_t out, int64_t k, int64_t s, int64_t p, 
   return a;
 }
 
+// The window tables grow with the output size: a huge one must fail as a clean error.
+template <class Fn>
+void build_tables(const char* op, const Dims& outs, const Shape& in_shape, Fn&& fn) {
+  try {
+    fn();
+  } catch (const std::bad_alloc&) {
+    EMBER_RUNTIME_ERROR(op, ": out of memory for output size ", outs, " (input of shape ", in_shape, ")");
+  } catch (const std::length_error&) {
+    EMBER_RUNTIME_ERROR(op, ": out of memory for output size ", outs, " (input of shape ", in_shape, ")");
+  }
+}
+
 // PyTorch's adaptive windows: [floor(o * in / out), ceil((o + 1) * in / out)).
 PoolAxis adaptive_axis(int64_t in, int64_t out) {
   PoolAxis a;
@@ -170,8 +182,10 @@ std::shared_ptr<PoolPlan> regular_plan(const char* op, const Tensor& x, int k, c
   }
   auto plan = std::make_shared<PoolPlan>();
   const int w = k - 1;
-  plan->w = regular_axis(sp[w], outs[w], ks[w], st[w], pd[w], dl[w], include_pad);
-  plan->h = k == 2 ? regular_axis(sp[0], outs[0], ks[0], st[0], pd[0], dl[0], include_pad) : trivial_axis();
+  build_tables(op, outs, x.shape(), [&] {
+    plan->w = regular_axis(sp[w], outs[w], ks[w], st[w], pd[w], dl[w], include_pad);
+    plan->h = k == 2 ? regular_axis(sp[0], outs[0], ks[0], st[0], pd[0], dl[0], include_pad) : trivial_axis();
+  });
   bool pairs = true;  // every window 2 taps wide at stride 2, none clipped
   for (int i = 0; i < k; ++i) pairs &= ks[i] == 2 && st[i] == 2 && pd[i] == 0 && dl[i] == 1 && 2 * outs[i] <= sp[i];
   plan->k2s2 = pairs ? k : 0;
@@ -190,14 +204,10 @@ PlanPtr adaptive_plan(const char* op, const Tensor& x, int k, const std::vector<
     if (outs[i] < 0) EMBER_VALUE_ERROR(op, ": elements of output_size must be non-negative, got ", outs);
   }
   auto plan = std::make_shared<PoolPlan>();
-  try {  // the window tables grow with output_size: a huge one must fail cleanly
+  build_tables(op, outs, x.shape(), [&] {
     plan->w = adaptive_axis(sp[k - 1], outs[k - 1]);
     plan->h = k == 2 ? adaptive_axis(sp[0], outs[0]) : trivial_axis();
-  } catch (const std::bad_alloc&) {
-    EMBER_RUNTIME_ERROR(op, ": out of memory for output_size ", outs, " (input of shape ", x.shape(), ")");
-  } catch (const std::length_error&) {
-    EMBER_RUNTIME_ERROR(op, ": out of memory for output_size ", outs, " (input of shape ", x.shape(), ")");
-  }
+  });
   return plan;
 }
 
