@@ -7,7 +7,8 @@ from typing import Any, Callable
 
 from .. import _C
 from .._grad_mode import no_grad
-from .optimizer import Optimizer, _check_hparams, _grads_of
+from .nadam import _adam_defaults
+from .optimizer import Optimizer, _grads_of
 
 
 class Adamax(Optimizer):
@@ -38,15 +39,11 @@ class Adamax(Optimizer):
         differentiable: bool = False,
         capturable: bool = False,
     ) -> None:
-        _check_hparams(learning_rate=lr, epsilon_value=eps, weight_decay_value=weight_decay)
-        for i, b in enumerate(betas):
-            if not 0.0 <= b < 1.0:
-                raise ValueError(f"Invalid beta parameter at index {i}: {b}")
-        defaults = dict(
-            lr=lr,
-            betas=tuple(betas),
-            eps=eps,
-            weight_decay=weight_decay,
+        defaults = _adam_defaults(
+            lr,
+            betas,
+            eps,
+            weight_decay,
             foreach=foreach,
             maximize=maximize,
             differentiable=differentiable,
