@@ -13,7 +13,23 @@ std::atomic<uint64_t> g_next_hook{1};
 bool GradMode::enabled() { return t_grad_enabled; }
 void GradMode::set_enabled(bool on) { t_grad_enabled = on; }
 
-Node::Node() : seq(g_next_seq++) {}
+namespace {
+AnomalyHooks& anomaly_hooks() {
+  static AnomalyHooks h;
+  return h;
+}
+}  // namespace
+
+void set_anomaly_hooks(AnomalyHooks hooks) { anomaly_hooks() = std::move(hooks); }
+
+Node::Node() : seq(g_next_seq++) {
+  if (AnomalyMode::enabled() && anomaly_hooks().capture) [[unlikely]]
+    forward_trace = std::make_unique<std::string>(anomaly_hooks().capture());
+}
+
+void report_anomaly(const Node& node, const std::string& error) {
+  if (anomaly_hooks().report) anomaly_hooks().report(node, error);
+}
 
 uint64_t Node::add_hook(uint32_t output_nr, Hook fn) {
   uint64_t id = g_next_hook++;
@@ -140,8 +156,8 @@ Edge gradient_edge(const Tensor& t) {
   if (!m.grad_accumulator) {
     auto acc = std::make_shared<AccumulateGrad>();
     acc->leaf = t.impl_ptr();
-    acc->input_meta = {{t.shape(), t.dtype()}};
-    acc->output_meta = {{t.shape(), t.dtype()}};
+    acc->input_meta = {{t.shape(), t.dtype(), t.device()}};
+    acc->output_meta = {{t.shape(), t.dtype(), t.device()}};
     m.grad_accumulator = acc;
   }
   return {m.grad_accumulator, 0};
@@ -152,11 +168,12 @@ void set_history(const std::shared_ptr<Node>& node, const TensorList& inputs, co
   node->input_meta.reserve(inputs.size());
   for (auto& in : inputs) {
     node->next_edges.push_back(gradient_edge(in));
-    node->input_meta.push_back(in.defined() ? TensorMeta{in.shape(), in.dtype()} : TensorMeta{{}, Dtype::Float32});
+    node->input_meta.push_back(in.defined() ? TensorMeta{in.shape(), in.dtype(), in.device()}
+                                            : TensorMeta{{}, Dtype::Float32});
   }
   uint32_t nr = 0;
   for (auto& out : outputs) {
-    node->output_meta.push_back({out.shape(), out.dtype()});
+    node->output_meta.push_back({out.shape(), out.dtype(), out.device()});
     if (is_floating(out.dtype())) {
       auto& m = const_cast<Tensor&>(out).autograd_meta();
       m.requires_grad = true;

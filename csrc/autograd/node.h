@@ -23,7 +23,40 @@ struct Edge {
 struct TensorMeta {
   Shape shape;
   Dtype dtype;
+  Device device = Device::CPU;  // for graph drawing: where the output lived
 };
+
+// Anomaly mode (ember.autograd.detect_anomaly): nodes remember the Python stack that created
+// them and the engine checks every gradient a node returns for NaN/inf. Off by default; when off
+// node creation pays one relaxed atomic load.
+struct AnomalyMode {
+  static bool enabled() { return flag().load(std::memory_order_relaxed); }
+  static bool check_nan() { return nan_flag().load(std::memory_order_relaxed); }
+  static void set(bool on, bool check_nan) {
+    nan_flag().store(check_nan);
+    flag().store(on);
+  }
+
+ private:
+  static std::atomic<bool>& flag() {
+    static std::atomic<bool> f{false};
+    return f;
+  }
+  static std::atomic<bool>& nan_flag() {
+    static std::atomic<bool> f{true};
+    return f;
+  }
+};
+
+struct Node;
+// Installed by the bindings (the core knows no Python): `capture` returns the current Python
+// stack as text; `report` is told about a node whose backward failed (PyTorch warns there).
+struct AnomalyHooks {
+  std::function<std::string()> capture;
+  std::function<void(const Node&, const std::string& error)> report;
+};
+void set_anomaly_hooks(AnomalyHooks hooks);
+void report_anomaly(const Node& node, const std::string& error);
 
 // Hooks see a gradient and may return a replacement (an undefined Tensor keeps it).
 using Hook = std::function<Tensor(const Tensor&)>;
@@ -40,6 +73,7 @@ struct Node : std::enable_shared_from_this<Node> {
   std::vector<HookEntry> pre_hooks;    // tensor hooks, keyed by output number
   std::vector<std::pair<uint32_t, std::weak_ptr<TensorImpl>>> retained;  // retain_grad()
   uint64_t seq;
+  std::unique_ptr<std::string> forward_trace;  // set only in anomaly mode
 
   Node();
   virtual ~Node() = default;

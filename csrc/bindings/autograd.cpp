@@ -107,9 +107,33 @@ autograd::Hook make_hook(nb::object py_fn) {
   };
 }
 
+// Anomaly mode's Python side: the stack at node creation, and a warning when a node fails.
+std::string python_stack() {
+  if (!nb::is_alive()) return {};
+  nb::gil_scoped_acquire gil;
+  nb::object lines = nb::module_::import_("traceback").attr("format_stack")();
+  return nb::cast<std::string>(nb::str("").attr("join")(lines));
+}
+
+void warn_anomaly(const Node& node, const std::string&) {
+  if (!nb::is_alive()) return;
+  nb::gil_scoped_acquire gil;
+  std::string msg = node.forward_trace
+                        ? "anomaly mode: " + node.name() + " failed in backward; the forward call that created it:\n" +
+                              *node.forward_trace
+                        : "anomaly mode: " + node.name() +
+                              " failed in backward; it was created before anomaly mode was on, so its forward stack is unknown";
+  if (PyErr_WarnEx(PyExc_UserWarning, msg.c_str(), 1) < 0) PyErr_Clear();  // warnings-as-errors: the real error wins
+}
+
 }  // namespace
 
 void init_autograd(nb::module_& m) {
+  autograd::set_anomaly_hooks({python_stack, warn_anomaly});
+  m.def("_set_anomaly_enabled", &autograd::AnomalyMode::set, "mode"_a, "check_nan"_a = true);
+  m.def("_is_anomaly_enabled", &autograd::AnomalyMode::enabled);
+  m.def("_is_anomaly_check_nan_enabled", &autograd::AnomalyMode::check_nan);
+
   nb::class_<Node>(m, "Node", "A backward function in the autograd graph (a tensor's grad_fn).")
       .def("name", &Node::name)
       .def_prop_ro("next_functions", [](const Node& n) {
@@ -122,6 +146,24 @@ void init_autograd(nb::module_& m) {
         auto id = n.add_hook(0, make_hook(fn));
         return HookHandle{n.weak_from_this(), id};
       })
+      // graph drawing: (shape, dtype, device) of each output, the leaf behind an AccumulateGrad
+      .def_prop_ro("_output_meta", [](const Node& n) {
+        nb::list l;
+        for (auto& o : n.output_meta)
+          l.append(nb::make_tuple(nb::tuple(nb::cast(o.shape)), o.dtype, device_name(o.device)));
+        return l;
+      })
+      .def_prop_ro("variable", [](const Node& n) -> nb::object {
+        auto* acc = dynamic_cast<const autograd::AccumulateGrad*>(&n);
+        if (!acc) throw nb::attribute_error((("'" + n.name() + "' object has no attribute 'variable'")).c_str());
+        auto impl = acc->leaf.lock();
+        return impl ? nb::cast(Tensor(impl)) : nb::none();
+      })
+      .def_prop_ro("_node_id", [](const Node& n) { return reinterpret_cast<uintptr_t>(&n); },
+                   "A stable identity for this node while it lives (Python wrappers may be recreated).")
+      .def_prop_ro("_forward_trace", [](const Node& n) -> nb::object {
+        return n.forward_trace ? nb::cast(*n.forward_trace) : nb::none();
+      }, "The Python stack that created this node (recorded in anomaly mode only).")
       .def("__repr__", [](const Node& n) { return "<" + n.name() + " object>"; });
 
   nb::class_<HookHandle>(m, "RemovableHandle").def("remove", &HookHandle::remove);
@@ -154,6 +196,9 @@ void init_autograd(nb::module_& m) {
         return fn ? nb::cast(fn) : nb::none();
       },
       nb::is_method()));
+  // which tensor an AccumulateGrad's `variable` is (each call wraps the impl in a new handle)
+  cls.attr("_impl_id") = nb::module_::import_("builtins").attr("property")(nb::cpp_function(
+      [](const Tensor& t) { return reinterpret_cast<uintptr_t>(t.impl_ptr().get()); }, nb::is_method()));
   cls.attr("retains_grad") = nb::module_::import_("builtins").attr("property")(nb::cpp_function(
       [](const Tensor& t) { return t.impl()->autograd && t.impl()->autograd->retains_grad; }, nb::is_method()));
   nb::cpp_function_def(
@@ -216,7 +261,7 @@ void init_autograd(nb::module_& m) {
     autograd::set_history(node, inputs, {});
     uint32_t nr = 0;
     for (size_t i = 0; i < outs.size(); ++i) {
-      node->output_meta.push_back({outs[i].shape(), outs[i].dtype()});
+      node->output_meta.push_back({outs[i].shape(), outs[i].dtype(), outs[i].device()});
       if (differentiable[i] && is_floating(outs[i].dtype())) {
         auto& meta = outs[i].autograd_meta();
         meta.requires_grad = true;

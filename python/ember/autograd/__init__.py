@@ -8,6 +8,12 @@ The tape and engine are C++ (``csrc/autograd``); this module gives them PyTorch'
 from .. import _C
 from .._C import Tensor
 from .._grad_mode import enable_grad, no_grad, set_grad_enabled
+from .anomaly_mode import (
+    detect_anomaly,
+    is_anomaly_check_nan_enabled,
+    is_anomaly_enabled,
+    set_detect_anomaly,
+)
 from .function import Function, FunctionCtx
 
 __all__ = [
@@ -19,6 +25,10 @@ __all__ = [
     "no_grad",
     "enable_grad",
     "set_grad_enabled",
+    "detect_anomaly",
+    "set_detect_anomaly",
+    "is_anomaly_enabled",
+    "is_anomaly_check_nan_enabled",
 ]
 
 

@@ -4,6 +4,8 @@
 - :func:`load_torch_state_dict`: read a PyTorch ``state_dict`` (``.pt`` / ``.pth`` through
   ``torch.load(weights_only=True)``, or a torch-written ``.safetensors`` file) as ember tensors,
   ready for ``model.load_state_dict``.
+- :func:`draw_graph`: the autograd tape or a compiled graph as DOT / SVG / PNG.
+- :func:`summary`: a table of a model's layers (output shapes, parameters, FLOPs, time).
 - ``ember.utils.data`` re-exports ``ember.data`` (so ``torch.utils.data`` imports port unchanged).
 """
 
@@ -18,8 +20,10 @@ import numpy as np
 
 from .. import _C
 from ..serialization import load, save
+from .graph import draw_graph
+from .summary import summary
 
-__all__ = ["load", "load_torch_state_dict", "save", "to_torch_state_dict"]
+__all__ = ["draw_graph", "load", "load_torch_state_dict", "save", "summary", "to_torch_state_dict"]
 
 
 def __getattr__(name):
