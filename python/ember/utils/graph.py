@@ -162,7 +162,7 @@ def _grad_norm(t) -> str | None:
     g = t.grad
     if g is None:
         return None
-    g64 = g.detach()._to_dtype(_C.float64) if hasattr(g, "_to_dtype") else g.detach().double()
+    g64 = g.detach().double()
     return f"grad norm {math.sqrt(float((g64 * g64).sum().item())):.4g}"
 
 
