@@ -26,7 +26,10 @@ def _quiet_and_off():
 def _raises_in_backward(build, match):
     with detect_anomaly():
         loss = build()
-        with pytest.raises(RuntimeError, match=match) as err, pytest.warns(UserWarning, match="forward call"):
+        with (
+            pytest.raises(RuntimeError, match=match) as err,
+            pytest.warns(UserWarning, match="forward call"),
+        ):
             loss.backward()
     return str(err.value)
 
@@ -38,7 +41,9 @@ def test_sqrt_of_negative_names_node_and_forward_line():
         y = x.sqrt()  # the-sqrt-line
         return y.sum()
 
-    msg = _raises_in_backward(build, r"Function 'SqrtBackward0' returned nan values in its 0th output\.")
+    msg = _raises_in_backward(
+        build, r"Function 'SqrtBackward0' returned nan values in its 0th output\."
+    )
     assert "the-sqrt-line" in msg  # the forward source line, from the recorded stack
     assert "test_anomaly.py" in msg and "in build" in msg
 
@@ -49,7 +54,9 @@ def test_log_of_zero_times_zero():
     def build():
         return (x.log() * 0).sum()  # log-times-zero
 
-    msg = _raises_in_backward(build, r"Function 'LogBackward0' returned nan values in its 0th output")
+    msg = _raises_in_backward(
+        build, r"Function 'LogBackward0' returned nan values in its 0th output"
+    )
     assert "log-times-zero" in msg
 
 
@@ -61,13 +68,17 @@ def test_zero_over_zero_division():
         return (a / b).sum()  # zero-over-zero
 
     # grad_a = 1/0 = inf is output 0, grad_b = -0/0 = nan is output 1: the first bad output is named
-    msg = _raises_in_backward(build, r"Function 'DivBackward0' returned inf values in its 0th output")
+    msg = _raises_in_backward(
+        build, r"Function 'DivBackward0' returned inf values in its 0th output"
+    )
     assert "zero-over-zero" in msg
 
 
 def test_inf_gradient():
     x = ember.tensor([0.0], dtype=ember.float64, requires_grad=True)
-    _raises_in_backward(lambda: x.sqrt().sum(), r"Function 'SqrtBackward0' returned inf values in its 0th output")
+    _raises_in_backward(
+        lambda: x.sqrt().sum(), r"Function 'SqrtBackward0' returned inf values in its 0th output"
+    )
 
 
 def test_nan_from_python_function_node():
@@ -81,7 +92,9 @@ def test_nan_from_python_function_node():
             return g * math.nan
 
     x = ember.ones(3, requires_grad=True)
-    msg = _raises_in_backward(lambda: Bad.apply(x).sum(), r"'Bad\w*' returned nan values in its 0th output")
+    msg = _raises_in_backward(
+        lambda: Bad.apply(x).sum(), r"'Bad\w*' returned nan values in its 0th output"
+    )
     assert "Bad.apply(x)" in msg
 
 
@@ -127,7 +140,9 @@ def test_other_backward_errors_warn_with_the_forward_stack():
         y = x.exp()  # saved-output-line
         z = y.sum()
         y.mul_(2)  # invalidates the saved output of ExpBackward0
-        with pytest.warns(UserWarning, match=r"ExpBackward0 failed in backward(.|\n)*saved-output-line"):
+        with pytest.warns(
+            UserWarning, match=r"ExpBackward0 failed in backward(.|\n)*saved-output-line"
+        ):
             with pytest.raises(RuntimeError, match="modified by an inplace operation"):
                 z.backward()
 

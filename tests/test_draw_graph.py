@@ -211,7 +211,15 @@ class FakeCompiled:
 
 def _node(id, op, kind, inputs=(), group=None, name=None, shape=(4, 8)):
     return dict(
-        id=id, op=op, shape=shape, dtype="float32", device="cpu", inputs=list(inputs), group=group, kind=kind, name=name
+        id=id,
+        op=op,
+        shape=shape,
+        dtype="float32",
+        device="cpu",
+        inputs=list(inputs),
+        group=group,
+        kind=kind,
+        name=name,
     )
 
 
@@ -238,7 +246,16 @@ def test_compiled_graph_clusters(tmp_path):
     assert nodes["n1"][0] == ["0.weight", "(8, 3) float32 cpu"] and "lightblue" in nodes["n1"][1]
     assert nodes["n0"][0][0] == "x" and nodes["n8"][0] == ["loss", "() float32 cpu"]
     assert sorted(edges) == sorted(
-        [("n0", "n3"), ("n1", "n3"), ("n3", "n4"), ("n2", "n4"), ("n4", "n5"), ("n5", "n6"), ("n6", "n7"), ("n7", "n8")]
+        [
+            ("n0", "n3"),
+            ("n1", "n3"),
+            ("n3", "n4"),
+            ("n2", "n4"),
+            ("n4", "n5"),
+            ("n5", "n6"),
+            ("n6", "n7"),
+            ("n7", "n8"),
+        ]
     )
     assert 'label="fused group 0"' in dot
 

@@ -61,14 +61,16 @@ TensorList apply_checked(Node& node, TensorList&& grads) {
     GradModeGuard no_grad(false);
     for (size_t i = 0; i < outs.size(); ++i) {
       if (!outs[i].defined() || !is_floating(outs[i].dtype())) continue;
-      const char* bad = any(unary(UnaryOp::IsNan, outs[i])).item().to_int()   ? "nan"
-                        : any(unary(UnaryOp::IsInf, outs[i])).item().to_int() ? "inf"
-                                                                              : nullptr;
+      const char* bad = nullptr;
+      if (any(unary(UnaryOp::IsNan, outs[i])).item().to_int()) bad = "nan";
+      else if (any(unary(UnaryOp::IsInf, outs[i])).item().to_int()) bad = "inf";
       if (!bad) continue;
       std::string where = node.forward_trace
                               ? "Traceback of forward call that created it:\n" + *node.forward_trace
-                              : std::string("(no forward traceback: the node was created before anomaly mode was enabled)");
-      EMBER_RUNTIME_ERROR("Function '", node.name(), "' returned ", bad, " values in its ", i, "th output.\n", where);
+                              : std::string("(no forward traceback: the node was created before "
+                                            "anomaly mode was enabled)");
+      EMBER_RUNTIME_ERROR("Function '", node.name(), "' returned ", bad, " values in its ", i,
+                          "th output.\n", where);
     }
     return outs;
   } catch (const std::exception& e) {
@@ -187,7 +189,8 @@ void execute(const TensorList& roots, const TensorList& grad_roots, bool keep_gr
     }
     bool run = !task.prune || (task.needed.count(node) && !node->is_accumulate_grad());
     if (!run) continue;
-    TensorList outs = AnomalyMode::enabled() ? apply_checked(*node, std::move(grads)) : node->apply(std::move(grads));
+    TensorList outs = AnomalyMode::enabled() ? apply_checked(*node, std::move(grads))
+                                             : node->apply(std::move(grads));
     if (!keep_graph) node->release_saved();
     for (size_t i = 0; i < node->next_edges.size() && i < outs.size(); ++i) {
       const Edge& e = node->next_edges[i];

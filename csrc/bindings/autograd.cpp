@@ -118,12 +118,12 @@ std::string python_stack() {
 void warn_anomaly(const Node& node, const std::string&) {
   if (!nb::is_alive()) return;
   nb::gil_scoped_acquire gil;
-  std::string msg = node.forward_trace
-                        ? "anomaly mode: " + node.name() + " failed in backward; the forward call that created it:\n" +
-                              *node.forward_trace
-                        : "anomaly mode: " + node.name() +
-                              " failed in backward; it was created before anomaly mode was on, so its forward stack is unknown";
-  if (PyErr_WarnEx(PyExc_UserWarning, msg.c_str(), 1) < 0) PyErr_Clear();  // warnings-as-errors: the real error wins
+  std::string msg = "anomaly mode: " + node.name() + " failed in backward; ";
+  msg += node.forward_trace ? "the forward call that created it:\n" + *node.forward_trace
+                            : "it was created before anomaly mode was on, so its forward stack "
+                              "is unknown";
+  // under warnings-as-errors the warning is dropped: the backward's own error is the one to see
+  if (PyErr_WarnEx(PyExc_UserWarning, msg.c_str(), 1) < 0) PyErr_Clear();
 }
 
 }  // namespace
@@ -155,12 +155,13 @@ void init_autograd(nb::module_& m) {
       })
       .def_prop_ro("variable", [](const Node& n) -> nb::object {
         auto* acc = dynamic_cast<const autograd::AccumulateGrad*>(&n);
-        if (!acc) throw nb::attribute_error((("'" + n.name() + "' object has no attribute 'variable'")).c_str());
+        if (!acc)
+          throw nb::attribute_error(("'" + n.name() + "' object has no attribute 'variable'").c_str());
         auto impl = acc->leaf.lock();
         return impl ? nb::cast(Tensor(impl)) : nb::none();
       })
       .def_prop_ro("_node_id", [](const Node& n) { return reinterpret_cast<uintptr_t>(&n); },
-                   "A stable identity for this node while it lives (Python wrappers may be recreated).")
+                   "A stable identity for this node while it lives.")
       .def_prop_ro("_forward_trace", [](const Node& n) -> nb::object {
         return n.forward_trace ? nb::cast(*n.forward_trace) : nb::none();
       }, "The Python stack that created this node (recorded in anomaly mode only).")
@@ -198,7 +199,8 @@ void init_autograd(nb::module_& m) {
       nb::is_method()));
   // which tensor an AccumulateGrad's `variable` is (each call wraps the impl in a new handle)
   cls.attr("_impl_id") = nb::module_::import_("builtins").attr("property")(nb::cpp_function(
-      [](const Tensor& t) { return reinterpret_cast<uintptr_t>(t.impl_ptr().get()); }, nb::is_method()));
+      [](const Tensor& t) { return reinterpret_cast<uintptr_t>(t.impl_ptr().get()); },
+      nb::is_method()));
   cls.attr("retains_grad") = nb::module_::import_("builtins").attr("property")(nb::cpp_function(
       [](const Tensor& t) { return t.impl()->autograd && t.impl()->autograd->retains_grad; }, nb::is_method()));
   nb::cpp_function_def(

@@ -83,7 +83,9 @@ def draw_graph(
     return dot
 
 
-def graph_dot(graph, *, params: Mapping | None = None, rankdir: str = "TB", title: str | None = None) -> str:
+def graph_dot(
+    graph, *, params: Mapping | None = None, rankdir: str = "TB", title: str | None = None
+) -> str:
     """The DOT source :func:`draw_graph` writes (same arguments, nothing written)."""
     if rankdir not in ("TB", "LR", "BT", "RL"):
         raise ValueError(f"draw_graph: rankdir must be 'TB', 'LR', 'BT' or 'RL', got {rankdir!r}")
@@ -96,7 +98,11 @@ def graph_dot(graph, *, params: Mapping | None = None, rankdir: str = "TB", titl
         nodes, edges, clusters = _from_view(graph.graph_view(), params or {})
     else:
         nodes, edges, clusters = _from_tape(graph, by_impl)
-    lines = ["digraph ember {", f"  rankdir={rankdir};", '  node [fontname="Helvetica", fontsize=11];']
+    lines = [
+        "digraph ember {",
+        f"  rankdir={rankdir};",
+        '  node [fontname="Helvetica", fontsize=11];',
+    ]
     if title:
         lines.append(f'  labelloc=t; label="{_esc(title)}";')
     in_cluster = {nid for members in clusters.values() for nid in members}
@@ -241,19 +247,27 @@ def _from_tape(graph, by_impl):
 
 def _from_view(view, params):
     if not isinstance(view, (list, tuple)):
-        raise TypeError(f"draw_graph: graph_view() must return a list of dicts, got {type(view).__name__}")
+        raise TypeError(
+            f"draw_graph: graph_view() must return a list of dicts, got {type(view).__name__}"
+        )
     nodes: dict[str, tuple[str, str]] = {}
     edges: list[tuple[str, str]] = []
     clusters: dict[int, list[str]] = {}
     ids = set()
     for i, d in enumerate(view):
         if not isinstance(d, Mapping):
-            raise TypeError(f"draw_graph: graph_view() entry {i} is a {type(d).__name__}, expected a dict")
+            raise TypeError(
+                f"draw_graph: graph_view() entry {i} is a {type(d).__name__}, expected a dict"
+            )
         missing = [k for k in _VIEW_KEYS if k not in d]
         if missing:
-            raise ValueError(f"draw_graph: graph_view() entry {i} lacks keys {missing} (it has {sorted(d)})")
+            raise ValueError(
+                f"draw_graph: graph_view() entry {i} lacks keys {missing} (it has {sorted(d)})"
+            )
         if d["kind"] not in _KINDS:
-            raise ValueError(f"draw_graph: graph_view() node {d['id']} has kind {d['kind']!r}; expected one of {_KINDS}")
+            raise ValueError(
+                f"draw_graph: graph_view() node {d['id']} has kind {d['kind']!r}; expected one of {_KINDS}"
+            )
         if d["id"] in ids:
             raise ValueError(f"draw_graph: graph_view() has two nodes with id {d['id']}")
         ids.add(d["id"])
@@ -272,6 +286,8 @@ def _from_view(view, params):
             clusters.setdefault(int(d["group"]), []).append(did)
         for src in d["inputs"]:
             if src not in ids:
-                raise ValueError(f"draw_graph: graph_view() node {d['id']} has input {src}, which is not a node")
+                raise ValueError(
+                    f"draw_graph: graph_view() node {d['id']} has input {src}, which is not a node"
+                )
             edges.append((f"n{int(src)}", did))
     return nodes, edges, clusters

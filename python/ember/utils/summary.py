@@ -305,11 +305,16 @@ def _format(s: ModelSummary) -> str:
                 f"{r.time * 1e3:.3f}",
             )
         )
-    widths = [max(len(header[i]), *(len(b[i]) for b in body)) if body else len(header[i]) for i in range(6)]
+    widths = [
+        max(len(header[i]), *(len(b[i]) for b in body)) if body else len(header[i])
+        for i in range(6)
+    ]
 
     def line(cells):
         first = cells[0].ljust(widths[0])
-        return "  ".join([first, cells[1].ljust(widths[1])] + [c.rjust(w) for c, w in zip(cells[2:], widths[2:])])
+        return "  ".join(
+            [first, cells[1].ljust(widths[1])] + [c.rjust(w) for c, w in zip(cells[2:], widths[2:])]
+        )
 
     rule = "=" * len(line(header))
     out = [rule, line(header), rule, *(line(b) for b in body), rule]
@@ -352,7 +357,9 @@ def _flops(mod, args, out, fired_children) -> int | None:
     if isinstance(mod, nn.Bilinear):
         rows = y.numel() // max(mod.out_features, 1)
         i1, i2 = mod.weight.shape[1], mod.weight.shape[2]
-        return 2 * rows * mod.out_features * i1 * i2 + (rows * mod.out_features if mod.bias is not None else 0)
+        return 2 * rows * mod.out_features * i1 * i2 + (
+            rows * mod.out_features if mod.bias is not None else 0
+        )
     if isinstance(mod, (nn.ConvTranspose1d, nn.ConvTranspose2d)):
         # every input element scatters into C_out/groups * kernel outputs
         k = _numel(mod.weight.shape[2:])
@@ -365,7 +372,10 @@ def _flops(mod, args, out, fired_children) -> int | None:
         k = mod.kernel_size
         k = tuple(k) if isinstance(k, (tuple, list)) else (k,) * nd
         return _first(out).numel() * _numel(k)
-    if isinstance(mod, (nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool1d, nn.AdaptiveMaxPool2d)):
+    if isinstance(
+        mod,
+        (nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool1d, nn.AdaptiveMaxPool2d),
+    ):
         return x.numel()
     if isinstance(mod, nn.modules.normalization._BatchNorm):
         batch_stats = mod.training or not mod.track_running_stats
@@ -388,7 +398,9 @@ def _flops(mod, args, out, fired_children) -> int | None:
     if isinstance(mod, nn.RNNCellBase):
         gates, gate_ops = _rnn_kind(mod)
         rows = x.numel() // max(mod.input_size, 1)
-        return rows * _step_flops(mod.input_size, mod.hidden_size, mod.hidden_size, gates, gate_ops, mod.bias, 0)
+        return rows * _step_flops(
+            mod.input_size, mod.hidden_size, mod.hidden_size, gates, gate_ops, mod.bias, 0
+        )
     if isinstance(mod, nn.GLU):
         return 2 * y.numel()
     if isinstance(mod, nn.modules.activation._DimActivation):
@@ -460,5 +472,9 @@ def _rnn_flops(mod, x) -> int:
     total = 0
     for layer in range(mod.num_layers):
         in_size = mod.input_size if layer == 0 else h_out * dirs
-        total += dirs * rows * _step_flops(in_size, mod.hidden_size, h_out, gates, gate_ops, mod.bias, mod.proj_size)
+        total += (
+            dirs
+            * rows
+            * _step_flops(in_size, mod.hidden_size, h_out, gates, gate_ops, mod.bias, mod.proj_size)
+        )
     return total
