@@ -189,3 +189,13 @@ def test_double_backward_in_anomaly_mode():
         (g,) = ember.autograd.grad(y.sum(), x, create_graph=True)
         (gg,) = ember.autograd.grad(g.sum(), x)
     assert g.item() == pytest.approx(12.0) and gg.item() == pytest.approx(12.0)
+
+
+def test_top_level_names_as_pytorch():
+    assert not ember.is_anomaly_enabled()
+    ember.set_anomaly_enabled(True, check_nan=False)
+    try:
+        assert ember.is_anomaly_enabled() and not ember.is_anomaly_check_nan_enabled()
+    finally:
+        ember.set_anomaly_enabled(False)
+    assert not ember.is_anomaly_enabled() and ember.is_anomaly_check_nan_enabled()

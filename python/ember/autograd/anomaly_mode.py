@@ -18,6 +18,7 @@ __all__ = [
     "detect_anomaly",
     "is_anomaly_check_nan_enabled",
     "is_anomaly_enabled",
+    "set_anomaly_enabled",
     "set_detect_anomaly",
 ]
 
@@ -30,6 +31,11 @@ def is_anomaly_enabled() -> bool:
 def is_anomaly_check_nan_enabled() -> bool:
     """Whether anomaly mode checks backward outputs for NaN/inf."""
     return _C._is_anomaly_check_nan_enabled()
+
+
+def set_anomaly_enabled(enabled: bool, check_nan: bool = True) -> None:
+    """Turn anomaly mode on or off (also ``ember.set_anomaly_enabled``, as in PyTorch)."""
+    _C._set_anomaly_enabled(bool(enabled), bool(check_nan))
 
 
 class _AnomalyState:
