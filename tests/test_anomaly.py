@@ -199,3 +199,12 @@ def test_top_level_names_as_pytorch():
     finally:
         ember.set_anomaly_enabled(False)
     assert not ember.is_anomaly_enabled() and ember.is_anomaly_check_nan_enabled()
+
+
+def test_nodes_made_by_a_backward_point_back_to_its_forward_line():
+    x = ember.tensor([4.0], dtype=ember.float64, requires_grad=True)
+    with detect_anomaly():
+        y = x.sqrt()  # first-order-line
+        (g,) = ember.autograd.grad(y.sum(), x, create_graph=True)
+    trace = g.grad_fn._forward_trace
+    assert "made by the backward of SqrtBackward0" in trace and "first-order-line" in trace

@@ -56,7 +56,11 @@ Tensor run_hooks(Node& node, uint32_t nr, Tensor g) {
 // the bindings show the Python stack of the forward call that created it, then rethrow.
 TensorList apply_checked(Node& node, TensorList&& grads) {
   try {
-    TensorList outs = node.apply(std::move(grads));
+    TensorList outs;
+    {
+      AnomalyParentGuard parent(&node);
+      outs = node.apply(std::move(grads));
+    }
     if (!AnomalyMode::check_nan()) return outs;
     GradModeGuard no_grad(false);
     for (size_t i = 0; i < outs.size(); ++i) {

@@ -18,13 +18,23 @@ AnomalyHooks& anomaly_hooks() {
   static AnomalyHooks h;
   return h;
 }
+thread_local const Node* t_anomaly_parent = nullptr;
 }  // namespace
 
 void set_anomaly_hooks(AnomalyHooks hooks) { anomaly_hooks() = std::move(hooks); }
 
+AnomalyParentGuard::AnomalyParentGuard(const Node* parent) : prev(t_anomaly_parent) {
+  t_anomaly_parent = parent;
+}
+AnomalyParentGuard::~AnomalyParentGuard() { t_anomaly_parent = prev; }
+
 Node::Node() : seq(g_next_seq++) {
-  if (AnomalyMode::enabled() && anomaly_hooks().capture) [[unlikely]]
+  if (AnomalyMode::enabled() && anomaly_hooks().capture) [[unlikely]] {
     forward_trace = std::make_unique<std::string>(anomaly_hooks().capture());
+    if (t_anomaly_parent && t_anomaly_parent->forward_trace)
+      *forward_trace += "\nmade by the backward of " + t_anomaly_parent->name() +
+                        ", whose forward call was:\n" + *t_anomaly_parent->forward_trace;
+  }
 }
 
 void report_anomaly(const Node& node, const std::string& error) {

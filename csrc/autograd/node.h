@@ -57,6 +57,13 @@ struct AnomalyHooks {
 };
 void set_anomaly_hooks(AnomalyHooks hooks);
 void report_anomaly(const Node& node, const std::string& error);
+// While a node's backward runs in anomaly mode, nodes it creates (create_graph) also record the
+// forward stack of that node, so a NaN in a double backward leads back to the forward line.
+struct AnomalyParentGuard {
+  const Node* prev;
+  explicit AnomalyParentGuard(const Node* parent);
+  ~AnomalyParentGuard();
+};
 
 // Hooks see a gradient and may return a replacement (an undefined Tensor keeps it).
 using Hook = std::function<Tensor(const Tensor&)>;
