@@ -164,6 +164,10 @@ def test_inputs_given_directly_and_int_dtypes():
         and s.layers[1].flops is None
         and s.total_flops == 2 * 6 * 8 + 6 * 2
     )
+    s = quiet(
+        nn.Linear(3, 2, dtype=ember.float64), input_size=(4, 3), dtypes=ember.float64, device="cpu"
+    )
+    assert s.total_params == 8 and s.params_bytes == 8 * 8 and s.total_flops == 2 * 4 * 6 + 4 * 2
     s = quiet(nn.Linear(3, 2), input_data=ember.randn(4, 3))
     assert s.input_shapes == [(4, 3)] and s.layers[0].output_shapes == [(4, 2)]
 

@@ -96,7 +96,8 @@ def summary(
         input_size: the shape of the input, batch included, e.g. ``(16, 1, 28, 28)``, or a list
             of shapes for a model taking several inputs. Inputs are ``randn`` (``zeros`` for
             integer dtypes, so they are valid indices for ``nn.Embedding``).
-        dtypes: the dtype of each input (default: the default float dtype).
+        dtypes: the dtype of each input, or one dtype for all (default: the default float
+            dtype).
         input_data: the inputs themselves instead of ``input_size``: a tensor, a list/tuple of
             positional arguments, or a dict of keyword arguments.
         depth: calls nested deeper than this are not shown; their FLOPs and parameters count
@@ -197,8 +198,8 @@ def _inputs(model, input_size, dtypes, input_data, device):
                 f"summary: input_size must be a shape of non-negative ints or a list of shapes, got {input_size!r}"
             )
     if dtypes is None:
-        dtypes = [_C.get_default_dtype()] * len(sizes)
-    dtypes = list(dtypes)
+        dtypes = _C.get_default_dtype()
+    dtypes = list(dtypes) if isinstance(dtypes, (list, tuple)) else [dtypes] * len(sizes)
     if len(dtypes) != len(sizes):
         raise ValueError(f"summary: got {len(dtypes)} dtypes for {len(sizes)} input sizes")
     if device is None:
