@@ -279,8 +279,9 @@ def _from_view(view, params):
             head = f"{d['op']} ({name})"
         lines = [head, _meta(d["shape"], d["dtype"], d["device"])]
         p = params.get(name) if name and kind == "param" else None
-        if p is not None and _grad_norm(p):
-            lines.append(_grad_norm(p))
+        norm = _grad_norm(p) if p is not None else None
+        if norm:
+            lines.append(norm)
         nodes[did] = ("\n".join(lines), kind)
         if d["group"] is not None:
             clusters.setdefault(int(d["group"]), []).append(did)
