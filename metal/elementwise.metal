@@ -28,7 +28,8 @@ inline float ew_sigmoid(float x) { return 1.0f / (1.0f + exp(-x)); }
 // MSL has no log1p / expm1: the classic corrections keep them accurate near 0
 inline float ew_log1p(float x) {
   const float u = 1.0f + x;
-  if (u == 1.0f || isinf(u)) return u == 1.0f ? x : u;
+  if (u == 1.0f) return x;
+  if (u == INFINITY) return u;
   return log(u) * (x / (u - 1.0f));
 }
 inline float ew_expm1(float x) {

@@ -41,12 +41,13 @@ def _check(metal_out, cpu_out, dtype=None):
     np.testing.assert_allclose(m, c, equal_nan=True, **tol)
 
 
-def _on_metal(fn, *cpu_args):
-    """fn on metal copies of cpu_args, under every emulator variant, with no CPU fallback."""
+def _on_metal(fn, *cpu_args, allowed=()):
+    """fn on metal copies of cpu_args, under every emulator variant, with no CPU fallback but
+    the `allowed` ones."""
     args = [a.to("metal") for a in cpu_args]
     ember.metal.reset_fallback_counts()
     out = metal_variants(lambda: fn(*args))
-    assert ember.metal.fallback_counts() == {}, ember.metal.fallback_counts()
+    assert set(ember.metal.fallback_counts()) <= set(allowed), ember.metal.fallback_counts()
     return out
 
 
@@ -152,6 +153,9 @@ COMPARE = [
 ]
 
 
+INT_CHECKED = {"floor_divide", "remainder", "fmod", "pow"}
+
+
 def _nonzero(b):  # integer division ops reject a zero divisor
     return ember.where(b == 0, ember.ones_like(b), b) if b.dtype != ember.bool else b
 
@@ -160,12 +164,15 @@ def _nonzero(b):  # integer division ops reject a zero divisor
 def test_binary(dtype):
     ops = ARITH + (FLOAT_ONLY if dtype in FLOATS else INT_ONLY)
     a, b = _values((4, 6), dtype, 1), _nonzero(_values((4, 6), dtype, 2))
-    for _name, fn in ops:
-        _check(_on_metal(fn, a, b), fn(a, b), dtype)
+    for name, fn in ops:
+        # integer // % fmod and ** first check the divisor / exponent with a reduction (CPU for now)
+        # (and integer abs, used to make exponents non-negative, is not a Metal kernel yet)
+        ok = ("reduce", "unary/abs") if dtype not in FLOATS and name in INT_CHECKED else ()
+        _check(_on_metal(fn, a, b, allowed=ok), fn(a, b), dtype)
         # broadcast: a row and a column, and a transposed (strided) operand
         r, c = b[:1], a[:, 2:3]
-        _check(_on_metal(fn, c, r), fn(c, r), dtype)
-        _check(_on_metal(fn, a.t(), b.t()), fn(a.t(), b.t()), dtype)
+        _check(_on_metal(fn, c, r, allowed=ok), fn(c, r), dtype)
+        _check(_on_metal(fn, a.t(), b.t(), allowed=ok), fn(a.t(), b.t()), dtype)
 
 
 @pytest.mark.parametrize("dtype", NUMERIC, ids=str)
