@@ -17,8 +17,7 @@ function(ember_add_metal target)
     # .metal files are C++20 here; -x c++ must precede the file name on the command line
     set_source_files_properties(${_metal_kernels} PROPERTIES LANGUAGE CXX COMPILE_OPTIONS "-xc++")
     target_compile_definitions(ember_metal PUBLIC EMBER_METAL_EMULATOR=1)
-  else()
-    enable_language(OBJCXX)
+  else()  # (OBJCXX is enabled at file scope by the caller: enable_language can't run in a function)
     set(_embedded ${CMAKE_CURRENT_BINARY_DIR}/metal_sources.cpp)
     add_custom_command(
       OUTPUT ${_embedded}
