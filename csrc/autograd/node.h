@@ -23,7 +23,7 @@ struct Edge {
 struct TensorMeta {
   Shape shape;
   Dtype dtype;
-  Device device = Device::CPU;  // for graph drawing: where the output lived
+  Device device = Device::CPU;  // gradients are created and accumulated here (and drawn)
 };
 
 // Anomaly mode (ember.autograd.detect_anomaly): nodes remember the Python stack that created
