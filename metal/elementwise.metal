@@ -120,6 +120,39 @@ template <typename T>
   }
 }
 
+// integers: the ops that keep an integer dtype (the others promote to float before the kernel;
+// integer powers go through the binary kernel)
+template <typename I>
+inline I unary_int(uint op, I x) {
+  switch (op) {
+    case EW_NEG: return I(0) - x;
+    case EW_ABS: return x < I(0) ? I(0) - x : x;
+    case EW_SIGN: return x > I(0) ? I(1) : (x < I(0) ? I(-1) : I(0));
+    case EW_SQUARE: return x * x;
+    case EW_RELU: return x < I(0) ? I(0) : x;
+    case EW_FLOOR:
+    case EW_CEIL:
+    case EW_ROUND:
+    case EW_TRUNC: return x;
+    case EW_BIT_NOT: return ~x;
+    default: return I(0);
+  }
+}
+
+template <typename I>
+[[kernel]] void ew_unary_int(const device I* x [[buffer(0)]], device I* out [[buffer(1)]],
+                             constant ElementwiseParams& p [[buffer(2)]],
+                             uint gid [[thread_position_in_grid]], uint nthreads [[threads_per_grid]]) {
+  const uint op = kOp;
+  const bool contiguous = kContiguous;
+  for (uint i = gid; i < p.n; i += nthreads) {
+    const long o = contiguous ? long(i) : ew_offset(p, 0, i);
+    const long s = contiguous ? long(i) : ew_offset(p, 1, i);
+    out[o] = unary_int<I>(op, x[s]);
+  }
+}
+
+// predicates of any dtype, through float (exact for them: no integer converts to NaN / inf)
 template <typename T>
 [[kernel]] void ew_unary_pred(const device T* x [[buffer(0)]], device bool* out [[buffer(1)]],
                            constant ElementwiseParams& p [[buffer(2)]],
@@ -332,7 +365,9 @@ template <typename T>
   EMBER_INSTANTIATE(name "_bool", fn, bool)
 
 EMBER_EW_FLOATING("unary", ew_unary)
-EMBER_EW_FLOATING("unary_pred", ew_unary_pred)
+EMBER_EW_ALL("unary_pred", ew_unary_pred)
+EMBER_INSTANTIATE("unary_int32", ew_unary_int, int)
+EMBER_INSTANTIATE("unary_int64", ew_unary_int, long)
 EMBER_EW_NUMERIC("binary", ew_binary)
 EMBER_EW_ALL("comparison", ew_comparison)
 EMBER_EW_ALL("where", ew_where)

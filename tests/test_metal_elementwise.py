@@ -111,6 +111,41 @@ def test_unary(name, fn, dtype):
     _check(_on_metal(fn, xt), fn(xt), dtype)
 
 
+INT_UNARY = [
+    ("neg", lambda x: -x),
+    ("abs", ember.abs),
+    ("sign", ember.sign),
+    ("square", ember.square),
+    ("relu", ember.relu),
+    ("floor", ember.floor),
+    ("round", ember.round),
+    ("bitwise_not", ember.bitwise_not),
+]
+PREDICATES = [
+    ember.isnan,
+    ember.isinf,
+    ember.isfinite,
+    ember.isposinf,
+    ember.isneginf,
+    ember.logical_not,
+]
+
+
+@pytest.mark.parametrize("dtype", [ember.int32, ember.int64], ids=str)
+def test_unary_int(dtype):
+    x = _values((4, 5), dtype, 11)
+    for _name, fn in INT_UNARY:
+        _check(_on_metal(fn, x), fn(x))
+        _check(_on_metal(fn, x.t()), fn(x.t()))
+
+
+@pytest.mark.parametrize("dtype", [ember.int32, ember.int64, ember.bool], ids=str)
+def test_predicates_of_any_dtype(dtype):
+    x = _values((3, 4), dtype, 12)
+    for fn in PREDICATES:
+        _check(_on_metal(fn, x), fn(x))
+
+
 @pytest.mark.parametrize("shape", [(0,), (1,), (13,), (3, 1, 5), (2, 3, 4, 5)], ids=str)
 def test_unary_shapes(shape):
     x = _values(shape, ember.float32, special=False)

@@ -1,4 +1,6 @@
 // Copies, casts, fills and the in-place rules every in-place op follows.
+#include <cstring>
+
 #include "autograd/node.h"
 #include "backend/kernels.h"
 #include "ops/ops.h"
@@ -22,7 +24,14 @@ Tensor to_device(const Tensor& x, Device device, std::optional<Dtype> dtype, boo
   Dtype dt = dtype.value_or(x.dtype());
   if (x.device() == device) return to_dtype(x, dt, copy);
   Tensor out = empty(x.shape(), dt, device);
-  copy_kernel_call(out, x);
+  if (x.is_contiguous() && dt == x.dtype()) {
+    // a fresh buffer no queued kernel uses: wait for the source only, so moving a Python number
+    // to the GPU does not drain its queue
+    synchronize(x.device());
+    if (x.numel()) std::memcpy(out.raw_data(), x.raw_data(), size_t(x.numel() * x.itemsize()));
+  } else {
+    copy_kernel_call(out, x);
+  }
   if (any_requires_grad(x) && is_floating(dt)) {
     Dtype src_dtype = x.dtype();
     Device src_device = x.device();

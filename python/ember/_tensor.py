@@ -349,7 +349,6 @@ _methods = {
     "new_full": _new_full,
     "type": _type,
     "cpu": lambda self: self if self.device.type == "cpu" else _C._to_device(self, "cpu"),
-    "mps": lambda self: _C._to_device(self, "metal"),
     "cuda": _cuda,
     "is_cuda": False,
     "is_mps": property(lambda self: self.device.type == "metal"),

@@ -113,7 +113,7 @@ Code unary_code(UnaryOp op) {
     case UnaryOp::PowScalar: return {EW_POW_SCALAR, "pow"};
     case UnaryOp::RPowScalar: return {EW_RPOW_SCALAR, "pow"};
     case UnaryOp::LogicalNot: return {EW_LOGICAL_NOT, "logical_not"};
-    case UnaryOp::BitNot: return {-1, "bitwise_not"};
+    case UnaryOp::BitNot: return {EW_BIT_NOT, "bitwise_not"};
     case UnaryOp::IsNan: return {EW_ISNAN, "isnan"};
     case UnaryOp::IsInf: return {EW_ISINF, "isinf"};
     case UnaryOp::IsFinite: return {EW_ISFINITE, "isfinite"};
@@ -124,12 +124,29 @@ Code unary_code(UnaryOp op) {
 }
 bool is_predicate(int code) { return code >= EW_ISNAN; }
 
-// float inputs only (parameters are float32 in the kernel, as in the CPU kernel for these dtypes)
+// Integer ops that keep the dtype (the unary_int kernels), in integer arithmetic.
+bool int_kernel_op(int code) {
+  switch (code) {
+    case EW_NEG: case EW_ABS: case EW_SIGN: case EW_SQUARE: case EW_RELU: case EW_FLOOR:
+    case EW_CEIL: case EW_ROUND: case EW_TRUNC: case EW_BIT_NOT:
+      return true;
+    default: return false;  // clamps take bounds, powers of integers run as binary ops
+  }
+}
+
+// Floats run every op with a code (parameters are float32, as in the CPU kernel for these
+// dtypes); predicates run on any dtype; integers the ops that keep their dtype (not clamps).
 const char* unary_declines(UnaryOp op, const Tensor& out, const Tensor& x, double, double, double) {
   Code c = unary_code(op);
   ElementwiseParams p;
   bool contiguous;
-  return c.code >= 0 && is_float_kernel(x.dtype()) && pack(p, contiguous, {&out, &x}) ? nullptr : c.name;
+  const Dtype dt = x.dtype();
+  bool ok = c.code >= 0 && suffix(dt) && pack(p, contiguous, {&out, &x});
+  if (ok && !is_predicate(c.code)) {
+    bool is_int = dt == Dtype::Int32 || dt == Dtype::Int64;
+    ok = c.code == EW_BIT_NOT ? is_int : is_float_kernel(dt) || (is_int && int_kernel_op(c.code));
+  }
+  return ok ? nullptr : c.name;
 }
 void unary(UnaryOp op, const Tensor& out, const Tensor& x, double p0, double p1, double p2) {
   Code c = unary_code(op);
@@ -137,6 +154,7 @@ void unary(UnaryOp op, const Tensor& out, const Tensor& x, double p0, double p1,
   bool contiguous;
   pack(p, contiguous, {&out, &x});
   p.p0 = float(p0), p.p1 = float(p1), p.p2 = float(p2);
+  // unary_float32 / unary_int64 (the integer kernel) / unary_pred_bool ...
   std::string name = std::string(is_predicate(c.code) ? "unary_pred_" : "unary_") + suffix(x.dtype());
   launch(name, uint32_t(c.code), contiguous, p, {&x, &out}, 2);
 }

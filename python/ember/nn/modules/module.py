@@ -525,9 +525,6 @@ class Module:
     def cpu(self: Any):
         return self.to("cpu")
 
-    def mps(self: Any):
-        return self.to("metal")
-
     def cuda(self, *args, **kwargs):
         raise RuntimeError("cuda: ember has no CUDA backend (CPU, and Metal on Apple GPUs)")
 
