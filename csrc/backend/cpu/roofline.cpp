@@ -50,7 +50,9 @@ __attribute__((target("avx512f"))) float fma_loop_avx512(float seed) {
     for (int i = 0; i < kChains; ++i) acc[i] = _mm512_fmadd_ps(acc[i], x, y);
   __m512 s = acc[0];
   for (int i = 1; i < kChains; ++i) s = _mm512_add_ps(s, acc[i]);
-  return _mm512_reduce_add_ps(s);
+  float out[16];
+  _mm512_storeu_ps(out, s);
+  return out[0] + out[15];
 }
 constexpr double kFlopsAvx512 = 2.0 * 16 * 24;
 
@@ -65,7 +67,9 @@ __attribute__((target("avx512f,avx512bf16"))) float bf16_loop_avx512(float seed)
     for (int i = 0; i < kChains; ++i) acc[i] = _mm512_dpbf16_ps(acc[i], x, y);
   __m512 s = acc[0];
   for (int i = 1; i < kChains; ++i) s = _mm512_add_ps(s, acc[i]);
-  return _mm512_reduce_add_ps(s);
+  float out[16];
+  _mm512_storeu_ps(out, s);
+  return out[0] + out[15];
 }
 constexpr double kFlopsBf16 = 4.0 * 16 * 24;
 
