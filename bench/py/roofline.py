@@ -63,9 +63,9 @@ ROOF: dict[str, tuple[str, float]] = {
 def measure_limits(threads: int) -> dict[str, float | None]:
     c = ember._C
     return {
-        "f32": c._fma_peak_gflops("f32", threads, 7) * GB,
+        "f32": c._fma_peak_gflops("f32", threads, 20) * GB,
         "f32_isa": c._fma_peak_isa("f32"),
-        "bf16": (lambda g: None if g is None else g * GB)(c._fma_peak_gflops("bf16", threads, 7)),
+        "bf16": (lambda g: None if g is None else g * GB)(c._fma_peak_gflops("bf16", threads, 20)),
         "bw": c._triad_gbs(1 << 25, threads, 5) * GB,  # 3 x 128 MB arrays
     }
 
@@ -83,6 +83,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--png", metavar="PATH", help="plot the fractions into this PNG (matplotlib)")
     p.add_argument("--json", metavar="PATH", help="write limits and rows as JSON")
+    p.add_argument(
+        "--from-json",
+        metavar="PATH",
+        help="take the times from a compare.py --json file instead of timing again",
+    )
     args = p.parse_args(argv)
     args.no_check = False
     if ember is None:
@@ -99,12 +104,21 @@ def main(argv: list[str] | None = None) -> int:
         f"({lim['f32_isa']}), bf16 dot peak {bf16}, triad bandwidth {lim['bw'] / GB:.1f} GB/s\n"
     )
 
+    timed = None
+    if args.from_json:
+        with open(args.from_json) as f:
+            timed = {r["workload"]: r for r in json.load(f)["rows"]}
     names = [n for n in ROOF if not args.only or any(s.lower() in n.lower() for s in args.only)]
+    if timed is not None:
+        names = [n for n in names if n in timed]
     fws = ("numpy", "torch", "ember")
     rows = []
     for name in names:
-        spec = compare.WORKLOADS[name]
-        r = compare.run_workload(spec, args)
+        r = (
+            timed[name]
+            if timed is not None
+            else compare.run_workload(compare.WORKLOADS[name], args)
+        )
         limit, work = ROOF[name]
         peak = lim[limit]
         used = limit
