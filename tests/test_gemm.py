@@ -427,3 +427,70 @@ def test_each_isa_path(isa):
     )
     assert r.returncode == 0, r.stdout + r.stderr
     assert r.stdout.startswith("ok")
+
+
+# ----------------------------------------------------------------------------- narrow C (N < NR)
+# C with fewer columns than the kernel's register tile and rows of A contiguous along K take a
+# dot-product path (B^T packed once, A read in place): every N up to 15, K around the vector
+# width and its two-accumulator unroll, row counts around its 4-row blocks and 32-row units.
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("n", [1, 2, 3, 5, 8, 10, 15])
+@pytest.mark.parametrize(
+    "m,k", [(1, 16), (3, 17), (4, 31), (5, 32), (33, 33), (65, 100), (130, 512)]
+)
+@pytest.mark.parametrize("tb", [False, True])
+def test_narrow_output_columns(m, k, n, tb, dtype):
+    A = to_ember(rand(m, k, seed=11), dtype)
+    B = to_ember(rand(k, n, seed=12), dtype, transposed=tb)
+    assert_gemm_close(A @ B, rounded(A), rounded(B), dtype)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_narrow_strided_rows_and_batches(dtype):
+    a = rand(3, 70, 90, seed=13)
+    b = rand(3, 90, 6, seed=14)
+    A = to_ember(a, dtype)[:, ::2, 5:85]  # rows 180 apart, K contiguous
+    B = to_ember(b, dtype)[:, 5:85]
+    assert_gemm_close(A @ B, a[:, ::2, 5:85], b[:, 5:85], dtype)
+    # one B for every batch (broadcast, batch stride 0) and a B per batch
+    assert_gemm_close(A @ B[1], a[:, ::2, 5:85], b[1, 5:85], dtype)
+    Bb = to_ember(b, dtype).expand(3, 90, 6)[:, 5:85]
+    assert_gemm_close(A @ Bb, a[:, ::2, 5:85], b[:, 5:85], dtype)
+
+
+@pytest.mark.parametrize("act", [None, "relu"])
+def test_narrow_epilogues(act):
+    x = ember.tensor(rand(70, 200, seed=15), dtype=ember.float32)
+    w = ember.tensor(rand(10, 200, seed=16), dtype=ember.float32)
+    bias = ember.tensor(rand(10, seed=17), dtype=ember.float32)
+    ref = x.numpy().astype(np.float64) @ w.numpy().astype(np.float64).T + bias.numpy()
+    if act == "relu":
+        ref = np.maximum(ref, 0)
+        out = ember.relu(ember.nn.functional.linear(x, w, bias))
+    else:
+        out = ember.nn.functional.linear(x, w, bias)
+    np.testing.assert_allclose(out.numpy(), ref, rtol=1e-5, atol=1e-4)
+    inp = ember.tensor(rand(70, 10, seed=18), dtype=ember.float32)
+    out = ember.addmm(inp, x, w.T, beta=0.5, alpha=-2.0)
+    ref = 0.5 * inp.numpy() - 2.0 * (x.numpy().astype(np.float64) @ w.numpy().astype(np.float64).T)
+    np.testing.assert_allclose(out.numpy(), ref, rtol=1e-5, atol=1e-4)
+
+
+def test_narrow_and_gemv_one_thread_match_many():
+    # the narrow path's row units and the matrix-vector chunks differ with the thread count;
+    # each output is still one dot product over K in the same order
+    cases = [((300, 257), (257, 7)), ((1, 300), (300, 5000)), ((5000, 300), (300, 1))]
+    n = ember.get_num_threads()
+    for sa, sb in cases:
+        a = ember.tensor(rand(*sa, seed=19), dtype=ember.float32)
+        b = ember.tensor(rand(*sb, seed=20), dtype=ember.float32)
+        try:
+            ember.set_num_threads(1)
+            one = (a @ b).numpy().copy()
+            ember.set_num_threads(max(2, n))
+            many = (a @ b).numpy().copy()
+        finally:
+            ember.set_num_threads(n)
+        ref = a.numpy().astype(np.float64) @ b.numpy().astype(np.float64)
+        np.testing.assert_allclose(one, ref, rtol=1e-4, atol=1e-4 * sa[1] ** 0.5)
+        np.testing.assert_allclose(many, ref, rtol=1e-4, atol=1e-4 * sa[1] ** 0.5)

@@ -28,6 +28,7 @@ struct Shape3 {
 // The shapes of bench/py/compare.py plus a few classic ones.
 const std::vector<Shape3>& shapes() {
   static const std::vector<Shape3> s = {
+      {"square128", 1, 128, 128, 128},
       {"square256", 1, 256, 256, 256},
       {"square512", 1, 512, 512, 512},
       {"square1024", 1, 1024, 1024, 1024},
@@ -44,6 +45,8 @@ const std::vector<Shape3>& shapes() {
       {"gemv_4096x4096x1", 1, 4096, 4096, 1},
       {"odd_17x1023x513", 1, 17, 1023, 513},
       {"small_64x64x64", 1, 64, 64, 64},
+      {"narrow_4096x1024x10", 1, 4096, 1024, 10},  // N < NR: the dot-product path
+      {"narrow_128x512x7^T", 1, 128, 512, 7, false, true},
   };
   return s;
 }

@@ -45,6 +45,7 @@ void init_amp(nb::module_& m);  // amp.cpp (autocast state)
 void init_rnn(nb::module_& m);  // rnn.cpp (fused recurrent cells, multinomial)
 void init_attention(nb::module_& m);  // attention.cpp
 void init_device(nb::module_& m);  // device.cpp (transfers, synchronize, Metal queries)
+void init_roofline(nb::module_& m);  // roofline.cpp (private bench probes)
 
 }  // namespace ember::py
 

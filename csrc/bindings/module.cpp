@@ -154,4 +154,5 @@ NB_MODULE(_C, m) {
   init_amp(m);
   init_attention(m);
   init_device(m);
+  init_roofline(m);
 }

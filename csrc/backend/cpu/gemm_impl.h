@@ -959,8 +959,9 @@ bool gemv(const GemmDesc& d) {
     return true;
   }
 
-  constexpr int64_t kChunk = 512;
-  const int64_t chunk = imin(kChunk, imax(16, round_up(cdiv(R, 4 * int64_t(nt)), 16)));
+  // one thread: long chunks (axpy sweeps then read long contiguous runs of each column)
+  constexpr int64_t kChunk = 2048;
+  const int64_t chunk = nt <= 1 ? imin(kChunk, R) : imin(512, imax(16, round_up(cdiv(R, 4 * int64_t(nt)), 16)));
   const int64_t nchunks = cdiv(R, chunk), units = d.batch * nchunks;
 
   auto body = [&](int64_t u0, int64_t u1) {
@@ -976,6 +977,99 @@ bool gemv(const GemmDesc& d) {
       output(y, b, r0, n);
     }
   };
+  if (nt <= 1 || units <= 1)
+    body(0, units);
+  else
+    parallel_for(0, units, cdiv(units, 4 * int64_t(nt)), body);
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Few columns (N < NR) with rows of A contiguous along K: C[i, j] = dot(A[i, :], B[:, j]). B^T
+// (N x K, a few KB) is packed once and stays in L1/L2; A is read in place, never packed or
+// transposed. Blocks of up to 4 rows x 2 columns of C accumulate in registers (6 loads per 8
+// FMAs); narrow blocks split K in two accumulator sets so enough FMA chains are in flight.
+template <class T, int R, int C>
+void dot_block(const T* __restrict a, int64_t lda, const T* __restrict bt, int64_t ldb, int64_t K, T* __restrict out,
+               int64_t ldo) {
+  using V = Vec<T>;
+  constexpr int W = kLanes<T>, U = R * C < 8 ? 2 : 1;
+  V acc[U][R][C];
+#pragma GCC unroll 2
+  for (int u = 0; u < U; ++u)
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r)
+#pragma GCC unroll 2
+      for (int c = 0; c < C; ++c) acc[u][r][c] = bcast(T(0));
+  int64_t k = 0;
+  for (; k + U * W <= K; k += U * W)
+#pragma GCC unroll 2
+    for (int u = 0; u < U; ++u) {
+      V av[R];
+#pragma GCC unroll 4
+      for (int r = 0; r < R; ++r) av[r] = loadu<T>(a + r * lda + k + u * W);
+#pragma GCC unroll 2
+      for (int c = 0; c < C; ++c) {
+        const V bv = loadu<T>(bt + c * ldb + k + u * W);
+#pragma GCC unroll 4
+        for (int r = 0; r < R; ++r) acc[u][r][c] = vfma(av[r], bv, acc[u][r][c]);
+      }
+    }
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < C; ++c) {
+      T s = hsum<T>(acc[0][r][c]);
+      if constexpr (U > 1) s += hsum<T>(acc[U - 1][r][c]);
+      for (int64_t q = k; q < K; ++q) s += a[r * lda + q] * bt[c * ldb + q];
+      out[r * ldo + c] = s;
+    }
+}
+
+template <class T, int R>
+void dot_rows(const T* a, int64_t lda, const T* bt, int64_t ldb, int64_t K, int64_t N, T* out, int64_t ldo) {
+  int64_t j = 0;
+  for (; j + 2 <= N; j += 2) dot_block<T, R, 2>(a, lda, bt + j * ldb, ldb, K, out + j, ldo);
+  if (j < N) dot_block<T, R, 1>(a, lda, bt + j * ldb, ldb, K, out + j, ldo);
+}
+
+// True when handled: f32/f64, N < NR, A's rows contiguous along K.
+template <class T>
+bool gemm_narrow(const GemmDesc& d) {
+  constexpr int64_t kRows = 32;  // rows of C per work unit
+  const int64_t M = d.m, N = d.n, K = d.k, B = d.batch;
+  if (N >= kNR<T> || d.a_cs != 1 || K < 2 * kLanes<T>) return false;
+  const bool shared_b = d.b_bs == 0 || B == 1;  // one B^T for every batch
+  const int64_t nb = shared_b ? 1 : B;
+  if (nb * N * K * int64_t(sizeof(T)) > kPackCapBytes) return false;
+  T* bt = static_cast<T*>(t_ws.get(size_t(nb * N * K) * sizeof(T)));
+  const T* bsrc = static_cast<const T*>(d.b);
+  for (int64_t b = 0; b < nb; ++b)
+    for (int64_t j = 0; j < N; ++j) {
+      T* dst = bt + (b * N + j) * K;
+      const T* src = bsrc + b * d.b_bs + j * d.b_cs;
+      for (int64_t k = 0; k < K; ++k) dst[k] = src[k * d.b_rs];
+    }
+  const Epi<T> epi{T(d.alpha), T(d.beta), static_cast<const T*>(d.bias), false, d.act};
+  const T* A = static_cast<const T*>(d.a);
+  T* Cm = static_cast<T*>(d.c);
+  const int64_t rblocks = cdiv(M, kRows), units = B * rblocks;
+  auto body = [&](int64_t u0, int64_t u1) {
+    alignas(64) T tile[kRows * kNR<T>];
+    for (int64_t u = u0; u < u1; ++u) {
+      const int64_t b = u / rblocks, i0 = (u % rblocks) * kRows, mr = imin(kRows, M - i0);
+      const T* a = A + b * d.a_bs + i0 * d.a_rs;
+      const T* btb = bt + (shared_b ? 0 : b * N * K);
+      int64_t i = 0;
+      for (; i + 4 <= mr; i += 4) dot_rows<T, 4>(a + i * d.a_rs, d.a_rs, btb, K, K, N, tile + i * N, N);
+      switch (mr - i) {
+        case 3: dot_rows<T, 3>(a + i * d.a_rs, d.a_rs, btb, K, K, N, tile + i * N, N); break;
+        case 2: dot_rows<T, 2>(a + i * d.a_rs, d.a_rs, btb, K, K, N, tile + i * N, N); break;
+        case 1: dot_rows<T, 1>(a + i * d.a_rs, d.a_rs, btb, K, K, N, tile + i * N, N); break;
+        default: break;
+      }
+      merge<T>(tile, N, Cm + b * d.c_bs + i0 * d.c_rs, d.c_rs, d.c_cs, mr, N, epi, epi.bias, true, true);
+    }
+  };
+  const int nt = threads_for(d, 2.0 * double(B) * double(M) * double(N) * double(K));
   if (nt <= 1 || units <= 1)
     body(0, units);
   else
@@ -1030,6 +1124,7 @@ template <class In, class T>
 void run(const GemmDesc& d) {
   if constexpr (std::is_same_v<In, T>) {
     if ((d.m == 1 || d.n == 1) && gemv<T>(d)) return;
+    if (gemm_narrow<T>(d)) return;
   }
   // Narrow C (N well below NR): compute C^T = B^T A^T instead, so the short side runs down the
   // kernel's rows, where every count is exact (columns come in multiples of NR).
