@@ -72,6 +72,11 @@ bool winograd_shape(const ConvGeom& g) {
          g.ph <= 2 && g.pw <= 2 && g.Ho == g.H + 2 * g.ph - 2 && g.Wo == g.W + 2 * g.pw - 2;
 }
 
+// Winograd runs this problem (given (C, H, W, K, ph, pw) of the forward-shaped pass it computes).
+bool use_winograd(const ConvGeom& g, int64_t C, int64_t H, int64_t W, int64_t K, int64_t ph, int64_t pw) {
+  return winograd_shape(g) && winograd3x3_enabled() && winograd3x3_applicable(g.N, C, H, W, K, ph, pw);
+}
+
 // Runs fn(item, gemm_threads, scratch) for items [0, n), scratch holding `scratch_size` T per
 // thread. Spread over threads when there are enough items (each GEMM then single-threaded:
 // gemm_threads 1), else in order with each GEMM using the whole pool (0).
@@ -97,7 +102,7 @@ template <class T>
 void forward(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y) {
   const int64_t Cg = g.C / g.groups, Kg = g.K / g.groups, CKK = Cg * g.kh * g.kw, L = g.Ho * g.Wo;
   if constexpr (std::is_same_v<T, float>) {
-    if (winograd_shape(g) && winograd3x3_applicable(g.N, g.C, g.H, g.W, g.K, g.ph, g.pw))
+    if (use_winograd(g, g.C, g.H, g.W, g.K, g.ph, g.pw))
       return winograd3x3_forward(x, w, bias, y, g.N, g.C, g.H, g.W, g.K, g.ph, g.pw);
   }
   if (is_depthwise(g)) {
@@ -128,7 +133,7 @@ void grad_input(const ConvGeom& g, const T* dy, const T* w, T* dx) {
   const int64_t HW = g.H * g.W;
   if constexpr (std::is_same_v<T, float>) {
     // a forward pass of dy with the kernel flipped and in/out channels swapped, padding 2 - p
-    if (winograd_shape(g) && winograd3x3_applicable(g.N, g.K, g.Ho, g.Wo, g.C, 2 - g.ph, 2 - g.pw)) {
+    if (use_winograd(g, g.K, g.Ho, g.Wo, g.C, 2 - g.ph, 2 - g.pw)) {
       std::vector<float> wf(size_t(g.K * g.C * 9));
       for (int64_t k = 0; k < g.K; ++k)
         for (int64_t c = 0; c < g.C; ++c)
@@ -160,7 +165,7 @@ void grad_weight(const ConvGeom& g, const T* x, const T* dy, T* dw) {
   const int64_t Cg = g.C / g.groups, Kg = g.K / g.groups, CKK = Cg * g.kh * g.kw, L = g.Ho * g.Wo;
   const int64_t HW = g.H * g.W, wsize = g.K * CKK;
   if constexpr (std::is_same_v<T, float>) {
-    if (winograd_shape(g) && winograd3x3_applicable(g.N, g.C, g.H, g.W, g.K, g.ph, g.pw))
+    if (use_winograd(g, g.C, g.H, g.W, g.K, g.ph, g.pw))
       return winograd3x3_grad_weight(x, dy, dw, g.N, g.C, g.H, g.W, g.K, g.ph, g.pw);
   }
   if (is_depthwise(g)) {
@@ -223,7 +228,7 @@ void narrow_all(const float* src, int64_t n, bool bf, u16* dst) {
 
 // The 16-bit path pays off where the f32 path would run im2col + GEMM too.
 bool native16(const ConvGeom& g) {
-  return !is_depthwise(g) && !(winograd_shape(g) && winograd3x3_applicable(g.N, g.C, g.H, g.W, g.K, g.ph, g.pw));
+  return !is_depthwise(g) && !use_winograd(g, g.C, g.H, g.W, g.K, g.ph, g.pw);
 }
 
 // C[m, n] (= or +=, f32) A[m, k] @ B[k, n], A and B 16-bit.

@@ -2,6 +2,8 @@
 // compiled per ISA by winograd_isa_*.cpp.
 #include "backend/cpu/winograd.h"
 
+#include <atomic>
+
 #include "backend/cpu/isa.h"
 
 namespace ember::cpu {
@@ -20,6 +22,12 @@ EMBER_WINOGRAD_DECLARE(avx2)
 EMBER_WINOGRAD_DECLARE(avx512)
 #endif
 #undef EMBER_WINOGRAD_DECLARE
+
+namespace {
+std::atomic<bool> g_enabled{true};
+}
+bool winograd3x3_set_enabled(bool on) { return g_enabled.exchange(on); }
+bool winograd3x3_enabled() { return g_enabled.load(std::memory_order_relaxed); }
 
 bool winograd3x3_applicable(int64_t N, int64_t C, int64_t H, int64_t W, int64_t K, int64_t ph, int64_t pw) {
   if (ph < 0 || ph > 2 || pw < 0 || pw > 2 || N < 1 || C < 1 || K < 1) return false;
