@@ -163,12 +163,12 @@ def test_batched_noncontiguous_and_gradcheck():
 
 # ------------------------------------------------------------------- Winograd vs im2col
 def test_winograd_choice():
-    # few tiles for C*K: the weight transform costs more than it saves
-    assert not _C._winograd3x3_applicable(8, 512, 7, 7, 512, 1, 1)
-    assert not _C._winograd3x3_applicable(16, 512, 7, 7, 512, 1, 1)
-    assert _C._winograd3x3_applicable(32, 512, 7, 7, 512, 1, 1)
+    # too few 4x4 tiles to amortize the weight transform
+    assert not _C._winograd3x3_applicable(2, 256, 7, 7, 256, 1, 1)
+    assert not _C._winograd3x3_applicable(1, 64, 14, 14, 64, 1, 1)
+    assert _C._winograd3x3_applicable(8, 512, 7, 7, 512, 1, 1)
+    assert _C._winograd3x3_applicable(2, 64, 14, 14, 64, 1, 1)
     assert _C._winograd3x3_applicable(16, 256, 14, 14, 256, 1, 1)
-    assert _C._winograd3x3_applicable(16, 384, 7, 7, 384, 1, 1)
 
 
 @pytest.mark.parametrize("shape", [(4, 16, 16, 14, 14), (8, 32, 24, 7, 7), (3, 16, 32, 13, 9)])

@@ -39,21 +39,19 @@ bool winograd3x3_applicable(int64_t N, int64_t C, int64_t H, int64_t W, int64_t 
   // computes 8x8).
   const int64_t th = (Ho + 3) / 4, tw = (Wo + 3) / 4;
   const bool full_enough = 2 * Ho * Wo >= 16 * th * tw;
-  // Per call, the weights are transformed once (36 values per filter, streamed again for every
-  // block of tiles): against batched im2col (AVX2, 7x7 and 14x14 images) that cost loses when
-  // the tiles are few for C*K, e.g. 512->512 on 8 or 16 7x7 images (64 tiles: 57 vs 51 ms).
-  const int64_t tiles = N * th * tw;
-  return C >= 16 && K >= 16 && tiles >= 64 && full_enough && tiles * 4096 > C * K;
+  // Measured against batched im2col (AVX2, 7x7 and 14x14 images, 1 thread): Winograd wins from
+  // 32 tiles (two blocks of 16: both threads busy), e.g. 512->512 on 8 7x7 images 18 vs 26 ms;
+  // at 8 tiles it loses (256->256, 2 images: 2.7 vs 1.9 ms).
+  return C >= 16 && K >= 16 && N * th * tw >= 32 && full_enough;
 }
 
 bool winograd3x3_grad_weight_applicable(int64_t N, int64_t C, int64_t H, int64_t W, int64_t K, int64_t ph,
                                         int64_t pw) {
   if (!winograd3x3_applicable(N, C, H, W, K, ph, pw)) return false;
-  // The weight gradient sums 36 * C * K transformed values per thread: it needs 4x the tiles the
-  // forward pass does to beat im2col (measured: 512->512 7x7 N32, 128 tiles: 119 vs 99 ms;
-  // 256->256 7x7 N32, 128 tiles: 21 vs 29 ms).
+  // The weight gradient reads and writes 36 * C * K sums per block of tiles: with few tiles for
+  // C * K it loses to im2col (512->512 7x7: 16 images 52 vs 44 ms, 32 images 83 vs 107 ms).
   const int64_t tiles = N * ((H + 2 * ph - 2 + 3) / 4) * ((W + 2 * pw - 2 + 3) / 4);
-  return tiles * 1024 >= C * K;
+  return tiles * 2048 >= C * K;
 }
 
 void winograd3x3_forward(const float* x, const float* w, const float* bias, float* y, int64_t N, int64_t C,
