@@ -82,7 +82,8 @@ WORKLOADS: dict[str, dict[str, Any]] = {
 for _hw, _c, _n in ((14, 256, 16), (7, 512, 8)):
     for _fwd in (True, False):
         _name = f"conv2d 3x3 {_c}->{_c} {_hw}x{_hw} N={_n} {'fwd' if _fwd else 'fwd+bwd'}"
-        WORKLOADS[_name] = _workload(_n, _c, _c, _hw, 3, _fwd, ("torch", 0.5), padding=1)
+        WORKLOADS[_name] = _workload(_n, _c, _c, _hw, 3, _fwd, ("torch", 1.0), padding=1)
+        WORKLOADS[_name]["note"] = "conv2d's choice: compare its time with the [im2col] row"
         WORKLOADS[_name + " [im2col]"] = _workload(
             _n, _c, _c, _hw, 3, _fwd, ("torch", 1.0), padding=1, im2col=True
         )

@@ -105,7 +105,8 @@ int64_t col_size(const ConvGeom& g) { return (g.C / g.groups) * g.kh * g.kw * g.
 int64_t images_per_gemm(const ConvGeom& g) {
   const int64_t L = std::max<int64_t>(g.Ho * g.Wo, 1), nt = num_threads();
   if (L >= 256 || g.N < 2) return 1;
-  int64_t blocks = (g.N + (256 + L - 1) / L - 1) / ((256 + L - 1) / L);
+  const int64_t want = (256 + L - 1) / L;  // images for 256 columns
+  int64_t blocks = (g.N + want - 1) / want;
   if (g.N >= nt) blocks = std::min(g.N, (blocks + nt - 1) / nt * nt);
   return (g.N + blocks - 1) / blocks;
 }
@@ -120,12 +121,9 @@ void get_block(const T* src, int64_t ld, int64_t j, int64_t rows, int64_t L, T* 
   for (int64_t r = 0; r < rows; ++r) std::memcpy(dst + r * L, src + r * ld + j * L, size_t(L) * sizeof(T));
 }
 
+
 // The im2col columns of images [n0, n0 + cnt) of group gi side by side: col [CKK, nb*L] (one:
 // scratch for a single image's columns; the 1x1 path copies the input rows directly).
-template <class T>
-void batched_cols(const ConvGeom& g, const T* x, int64_t n0, int64_t cnt, int64_t gi, int64_t nb, bool pointwise,
-                  T* col, T* one);
-
 template <class T>
 void batched_cols(const ConvGeom& g, const T* x, int64_t n0, int64_t cnt, int64_t gi, int64_t nb, bool pointwise,
                   T* col, T* one) {
@@ -145,7 +143,8 @@ void forward_batched(const ConvGeom& g, int64_t nb, const T* x, const T* w, cons
   const int64_t Cg = g.C / g.groups, Kg = g.K / g.groups, CKK = Cg * g.kh * g.kw, L = g.Ho * g.Wo, ld = nb * L;
   const bool pointwise = is_pointwise(g);
   const int64_t blocks = (g.N + nb - 1) / nb;
-  for_items<T>(blocks * g.groups, CKK * ld + Kg * ld + (pointwise ? 0 : CKK * L), [&](int64_t item, int threads, T* sc) {
+  const int64_t scratch = CKK * ld + Kg * ld + (pointwise ? 0 : CKK * L);
+  for_items<T>(blocks * g.groups, scratch, [&](int64_t item, int threads, T* sc) {
     const int64_t b = item / g.groups, gi = item % g.groups, n0 = b * nb, cnt = std::min(nb, g.N - n0);
     T *col = sc, *out = sc + CKK * ld, *one = out + Kg * ld;
     batched_cols(g, x, n0, cnt, gi, nb, pointwise, col, one);
