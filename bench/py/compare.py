@@ -672,6 +672,10 @@ from workloads_lm import LM_WORKLOADS  # noqa: E402  (language-model workloads)
 
 WORKLOADS.update(LM_WORKLOADS)
 
+from workloads_conv import WORKLOADS as _CONV_WORKLOADS  # noqa: E402  (depthwise s2, small images)
+
+WORKLOADS.update(_CONV_WORKLOADS)
+
 # ---------------------------------------------------------------------------------------------
 # Timing
 

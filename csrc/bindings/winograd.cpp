@@ -2,6 +2,7 @@
 //   _C._winograd3x3_forward(x, w, bias=None, padding=(0, 0)) -> y
 //   _C._winograd3x3_grad_weight(x, dy, padding=(0, 0)) -> dw
 //   _C._winograd3x3_applicable(N, C, H, W, K, ph, pw) -> bool
+//   _C._winograd3x3_set_enabled(on) -> previous setting (conv2d's use of Winograd)
 // Tensors are float32 CPU (made contiguous here); no autograd is recorded.
 #include "backend/cpu/winograd.h"
 #include "bindings/common.h"
@@ -84,6 +85,8 @@ void init_winograd(nb::module_& m) {
         "Weight gradient of the Winograd conv2d, for tests and benchmarks.");
   m.def("_winograd3x3_applicable", &cpu::winograd3x3_applicable, "N"_a, "C"_a, "H"_a, "W"_a, "K"_a, "ph"_a, "pw"_a,
         "Whether conv2d uses the Winograd kernels for this problem.");
+  m.def("_winograd3x3_set_enabled", &cpu::winograd3x3_set_enabled, "on"_a,
+        "Lets conv2d pick Winograd (True, the default) or never; returns the previous setting.");
 }
 
 }  // namespace ember::py

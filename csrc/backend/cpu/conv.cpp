@@ -7,6 +7,8 @@
 //  - otherwise im2col into a per-thread buffer + the GEMM engine, per (image, group):
 //      y[n,g] = W_g [Kg, Cg*kh*kw] @ col [Cg*kh*kw, Ho*Wo]
 //      dW_g  += dY[n,g] @ col^T          dcol = W_g^T @ dY[n,g], then col2im
+//    with small outputs (< 256 positions) several images side by side in one GEMM (fatter GEMMs,
+//    the weights packed once per block of images);
 // Work is spread over images when there are enough of them (single-threaded GEMMs, no
 // synchronisation); otherwise images run one after another and the GEMM uses the pool.
 #include <algorithm>
@@ -72,6 +74,11 @@ bool winograd_shape(const ConvGeom& g) {
          g.ph <= 2 && g.pw <= 2 && g.Ho == g.H + 2 * g.ph - 2 && g.Wo == g.W + 2 * g.pw - 2;
 }
 
+// Winograd runs this problem (given (C, H, W, K, ph, pw) of the forward-shaped pass it computes).
+bool use_winograd(const ConvGeom& g, int64_t C, int64_t H, int64_t W, int64_t K, int64_t ph, int64_t pw) {
+  return winograd_shape(g) && winograd3x3_enabled() && winograd3x3_applicable(g.N, C, H, W, K, ph, pw);
+}
+
 // Runs fn(item, gemm_threads, scratch) for items [0, n), scratch holding `scratch_size` T per
 // thread. Spread over threads when there are enough items (each GEMM then single-threaded:
 // gemm_threads 1), else in order with each GEMM using the whole pool (0).
@@ -92,12 +99,127 @@ void for_items(int64_t n, int64_t scratch_size, F&& fn) {
 // Elements of one (image, group) im2col buffer.
 int64_t col_size(const ConvGeom& g) { return (g.C / g.groups) * g.kh * g.kw * g.Ho * g.Wo; }
 
+// Images per GEMM. Small outputs (L columns per image: 14x14, 7x7) make thin GEMMs that re-pack
+// the weights for every image; nb images side by side give each GEMM >= ~256 columns. The
+// image blocks are spread evenly over the threads. 1 = one image per GEMM (no batching).
+int64_t images_per_gemm(const ConvGeom& g) {
+  const int64_t L = std::max<int64_t>(g.Ho * g.Wo, 1), nt = num_threads();
+  if (L >= 256 || g.N < 2) return 1;
+  const int64_t want = (256 + L - 1) / L;  // images for 256 columns
+  int64_t blocks = (g.N + want - 1) / want;
+  if (g.N >= nt) blocks = std::min(g.N, (blocks + nt - 1) / nt * nt);
+  return (g.N + blocks - 1) / blocks;
+}
+
+// The batched layout: B [rows, nb*L] holds image j's [rows, L] block at columns [j*L, (j+1)*L).
+template <class T>
+void put_block(const T* src, int64_t rows, int64_t L, T* dst, int64_t ld, int64_t j) {
+  for (int64_t r = 0; r < rows; ++r) std::memcpy(dst + r * ld + j * L, src + r * L, size_t(L) * sizeof(T));
+}
+template <class T>
+void get_block(const T* src, int64_t ld, int64_t j, int64_t rows, int64_t L, T* dst) {
+  for (int64_t r = 0; r < rows; ++r) std::memcpy(dst + r * L, src + r * ld + j * L, size_t(L) * sizeof(T));
+}
+
+
+// The im2col columns of images [n0, n0 + cnt) of group gi side by side: col [CKK, nb*L] (one:
+// scratch for a single image's columns; the 1x1 path copies the input rows directly).
+template <class T>
+void batched_cols(const ConvGeom& g, const T* x, int64_t n0, int64_t cnt, int64_t gi, int64_t nb, bool pointwise,
+                  T* col, T* one) {
+  const int64_t Cg = g.C / g.groups, CKK = Cg * g.kh * g.kw, L = g.Ho * g.Wo;
+  for (int64_t j = 0; j < cnt; ++j) {
+    const T* xg = x + ((n0 + j) * g.C + gi * Cg) * g.H * g.W;
+    if (!pointwise) prims<T>().im2col(g, xg, Cg, one);
+    put_block(pointwise ? xg : one, CKK, L, col, nb * L, j);
+  }
+}
+
+// The batched forms of forward / grad_input / grad_weight: per (block of nb images, group)
+//   Y_b [Kg, nb*L] = W_g @ col_b,  dcol_b = W_g^T @ dY_b,  dW_g += dY_b @ col_b^T,
+// dY_b and Y_b gathered / scattered by rows.
+template <class T>
+void forward_batched(const ConvGeom& g, int64_t nb, const T* x, const T* w, const T* bias, T* y) {
+  const int64_t Cg = g.C / g.groups, Kg = g.K / g.groups, CKK = Cg * g.kh * g.kw, L = g.Ho * g.Wo, ld = nb * L;
+  const bool pointwise = is_pointwise(g);
+  const int64_t blocks = (g.N + nb - 1) / nb;
+  const int64_t scratch = CKK * ld + Kg * ld + (pointwise ? 0 : CKK * L);
+  for_items<T>(blocks * g.groups, scratch, [&](int64_t item, int threads, T* sc) {
+    const int64_t b = item / g.groups, gi = item % g.groups, n0 = b * nb, cnt = std::min(nb, g.N - n0);
+    T *col = sc, *out = sc + CKK * ld, *one = out + Kg * ld;
+    batched_cols(g, x, n0, cnt, gi, nb, pointwise, col, one);
+    gemm<T>(Kg, cnt * L, CKK, w + gi * Kg * CKK, CKK, 1, col, ld, 1, out, ld, false, threads);
+    for (int64_t j = 0; j < cnt; ++j)
+      for (int64_t k = 0; k < Kg; ++k) {
+        T* dst = y + ((n0 + j) * g.K + gi * Kg + k) * L;
+        const T* src = out + k * ld + j * L;
+        const T bk = bias ? bias[gi * Kg + k] : T(0);
+        for (int64_t l = 0; l < L; ++l) dst[l] = src[l] + bk;
+      }
+  });
+}
+
+template <class T>
+void grad_input_batched(const ConvGeom& g, int64_t nb, const T* dy, const T* w, T* dx) {
+  const int64_t Cg = g.C / g.groups, Kg = g.K / g.groups, CKK = Cg * g.kh * g.kw, L = g.Ho * g.Wo, ld = nb * L;
+  const int64_t HW = g.H * g.W;
+  const bool pointwise = is_pointwise(g);
+  const int64_t blocks = (g.N + nb - 1) / nb;
+  for_items<T>(blocks * g.groups, Kg * ld + CKK * ld + CKK * L, [&](int64_t item, int threads, T* sc) {
+    const int64_t b = item / g.groups, gi = item % g.groups, n0 = b * nb, cnt = std::min(nb, g.N - n0);
+    T *dyb = sc, *dcol = sc + Kg * ld, *one = dcol + CKK * ld;
+    for (int64_t j = 0; j < cnt; ++j) put_block(dy + ((n0 + j) * g.K + gi * Kg) * L, Kg, L, dyb, ld, j);
+    gemm<T>(CKK, cnt * L, Kg, w + gi * Kg * CKK, 1, CKK, dyb, ld, 1, dcol, ld, false, threads);
+    for (int64_t j = 0; j < cnt; ++j) {
+      T* dxg = dx + ((n0 + j) * g.C + gi * Cg) * HW;
+      if (pointwise) {
+        get_block(dcol, ld, j, Cg, L, dxg);
+        continue;
+      }
+      get_block(dcol, ld, j, CKK, L, one);
+      std::memset(dxg, 0, size_t(Cg * HW) * sizeof(T));
+      prims<T>().col2im(g, one, Cg, dxg);
+    }
+  });
+}
+
+template <class T>
+void grad_weight_batched(const ConvGeom& g, int64_t nb, const T* x, const T* dy, T* dw) {
+  const int64_t Cg = g.C / g.groups, Kg = g.K / g.groups, CKK = Cg * g.kh * g.kw, L = g.Ho * g.Wo, ld = nb * L;
+  const int64_t wsize = g.K * CKK, blocks = (g.N + nb - 1) / nb;
+  const bool pointwise = is_pointwise(g);
+  // each part sums its blocks into its own copy of dW (single-threaded GEMMs), added up at the end
+  const int nt = num_threads();
+  const int64_t parts = (nt > 1 && blocks >= nt) ? nt : 1;
+  const int threads = parts > 1 ? 1 : 0;
+  std::vector<T> partial(size_t((parts - 1) * wsize));
+  parallel_for(0, parts, 1, [&](int64_t p0, int64_t p1) {
+    std::vector<T> sc(size_t(CKK * ld + Kg * ld + (pointwise ? 0 : CKK * L)));
+    T *col = sc.data(), *dyb = col + CKK * ld, *one = dyb + Kg * ld;
+    for (int64_t p = p0; p < p1; ++p) {
+      T* acc = p == 0 ? dw : partial.data() + (p - 1) * wsize;
+      std::memset(acc, 0, size_t(wsize) * sizeof(T));
+      for (int64_t b = blocks * p / parts; b < blocks * (p + 1) / parts; ++b)
+        for (int64_t gi = 0; gi < g.groups; ++gi) {
+          const int64_t n0 = b * nb, cnt = std::min(nb, g.N - n0);
+          batched_cols(g, x, n0, cnt, gi, nb, pointwise, col, one);
+          for (int64_t j = 0; j < cnt; ++j) put_block(dy + ((n0 + j) * g.K + gi * Kg) * L, Kg, L, dyb, ld, j);
+          gemm<T>(Kg, CKK, cnt * L, dyb, ld, 1, col, 1, ld, acc + gi * Kg * CKK, CKK, true, threads);
+        }
+    }
+  });
+  for (int64_t p = 1; p < parts; ++p) {
+    const T* src = partial.data() + (p - 1) * wsize;
+    for (int64_t i = 0; i < wsize; ++i) dw[i] += src[i];
+  }
+}
+
 // ------------------------------------------------------------------------------------ forward
 template <class T>
 void forward(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y) {
   const int64_t Cg = g.C / g.groups, Kg = g.K / g.groups, CKK = Cg * g.kh * g.kw, L = g.Ho * g.Wo;
   if constexpr (std::is_same_v<T, float>) {
-    if (winograd_shape(g) && winograd3x3_applicable(g.N, g.C, g.H, g.W, g.K, g.ph, g.pw))
+    if (use_winograd(g, g.C, g.H, g.W, g.K, g.ph, g.pw))
       return winograd3x3_forward(x, w, bias, y, g.N, g.C, g.H, g.W, g.K, g.ph, g.pw);
   }
   if (is_depthwise(g)) {
@@ -105,6 +227,7 @@ void forward(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y) {
     parallel_for(0, g.N * g.K, grain, [&](int64_t b, int64_t e) { prims<T>().dw_forward(g, x, w, bias, y, b, e); });
     return;
   }
+  if (const int64_t nb = images_per_gemm(g); nb > 1) return forward_batched(g, nb, x, w, bias, y);
   const bool pointwise = is_pointwise(g);
   for_items<T>(g.N * g.groups, pointwise ? 0 : col_size(g), [&](int64_t item, int threads, T* scratch) {
     const int64_t n = item / g.groups, gi = item % g.groups;
@@ -128,7 +251,7 @@ void grad_input(const ConvGeom& g, const T* dy, const T* w, T* dx) {
   const int64_t HW = g.H * g.W;
   if constexpr (std::is_same_v<T, float>) {
     // a forward pass of dy with the kernel flipped and in/out channels swapped, padding 2 - p
-    if (winograd_shape(g) && winograd3x3_applicable(g.N, g.K, g.Ho, g.Wo, g.C, 2 - g.ph, 2 - g.pw)) {
+    if (use_winograd(g, g.K, g.Ho, g.Wo, g.C, 2 - g.ph, 2 - g.pw)) {
       std::vector<float> wf(size_t(g.K * g.C * 9));
       for (int64_t k = 0; k < g.K; ++k)
         for (int64_t c = 0; c < g.C; ++c)
@@ -141,6 +264,7 @@ void grad_input(const ConvGeom& g, const T* dy, const T* w, T* dx) {
     parallel_for(0, g.N * g.C, grain, [&](int64_t b, int64_t e) { prims<T>().dw_grad_input(g, dy, w, dx, b, e); });
     return;
   }
+  if (const int64_t nb = images_per_gemm(g); nb > 1) return grad_input_batched(g, nb, dy, w, dx);
   const bool pointwise = is_pointwise(g);
   for_items<T>(g.N * g.groups, pointwise ? 0 : col_size(g), [&](int64_t item, int threads, T* scratch) {
     const int64_t n = item / g.groups, gi = item % g.groups;
@@ -160,13 +284,15 @@ void grad_weight(const ConvGeom& g, const T* x, const T* dy, T* dw) {
   const int64_t Cg = g.C / g.groups, Kg = g.K / g.groups, CKK = Cg * g.kh * g.kw, L = g.Ho * g.Wo;
   const int64_t HW = g.H * g.W, wsize = g.K * CKK;
   if constexpr (std::is_same_v<T, float>) {
-    if (winograd_shape(g) && winograd3x3_applicable(g.N, g.C, g.H, g.W, g.K, g.ph, g.pw))
+    if (use_winograd(g, g.C, g.H, g.W, g.K, g.ph, g.pw) &&
+        winograd3x3_grad_weight_applicable(g.N, g.C, g.H, g.W, g.K, g.ph, g.pw))
       return winograd3x3_grad_weight(x, dy, dw, g.N, g.C, g.H, g.W, g.K, g.ph, g.pw);
   }
   if (is_depthwise(g)) {
     parallel_for(0, g.K, 1, [&](int64_t b, int64_t e) { prims<T>().dw_grad_weight(g, x, dy, dw, b, e); });
     return;
   }
+  if (const int64_t nb = images_per_gemm(g); nb > 1) return grad_weight_batched(g, nb, x, dy, dw);
   const bool pointwise = is_pointwise(g);
   // dW accumulates over images: each thread sums its share of the images into its own copy
   const int nt = num_threads();
@@ -223,7 +349,7 @@ void narrow_all(const float* src, int64_t n, bool bf, u16* dst) {
 
 // The 16-bit path pays off where the f32 path would run im2col + GEMM too.
 bool native16(const ConvGeom& g) {
-  return !is_depthwise(g) && !(winograd_shape(g) && winograd3x3_applicable(g.N, g.C, g.H, g.W, g.K, g.ph, g.pw));
+  return !is_depthwise(g) && !use_winograd(g, g.C, g.H, g.W, g.K, g.ph, g.pw);
 }
 
 // C[m, n] (= or +=, f32) A[m, k] @ B[k, n], A and B 16-bit.

@@ -120,6 +120,20 @@ inline void w1d_adj(const X* u, X* g) {
   g[2] = (u[3] + u[4] - u[1] - u[2]) * s6 + u[5];
 }
 
+// w1d on vectors of MR filters side by side (VM: MR floats rounded up to a power of two).
+constexpr int MRV = MR <= 4 ? 4 : MR <= 8 ? 8 : 16;
+typedef float VM __attribute__((vector_size(MRV * 4)));
+inline void w1d_vec(VM g0, VM g1, VM g2, VM* u) {
+  const float s6 = 1.f / 6, s12 = 1.f / 12, s24 = 1.f / 24;
+  const VM a = (g0 + g2) * s6, b = g1 * s6, c = g0 * s24 + g2 * s6, d = g1 * s12;
+  u[0] = g0 * 0.25f;
+  u[1] = -a - b;
+  u[2] = b - a;
+  u[3] = c + d;
+  u[4] = c - d;
+  u[5] = g2;
+}
+
 // The output-gradient transform A dy A^T over n (a multiple of L) problems side by side:
 // element p of problem i is at src[p * ss + i], result q at dst[q * ds + i].
 void output_adj_tf(const float* src, int64_t ss, float* dst, int64_t ds, int64_t n) {
@@ -187,6 +201,10 @@ struct Scratch {
   }
 };
 thread_local Scratch t_scratch;
+// The calling thread's buffer for the transformed weights (forward) or their gradient sums: kept
+// between calls, since a fresh buffer of tens of MB is mapped page by page on first touch,
+// which costs as much as the transform itself (512->512: 38 MB).
+thread_local Scratch t_weights;
 
 // The problem and its tiling. Tiles are numbered t = (n * th + ty) * tw + tx.
 struct Geom {
@@ -446,30 +464,31 @@ void forward(const float* x, const float* w, const float* bias, float* y, int64_
   const Geom g(N, C, H, W, K, ph, pw);
   const int64_t Kp = round_up(K, MR), KP = Kp / MR;
   // U[pos][kp][c][i] = (G w[kp * MR + i][c] G^T)[pos]: packed for the kernel's broadcasts
-  float* U = static_cast<float*>(::operator new(size_t(36 * Kp * C) * sizeof(float), std::align_val_t(64)));
+  float* U = t_weights.get(size_t(36 * Kp * C));
   // (through a small buffer per panel and 16 channels: the positions are far apart in U, and
   // writing them value by value thrashes the cache sets)
+  // (the MR filters of a panel side by side in one vector, so each transform step serves MR
+  // filters; the last store of a channel spills into the next channel's slot, written after it)
   parallel_for(0, KP, 1, [&](int64_t kp0, int64_t kp1) {
-    alignas(64) float buf[36][16][MR];
+    alignas(64) float buf[36][17][MR];
     for (int64_t kp = kp0; kp < kp1; ++kp)
       for (int64_t c0 = 0; c0 < C; c0 += 16) {
         const int64_t nc = imin(16, C - c0);
-        for (int64_t c = 0; c < nc; ++c)
-          for (int i = 0; i < MR; ++i) {
-            const int64_t k = kp * MR + i;
-            if (k >= K) {
-              for (int p = 0; p < 36; ++p) buf[p][c][i] = 0.f;
-              continue;
-            }
-            const float* f = w + (k * C + c0 + c) * 9;
-            float r[3][6];
-            for (int a = 0; a < 3; ++a) w1d(f[a * 3], f[a * 3 + 1], f[a * 3 + 2], r[a]);
-            for (int b = 0; b < 6; ++b) {
-              float col[6];
-              w1d(r[0][b], r[1][b], r[2][b], col);
-              for (int a = 0; a < 6; ++a) buf[a * 6 + b][c][i] = col[a];
-            }
+        for (int64_t c = 0; c < nc; ++c) {
+          VM f[9];
+          for (int t = 0; t < 9; ++t) f[t] = VM{};
+          for (int i = 0; i < MR && kp * MR + i < K; ++i) {
+            const float* src = w + ((kp * MR + i) * C + c0 + c) * 9;
+            for (int t = 0; t < 9; ++t) f[t][i] = src[t];
           }
+          VM r[3][6];
+          for (int a = 0; a < 3; ++a) w1d_vec(f[a * 3], f[a * 3 + 1], f[a * 3 + 2], r[a]);
+          for (int b = 0; b < 6; ++b) {
+            VM col[6];
+            w1d_vec(r[0][b], r[1][b], r[2][b], col);
+            for (int a = 0; a < 6; ++a) std::memcpy(&buf[a * 6 + b][c][0], &col[a], sizeof(VM));
+          }
+        }
         for (int p = 0; p < 36; ++p)
           std::memcpy(U + ((p * KP + kp) * C + c0) * MR, buf[p], size_t(nc * MR) * sizeof(float));
       }
@@ -497,7 +516,6 @@ void forward(const float* x, const float* w, const float* bias, float* y, int64_
       }
     }
   });
-  ::operator delete(U, std::align_val_t(64));
 }
 
 // G[(r * 4 + j) * Kp + k] = dy[k][r][j] of one output tile (0 outside the output and for
@@ -534,7 +552,7 @@ void grad_weight(const float* x, const float* dy, float* dw, int64_t N, int64_t 
   const int64_t T = block_tiles(g, Cp + Kp), nblocks = cdiv(g.tiles, T);
   // per-slot sums dU[slot][pos][c][k]; slots are reduced in a fixed order at the end
   const int64_t slots = imax(1, imin(int64_t(num_threads()), nblocks)), usz = 36 * Cp * Kp;
-  float* acc = static_cast<float*>(::operator new(size_t(slots * usz) * sizeof(float), std::align_val_t(64)));
+  float* acc = t_weights.get(size_t(slots * usz));
   parallel_for(0, slots, 1, [&](int64_t s0, int64_t s1) {
     for (int64_t slot = s0; slot < s1; ++slot) {
       float* dU = acc + slot * usz;
@@ -592,7 +610,6 @@ void grad_weight(const float* x, const float* dy, float* dw, int64_t N, int64_t 
         }
       }
   });
-  ::operator delete(acc, std::align_val_t(64));
 }
 
 }  // namespace
