@@ -41,9 +41,8 @@ struct Buf {
 // 2^x for x <= 0 (NaN stays NaN; below -126 flushes to 0): x = n + f with |f| <= 1/2, 2^f by
 // its degree-7 Taylor polynomial (error < 1e-8 relative, under the f32 rounding), 2^n from bits.
 EMBER_ALWAYS_INLINE V exp2_nonpos(V x) {
-  const V xc = x < -126.0f ? splat(-126.0f) : x;
-  const V n = (xc + 12582912.0f) - 12582912.0f;  // round to nearest (1.5 * 2^23)
-  const V f = xc - n;
+  const V n = (x + 12582912.0f) - 12582912.0f;  // round to nearest (1.5 * 2^23)
+  const V f = x - n;  // (below -126 the bits below are garbage, even NaN: the last select drops them)
   V p = splat(1.5252733804059841e-5f);
   p = p * f + 1.5403530393381609e-4f;
   p = p * f + 1.3333558146428443e-3f;
@@ -109,24 +108,24 @@ inline int64_t visible(int64_t i, int64_t j0, int64_t bc, bool causal) {
 // the softmax pass overwrites them with zeros).
 inline void score_tile(float* s, const float* qs, int64_t ldq, const float* kpanels, int64_t E, int64_t i0, int64_t brp,
                        int64_t j0, int64_t bc, bool causal) {
-  for (int64_t rg = 0; rg < brp; rg += kMR) {
-    const int64_t cg = visible(i0 + rg + kMR - 1, j0, bc, causal);
-    for (int64_t c0 = 0; c0 < cg; c0 += kNR)
-      tile(0, E, qs + rg * ldq, ldq, 1, kpanels + (j0 + c0) / kNR * E * kNR, kNR, s + rg * kBc + c0, kBc, false,
-           nullptr);
-  }
+  for (int64_t c0 = 0; c0 < bc; c0 += kNR)  // column tiles outer: the panel stays in L1 across row groups
+    for (int64_t rg = 0; rg < brp; rg += kMR)
+      if (visible(i0 + rg + kMR - 1, j0, bc, causal) > c0)
+        tile(0, E, qs + rg * ldq, ldq, 1, kpanels + (j0 + c0) / kNR * E * kNR, kNR, s + rg * kBc + c0, kBc, false,
+             nullptr);
 }
 
 // Packs rows [j_from, j_to) of x (rows of n values, row stride rs) into kNR-column panels of x^T:
 // out[(j / kNR) * n * kNR + e * kNR + j % kNR]; rows past `rows` are zeros.
 inline void pack_panels(float* out, const float* x, int64_t rs, int64_t rows, int64_t n, int64_t j_from,
                         int64_t j_to) {
-  for (int64_t j = j_from; j < j_to; ++j) {
-    float* o = out + j / kNR * n * kNR + j % kNR;
-    if (j < rows)
-      for (int64_t e = 0; e < n; ++e) o[e * kNR] = x[j * rs + e];
-    else
-      for (int64_t e = 0; e < n; ++e) o[e * kNR] = 0;
+  for (int64_t jp = j_from / kNR * kNR; jp < j_to; jp += kNR) {  // (j_from, j_to: multiples of kNR)
+    float* o = out + jp * n;
+    const int64_t nr = std::clamp<int64_t>(rows - jp, 0, kNR);
+    for (int64_t e = 0; e < n; ++e) {  // sequential stores; the kNR source rows stay in L1
+      for (int64_t jj = 0; jj < nr; ++jj) o[e * kNR + jj] = x[(jp + jj) * rs + e];
+      for (int64_t jj = nr; jj < kNR; ++jj) o[e * kNR + jj] = 0;
+    }
   }
 }
 
@@ -167,12 +166,16 @@ inline void fwd_block(float* out, float* lse, const View4<float>& q, const View4
 
   // K^T panels and V rows of this key/value head, packed once per thread and head
   float* kp = w.kp.take(Sp * E);
-  float* vr = w.vr.take(Sp * Evp);
+  // V is read in place when its rows are whole register tiles, else from a zero-padded copy
+  const bool v_direct = Ev == Evp;
+  float* vpad = v_direct ? nullptr : w.vr.take(Sp * Evp);
+  const float* vr = v_direct ? v.at(n, hk, 0) : vpad;
+  const int64_t ldv = v_direct ? v.s2 : Evp;
   if (w.call != call || w.nh != n * p.Hk + hk) w.call = call, w.nh = n * p.Hk + hk, w.done = 0;
   const int64_t need = std::min(Sp, round_up(jend, kBc));
   if (w.done < need) {
     pack_panels(kp, k.at(n, hk, 0), k.s2, p.S, E, w.done, need);
-    pack_rows(vr, Evp, v.at(n, hk, 0), v.s2, p.S, Ev, 1.0f, w.done, need);
+    if (!v_direct) pack_rows(vpad, Evp, v.at(n, hk, 0), v.s2, p.S, Ev, 1.0f, w.done, need);
     w.done = need;
   }
 
@@ -196,10 +199,15 @@ inline void fwd_block(float* out, float* lse, const View4<float>& q, const View4
       const int64_t nv = r < br ? visible(i0 + r, j0, bc, causal) : 0;
       const int64_t kg = round_up(std::max<int64_t>(visible(i0 + r / kMR * kMR + kMR - 1, j0, bc, causal), 0), kW);
       corr[r] = 1;
+      const int64_t nfull = std::max<int64_t>(nv, 0) / kW * kW;  // whole vectors of visible keys
       V mv = splat(-std::numeric_limits<float>::infinity());
-      for (int64_t c = 0; c < nv; c += kW) {
+      for (int64_t c = 0; c < nfull; c += kW) {
         const V x = simd_load(row + c);
-        mv = (iota + float(c) < float(nv)) & (x > mv) ? x : mv;
+        mv = x > mv ? x : mv;
+      }
+      if (nfull < nv) {
+        const V x = simd_load(row + nfull);
+        mv = (iota < float(nv - nfull)) & (x > mv) ? x : mv;
       }
       float mx = m[r];
       for (int i = 0; i < kW; ++i) mx = std::max(mx, mv[i]);
@@ -207,9 +215,15 @@ inline void fwd_block(float* out, float* lse, const View4<float>& q, const View4
         std::fill(row, row + kg, 0.0f);
         continue;
       }
+      const V mxv = splat(mx);
       V sv = V{};
-      for (int64_t c = 0; c < kg; c += kW) {
-        const V y = exp2_nonpos(simd_load(row + c) - mx);
+      for (int64_t c = 0; c < nfull; c += kW) {
+        const V pv = exp2_nonpos(simd_load(row + c) - mxv);
+        sv += pv;
+        simd_store(row + c, pv);
+      }
+      for (int64_t c = nfull; c < kg; c += kW) {  // the partly visible vector, then zeros
+        const V y = exp2_nonpos(simd_load(row + c) - mxv);
         const V pv = iota + float(c) < float(nv) ? y : V{};
         sv += pv;
         simd_store(row + c, pv);
@@ -224,7 +238,7 @@ inline void fwd_block(float* out, float* lse, const View4<float>& q, const View4
       const int64_t kg = visible(i0 + rg + kMR - 1, j0, bc, causal);
       if (kg <= 0) continue;  // every row masked (corr 1)
       for (int64_t e0 = 0; e0 < Evp; e0 += kNR)
-        tile(0, kg, s + rg * kBc, kBc, 1, vr + j0 * Evp + e0, Evp, ob + rg * Evp + e0, Evp, false, corr + rg);
+        tile(0, kg, s + rg * kBc, kBc, 1, vr + j0 * ldv + e0, ldv, ob + rg * Evp + e0, Evp, false, corr + rg);
     }
   }
   for (int64_t r = 0; r < br; ++r) {
