@@ -203,14 +203,14 @@ inline void fwd_block(float* out, float* lse, const View4<float>& q, const View4
       V mv = splat(-std::numeric_limits<float>::infinity());
       for (int64_t c = 0; c < nfull; c += kW) {
         const V x = simd_load(row + c);
-        mv = x > mv ? x : mv;
+        mv = (x > mv) | (x != x) ? x : mv;  // a NaN score is kept: its row's output is NaN
       }
       if (nfull < nv) {
         const V x = simd_load(row + nfull);
-        mv = (iota < float(nv - nfull)) & (x > mv) ? x : mv;
+        mv = (iota < float(nv - nfull)) & ((x > mv) | (x != x)) ? x : mv;
       }
       float mx = m[r];
-      for (int i = 0; i < kW; ++i) mx = std::max(mx, mv[i]);
+      for (int i = 0; i < kW; ++i) mx = mv[i] > mx || mv[i] != mv[i] ? mv[i] : mx;
       if (nv <= 0 || mx == -std::numeric_limits<float>::infinity()) {  // nothing to attend yet
         std::fill(row, row + kg, 0.0f);
         continue;
