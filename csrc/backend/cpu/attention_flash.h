@@ -17,6 +17,7 @@ constexpr int kMR = 6, kNV = 2;          // register tile: kMR rows x kNV vector
 constexpr int64_t kNR = kNV * kW;        // columns of a register tile
 constexpr int64_t kBr = 48;              // query rows per block (multiple of kMR)
 constexpr int64_t kBc = 96;              // keys per block (multiple of kMR and of kNR for 4, 8, 16 lanes)
+constexpr int64_t kBcF = 288;            // forward: wide key blocks, fewer online-softmax rescales per row
 constexpr float kLog2e = 1.4426950408889634f;
 constexpr double kLn2 = 0.69314718055994531;
 
@@ -103,15 +104,15 @@ inline int64_t visible(int64_t i, int64_t j0, int64_t bc, bool causal) {
   return causal ? std::min(bc, i - j0 + 1) : bc;
 }
 
-// Score tile s[brp, round_up(bc, kNR)] (row stride kBc) = qs[brp, E] @ K^T for keys j0 .. j0 + bc,
+// Score tile s[brp, round_up(bc, kNR)] (row stride lds) = qs[brp, E] @ K^T for keys j0 .. j0 + bc,
 // K^T packed in kNR-column panels [E, kNR]. Register tiles no row may see are skipped (left stale:
 // the softmax pass overwrites them with zeros).
-inline void score_tile(float* s, const float* qs, int64_t ldq, const float* kpanels, int64_t E, int64_t i0, int64_t brp,
-                       int64_t j0, int64_t bc, bool causal) {
+inline void score_tile(float* s, int64_t lds, const float* qs, int64_t ldq, const float* kpanels, int64_t E, int64_t i0,
+                       int64_t brp, int64_t j0, int64_t bc, bool causal) {
   for (int64_t c0 = 0; c0 < bc; c0 += kNR)  // column tiles outer: the panel stays in L1 across row groups
     for (int64_t rg = 0; rg < brp; rg += kMR)
       if (visible(i0 + rg + kMR - 1, j0, bc, causal) > c0)
-        tile(0, E, qs + rg * ldq, ldq, 1, kpanels + (j0 + c0) / kNR * E * kNR, kNR, s + rg * kBc + c0, kBc, false,
+        tile(0, E, qs + rg * ldq, ldq, 1, kpanels + (j0 + c0) / kNR * E * kNR, kNR, s + rg * lds + c0, lds, false,
              nullptr);
 }
 
@@ -159,7 +160,7 @@ inline void fwd_block(float* out, float* lse, const View4<float>& q, const View4
                       const AttentionParams& p, uint64_t call, int64_t n, int64_t h, int64_t i0, int64_t br) {
   const int64_t hk = h / (p.H / p.Hk), E = p.E, Ev = p.Ev;
   const int64_t Ep = round_up(E, kNR), Evp = round_up(Ev, kNR), brp = round_up(br, kMR);
-  const int64_t Sp = round_up(p.S, kBc);
+  const int64_t Sp = round_up(p.S, kBcF);
   const bool causal = p.causal;
   Scratch& w = scratch();
   const int64_t jend = causal ? std::min(p.S, i0 + br) : p.S;  // later keys: masked for every row
@@ -172,7 +173,7 @@ inline void fwd_block(float* out, float* lse, const View4<float>& q, const View4
   const float* vr = v_direct ? v.at(n, hk, 0) : vpad;
   const int64_t ldv = v_direct ? v.s2 : Evp;
   if (w.call != call || w.nh != n * p.Hk + hk) w.call = call, w.nh = n * p.Hk + hk, w.done = 0;
-  const int64_t need = std::min(Sp, round_up(jend, kBc));
+  const int64_t need = std::min(Sp, round_up(jend, kBcF));
   if (w.done < need) {
     pack_panels(kp, k.at(n, hk, 0), k.s2, p.S, E, w.done, need);
     if (!v_direct) pack_rows(vpad, Evp, v.at(n, hk, 0), v.s2, p.S, Ev, 1.0f, w.done, need);
@@ -181,9 +182,8 @@ inline void fwd_block(float* out, float* lse, const View4<float>& q, const View4
 
   float* qb = w.qb.take(kBr * Ep);
   pack_rows(qb, Ep, q.at(n, h, i0), q.s2, br, E, float(p.scale) * kLog2e, 0, brp);
-  float* ob = w.ob.take(kBr * Evp);
-  std::fill(ob, ob + brp * Evp, 0.0f);
-  float* s = w.s.take(kBr * kBc);
+  float* ob = w.ob.take(kBr * Evp);  // (written whole by the first key block)
+  float* s = w.s.take(kBr * kBcF);
   float* m = w.m.take(kBr);
   float* l = w.l.take(kBr);
   float* corr = w.corr.take(kBr);
@@ -191,11 +191,11 @@ inline void fwd_block(float* out, float* lse, const View4<float>& q, const View4
   std::fill(l, l + brp, 0.0f);
   const V iota = lane_iota();
 
-  for (int64_t j0 = 0; j0 < jend; j0 += kBc) {
-    const int64_t bc = std::min(kBc, jend - j0);
-    score_tile(s, qb, Ep, kp, E, i0, brp, j0, bc, causal);
+  for (int64_t j0 = 0; j0 < jend; j0 += kBcF) {
+    const int64_t bc = std::min(kBcF, jend - j0);
+    score_tile(s, kBcF, qb, Ep, kp, E, i0, brp, j0, bc, causal);
     for (int64_t r = 0; r < brp; ++r) {  // online softmax of each row, in place
-      float* row = s + r * kBc;
+      float* row = s + r * kBcF;
       const int64_t nv = r < br ? visible(i0 + r, j0, bc, causal) : 0;
       const int64_t kg = round_up(std::max<int64_t>(visible(i0 + r / kMR * kMR + kMR - 1, j0, bc, causal), 0), kW);
       corr[r] = 1;
@@ -238,7 +238,8 @@ inline void fwd_block(float* out, float* lse, const View4<float>& q, const View4
       const int64_t kg = visible(i0 + rg + kMR - 1, j0, bc, causal);
       if (kg <= 0) continue;  // every row masked (corr 1)
       for (int64_t e0 = 0; e0 < Evp; e0 += kNR)
-        tile(0, kg, s + rg * kBc, kBc, 1, vr + j0 * ldv + e0, ldv, ob + rg * Evp + e0, Evp, false, corr + rg);
+        tile(0, kg, s + rg * kBcF, kBcF, 1, vr + j0 * ldv + e0, ldv, ob + rg * Evp + e0, Evp, false,
+             j0 == 0 ? nullptr : corr + rg);  // the first block stores (every row sees key 0)
     }
   }
   for (int64_t r = 0; r < br; ++r) {
@@ -310,8 +311,8 @@ inline void bwd_head(float* dq_out, float* dk_out, float* dv_out, const float* g
       const int64_t bcr = round_up(bc, kMR);
       for (int64_t i0 = causal ? j0 / kBr * kBr : 0; i0 < L; i0 += kBr) {
         const int64_t br = std::min(kBr, L - i0), brp = round_up(br, kMR);
-        score_tile(s, qs + i0 * Ep, Ep, kp, E, i0, brp, j0, bc, causal);
-        score_tile(dp, go + i0 * Evp, Evp, vp, Ev, i0, brp, j0, bc, causal);  // dP = dO V^T
+        score_tile(s, kBc, qs + i0 * Ep, Ep, kp, E, i0, brp, j0, bc, causal);
+        score_tile(dp, kBc, go + i0 * Evp, Evp, vp, Ev, i0, brp, j0, bc, causal);  // dP = dO V^T
         for (int64_t r = 0; r < brp; ++r) {  // P = 2^(s - lse), dS = P (dP - D); zeros where masked
           float* srow = s + r * kBc;
           float* drow = dp + r * kBc;
