@@ -3,7 +3,8 @@
 // (one thread per tile), softmaxed online (running max and sum per query row) and multiplied
 // into V, so no [L, S] buffer ever exists. Forward tasks: (batch, head, query block). Backward
 // tasks: (batch, key/value head), which own dk/dv of that head and dq of its query heads, so no
-// two tasks write the same gradient.
+// two tasks write the same gradient. f32 without mask or dropout takes the register-tiled fast
+// path of attention_flash.h instead; this general path serves f64, masks and dropout.
 #pragma once
 #include <algorithm>
 #include <atomic>
