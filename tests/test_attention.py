@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import textwrap
+
 import numpy as np
 import pytest
 
@@ -239,3 +244,118 @@ def test_modules_use_fused_op():
         names.append(n.name())
         stack.extend(f for f, _ in n.next_functions)
     assert "ScaledDotProductFlashAttentionBackward0" in names
+
+
+# ---- the f32 fast path (no mask, no dropout): tiles of 48 query rows x 96 keys, register tiles
+# of 6 rows x 16 columns (AVX2), head dims padded to whole register tiles
+
+
+def _run_f32(shapes, seed=0, scale_q=1.0, **kw):
+    """f32 forward and gradients vs torch in float64 (the fast path's error is f32 rounding)."""
+    rng = np.random.default_rng(seed)
+    arrs = [rng.standard_normal(s).astype(np.float32) for s in shapes]
+    arrs[0] = (arrs[0] * scale_q).astype(np.float32)
+    g = rng.standard_normal(shapes[0][:-1] + (shapes[2][-1],)).astype(np.float32)
+    tq, tk, tv = (torch.tensor(a, dtype=torch.float64, requires_grad=True) for a in arrs)
+    to = torch.nn.functional.scaled_dot_product_attention(tq, tk, tv, **kw)
+    to.backward(torch.tensor(g, dtype=torch.float64))
+    eq, ek, ev = (ember.tensor(a, requires_grad=True) for a in arrs)
+    eo = F.scaled_dot_product_attention(eq, ek, ev, **kw)
+    eo.backward(ember.tensor(g))
+    assert eo.dtype == ember.float32
+    np.testing.assert_allclose(eo.detach().numpy(), to.detach().numpy(), rtol=1e-4, atol=2e-5)
+    for e, t in ((eq, tq), (ek, tk), (ev, tv)):
+        ref = t.grad.numpy()
+        atol = 5e-5 * max(1.0, np.abs(ref).max())
+        np.testing.assert_allclose(e.grad.numpy(), ref, rtol=1e-3, atol=atol)
+    return eo
+
+
+@pytest.mark.parametrize(
+    "L,S", [(1, 1), (1, 50), (47, 47), (48, 48), (49, 49), (97, 200), (300, 97)]
+)
+@pytest.mark.parametrize("causal", [False, True])
+def test_f32_fast_path_tile_boundaries(L, S, causal):
+    _run_f32([(2, 2, L, 16), (2, 2, S, 16), (2, 2, S, 16)], is_causal=causal)
+
+
+@pytest.mark.parametrize("D,Dv", [(1, 1), (7, 3), (33, 65), (64, 64), (65, 17), (130, 128)])
+def test_f32_fast_path_head_dims(D, Dv):
+    _run_f32([(1, 3, 61, D), (1, 3, 61, D), (1, 3, 61, Dv)], is_causal=True)
+    _run_f32([(1, 3, 61, D), (1, 3, 29, D), (1, 3, 29, Dv)], scale=0.7)
+
+
+def test_f32_fast_path_large_logits_gqa_and_views():
+    # peaked rows: logits in the hundreds (the running max must keep exp in range)
+    _run_f32([(2, 2, 100, 32), (2, 2, 100, 32), (2, 2, 100, 32)], scale_q=40.0, is_causal=True)
+    _run_f32([(1, 8, 70, 16), (1, 2, 70, 16), (1, 2, 70, 16)], enable_gqa=True, is_causal=True)
+    # heads split off one projection: strided (non-contiguous) q, k, v
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((2, 53, 3 * 40)).astype(np.float32)
+    xe = ember.tensor(x, requires_grad=True)
+    xt = torch.tensor(x, dtype=torch.float64, requires_grad=True)
+    outs = []
+    for lib, t in ((ember, xe), (torch, xt)):
+        q, k, v = (u.reshape(2, 53, 5, 8).transpose(1, 2) for u in t.split(40, 2))
+        o = lib.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)
+        o.sum().backward()
+        outs.append(o.detach().numpy())
+    np.testing.assert_allclose(outs[0], outs[1], rtol=1e-4, atol=2e-5)
+    np.testing.assert_allclose(xe.grad.numpy(), xt.grad.numpy(), rtol=1e-3, atol=1e-4)
+
+
+def test_f32_nan_and_masked_rows():
+    rng = np.random.default_rng(9)
+    q, k, v = (rng.standard_normal((1, 2, 60, 8)).astype(np.float32) for _ in range(3))
+    q[0, 1, 7, 3] = np.nan  # a NaN query row gives a NaN output row, as in PyTorch
+    out = F.scaled_dot_product_attention(*(ember.tensor(a) for a in (q, k, v)), is_causal=True)
+    ref = torch.nn.functional.scaled_dot_product_attention(
+        *(torch.tensor(a) for a in (q, k, v)), is_causal=True
+    ).numpy()
+    assert np.isnan(out.numpy()[0, 1, 7]).all()
+    np.testing.assert_allclose(out.numpy(), ref, rtol=1e-4, atol=2e-5)
+    # f32 with a mask takes the general kernel: fully masked rows give 0 there too
+    mask = np.ones((60, 60), dtype=bool)
+    mask[[3, 59]] = False
+    out = _run([(1, 2, 60, 8)] * 3, mask=mask, rtol=1e-4, atol=2e-5, dtype=np.float32)
+    assert np.all(out.detach().numpy()[:, :, [3, 59]] == 0)
+
+
+def test_f32_fast_path_isa_builds(tmp_path):
+    """Each ISA build of the fast path (EMBER_CPU_ISA in a subprocess) against torch."""
+    code = textwrap.dedent(
+        """
+        import sys, numpy as np, ember, ember.nn.functional as F
+        rng = np.random.default_rng(0)
+        out = {}
+        for i, (L, S, D, causal) in enumerate(((37, 37, 24, True), (50, 101, 16, False))):
+            arrs = [rng.standard_normal((1, 2, n, D)).astype(np.float32) for n in (L, S, S)]
+            q, k, v = (ember.tensor(a, requires_grad=True) for a in arrs)
+            o = F.scaled_dot_product_attention(q, k, v, is_causal=causal)
+            o.sum().backward()
+            for name, t in (("o", o), ("dq", q.grad), ("dk", k.grad), ("dv", v.grad)):
+                out[f"{i}{name}"] = t.detach().numpy()
+            for j, a in enumerate(arrs):
+                out[f"{i}in{j}"] = a
+        np.savez(sys.argv[1], **out)
+        """
+    )
+    base = os.path.dirname(os.path.dirname(ember.__file__))
+    for isa in ("scalar", "avx2", "avx512"):
+        path = str(tmp_path / f"{isa}.npz")
+        env = dict(os.environ, EMBER_CPU_ISA=isa, PYTHONPATH=base)
+        r = subprocess.run(
+            [sys.executable, "-c", code, path], env=env, capture_output=True, text=True
+        )
+        assert r.returncode == 0, r.stderr[-2000:]
+        got = np.load(path)
+        for i, causal in enumerate((True, False)):
+            t = [
+                torch.tensor(got[f"{i}in{j}"], dtype=torch.float64, requires_grad=True)
+                for j in range(3)
+            ]
+            o = torch.nn.functional.scaled_dot_product_attention(*t, is_causal=causal)
+            o.sum().backward()
+            np.testing.assert_allclose(got[f"{i}o"], o.detach().numpy(), rtol=1e-4, atol=2e-5)
+            for name, tt in zip(("dq", "dk", "dv"), t):
+                np.testing.assert_allclose(got[f"{i}{name}"], tt.grad.numpy(), rtol=1e-3, atol=1e-4)

@@ -1,0 +1,378 @@
+// The f32 fast path of flash attention (no mask, no dropout; causal or not, any L, S, E, Ev):
+// register-tiled products on operands packed once per head, online softmax in base 2 on score
+// tiles that stay in L1/L2. Included by attention_impl.h inside its per-ISA anonymous namespace,
+// so every ISA gets its own copy (SimdVec is that ISA's register width).
+//
+// Scores are kept in log2 units (q pre-scaled by scale * log2(e)), so each probability is one
+// exp2. With is_causal, register tiles wholly above the diagonal are skipped and every product
+// stops at the last key a row group may see, so the masked half of diagonal blocks costs little.
+#pragma once
+
+namespace flash {
+
+using V = SimdVec<float>;
+using VI = SimdVec<int32_t>;
+constexpr int kW = kNativeVecBytes / 4;  // lanes
+constexpr int kMR = 6, kNV = 2;          // register tile: kMR rows x kNV vectors (12 accumulators)
+constexpr int64_t kNR = kNV * kW;        // columns of a register tile
+constexpr int64_t kBr = 48;              // query rows per block (multiple of kMR)
+constexpr int64_t kBc = 96;              // keys per block (multiple of kMR and of kNR for 4, 8, 16 lanes)
+constexpr int64_t kBcF = 288;            // forward: wide key blocks, fewer online-softmax rescales per row
+constexpr float kLog2e = 1.4426950408889634f;
+constexpr double kLn2 = 0.69314718055994531;
+
+inline int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
+inline V splat(float x) { return x - V{}; }  // (x - 0 folds to a broadcast; 0 + x would not: -0)
+
+// 64-byte aligned float buffer that only grows (thread-local scratch: no allocation per tile).
+struct Buf {
+  float* p = nullptr;
+  int64_t cap = 0;
+  float* take(int64_t n) {
+    if (n > cap) {
+      ::operator delete[](p, std::align_val_t(64));
+      cap = std::max<int64_t>(n, 2 * cap);
+      p = static_cast<float*>(::operator new[](size_t(cap) * sizeof(float), std::align_val_t(64)));
+    }
+    return p;
+  }
+  ~Buf() { ::operator delete[](p, std::align_val_t(64)); }
+};
+
+// 2^x for x <= 0 (NaN stays NaN; below -126 flushes to 0): x = n + f with |f| <= 1/2, 2^f by
+// its degree-7 Taylor polynomial (error < 1e-8 relative, under the f32 rounding), 2^n from bits.
+EMBER_ALWAYS_INLINE V exp2_nonpos(V x) {
+  const V n = (x + 12582912.0f) - 12582912.0f;  // round to nearest (1.5 * 2^23)
+  const V f = x - n;  // (below -126 the bits below are garbage, even NaN: the last select drops them)
+  V p = splat(1.5252733804059841e-5f);
+  p = p * f + 1.5403530393381609e-4f;
+  p = p * f + 1.3333558146428443e-3f;
+  p = p * f + 9.6181291076284772e-3f;
+  p = p * f + 5.5504108664821580e-2f;
+  p = p * f + 2.4022650695910071e-1f;
+  p = p * f + 6.9314718055994531e-1f;
+  p = p * f + 1.0f;
+  const VI e = (__builtin_convertvector(n, VI) + 127) << 23;
+  const V y = p * reinterpret_cast<const V&>(e);
+  return x < -126.0f ? V{} : y;
+}
+
+inline V lane_iota() {
+  V v;
+  for (int i = 0; i < kW; ++i) v[i] = float(i);
+  return v;
+}
+
+// One register tile: C[kMR, kNR] (row stride ldc) = sum over k0 <= k < k1 of A(r, k) * B(k, :),
+// where A(r, k) = a[r * a_rs + k * a_cs] and row k of B starts at b + k * ldb. The sum is stored
+// (rs == nullptr, add == false), added to C (add), or added to rs[r] * C (online-softmax rescale).
+EMBER_ALWAYS_INLINE void tile(int64_t k0, int64_t k1, const float* a, int64_t a_rs, int64_t a_cs, const float* b,
+                              int64_t ldb, float* c, int64_t ldc, bool add, const float* rs) {
+  V acc[kMR][kNV];
+#pragma GCC unroll 8
+  for (int r = 0; r < kMR; ++r)
+#pragma GCC unroll 4
+    for (int v = 0; v < kNV; ++v) acc[r][v] = V{};
+  for (int64_t k = k0; k < k1; ++k) {
+    const float* bk = b + k * ldb;
+    const float* ak = a + k * a_cs;
+    V bv[kNV];
+#pragma GCC unroll 4
+    for (int v = 0; v < kNV; ++v) bv[v] = simd_load(bk + v * kW);
+#pragma GCC unroll 8
+    for (int r = 0; r < kMR; ++r) {
+      const V ar = splat(ak[r * a_rs]);
+#pragma GCC unroll 4
+      for (int v = 0; v < kNV; ++v) acc[r][v] = ar * bv[v] + acc[r][v];
+    }
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < kMR; ++r) {
+    float* cr = c + r * ldc;
+#pragma GCC unroll 4
+    for (int v = 0; v < kNV; ++v) {
+      V x = acc[r][v];
+      if (rs) x = splat(rs[r]) * simd_load(cr + v * kW) + x;
+      else if (add) x += simd_load(cr + v * kW);
+      simd_store(cr + v * kW, x);
+    }
+  }
+}
+
+// Keys of block j0 that query row i may see: all bc, or under is_causal those j <= i (may be <= 0).
+inline int64_t visible(int64_t i, int64_t j0, int64_t bc, bool causal) {
+  return causal ? std::min(bc, i - j0 + 1) : bc;
+}
+
+// Score tile s[brp, round_up(bc, kNR)] (row stride lds) = qs[brp, E] @ K^T for keys j0 .. j0 + bc,
+// K^T packed in kNR-column panels [E, kNR]. Register tiles no row may see are skipped (left stale:
+// the softmax pass overwrites them with zeros).
+inline void score_tile(float* s, int64_t lds, const float* qs, int64_t ldq, const float* kpanels, int64_t E, int64_t i0,
+                       int64_t brp, int64_t j0, int64_t bc, bool causal) {
+  for (int64_t c0 = 0; c0 < bc; c0 += kNR)  // column tiles outer: the panel stays in L1 across row groups
+    for (int64_t rg = 0; rg < brp; rg += kMR)
+      if (visible(i0 + rg + kMR - 1, j0, bc, causal) > c0)
+        tile(0, E, qs + rg * ldq, ldq, 1, kpanels + (j0 + c0) / kNR * E * kNR, kNR, s + rg * lds + c0, lds, false,
+             nullptr);
+}
+
+// Packs rows [j_from, j_to) of x (rows of n values, row stride rs) into kNR-column panels of x^T:
+// out[(j / kNR) * n * kNR + e * kNR + j % kNR]; rows past `rows` are zeros.
+inline void pack_panels(float* out, const float* x, int64_t rs, int64_t rows, int64_t n, int64_t j_from,
+                        int64_t j_to) {
+  for (int64_t jp = j_from / kNR * kNR; jp < j_to; jp += kNR) {  // (j_from, j_to: multiples of kNR)
+    float* o = out + jp * n;
+    const int64_t nr = std::clamp<int64_t>(rows - jp, 0, kNR);
+    for (int64_t e = 0; e < n; ++e) {  // sequential stores; the kNR source rows stay in L1
+      for (int64_t jj = 0; jj < nr; ++jj) o[e * kNR + jj] = x[(jp + jj) * rs + e];
+      for (int64_t jj = nr; jj < kNR; ++jj) o[e * kNR + jj] = 0;
+    }
+  }
+}
+
+// Copies rows [r_from, r_to) of x (n values, row stride rs) times `mul` into out (row stride ld),
+// the columns n .. ld zero; rows past `rows` are all zeros.
+inline void pack_rows(float* out, int64_t ld, const float* x, int64_t rs, int64_t rows, int64_t n, float mul,
+                      int64_t r_from, int64_t r_to) {
+  for (int64_t r = r_from; r < r_to; ++r) {
+    float* o = out + r * ld;
+    int64_t e = 0;
+    if (r < rows)
+      for (; e < n; ++e) o[e] = x[r * rs + e] * mul;
+    for (; e < ld; ++e) o[e] = 0;
+  }
+}
+
+struct Scratch {
+  Buf qb, ob, s, dp, m, l, corr;  // per query block
+  Buf kp, vr, kr, vp, dk, dv, qs, go, dq, lse2, dsum;  // per head
+  uint64_t call = 0;  // forward: K^T / V of (call, head) packed up to `done` keys
+  int64_t nh = -1, done = 0;
+};
+inline Scratch& scratch() {
+  thread_local Scratch t;
+  return t;
+}
+inline std::atomic<uint64_t> call_id{0};
+
+// Output rows [i0, i0 + br) of head (n, h).
+inline void fwd_block(float* out, float* lse, const View4<float>& q, const View4<float>& k, const View4<float>& v,
+                      const AttentionParams& p, uint64_t call, int64_t n, int64_t h, int64_t i0, int64_t br) {
+  const int64_t hk = h / (p.H / p.Hk), E = p.E, Ev = p.Ev;
+  const int64_t Ep = round_up(E, kNR), Evp = round_up(Ev, kNR), brp = round_up(br, kMR);
+  const int64_t Sp = round_up(p.S, kBcF);
+  const bool causal = p.causal;
+  Scratch& w = scratch();
+  const int64_t jend = causal ? std::min(p.S, i0 + br) : p.S;  // later keys: masked for every row
+
+  // K^T panels and V rows of this key/value head, packed once per thread and head
+  float* kp = w.kp.take(Sp * E);
+  // V is read in place when its rows are whole register tiles, else from a zero-padded copy
+  const bool v_direct = Ev == Evp;
+  float* vpad = v_direct ? nullptr : w.vr.take(Sp * Evp);
+  const float* vr = v_direct ? v.at(n, hk, 0) : vpad;
+  const int64_t ldv = v_direct ? v.s2 : Evp;
+  if (w.call != call || w.nh != n * p.Hk + hk) w.call = call, w.nh = n * p.Hk + hk, w.done = 0;
+  const int64_t need = std::min(Sp, round_up(jend, kBcF));
+  if (w.done < need) {
+    pack_panels(kp, k.at(n, hk, 0), k.s2, p.S, E, w.done, need);
+    if (!v_direct) pack_rows(vpad, Evp, v.at(n, hk, 0), v.s2, p.S, Ev, 1.0f, w.done, need);
+    w.done = need;
+  }
+
+  float* qb = w.qb.take(kBr * Ep);
+  pack_rows(qb, Ep, q.at(n, h, i0), q.s2, br, E, float(p.scale) * kLog2e, 0, brp);
+  float* ob = w.ob.take(kBr * Evp);  // (written whole by the first key block)
+  float* s = w.s.take(kBr * kBcF);
+  float* m = w.m.take(kBr);
+  float* l = w.l.take(kBr);
+  float* corr = w.corr.take(kBr);
+  std::fill(m, m + brp, -std::numeric_limits<float>::infinity());
+  std::fill(l, l + brp, 0.0f);
+  const V iota = lane_iota();
+
+  for (int64_t j0 = 0; j0 < jend; j0 += kBcF) {
+    const int64_t bc = std::min(kBcF, jend - j0);
+    score_tile(s, kBcF, qb, Ep, kp, E, i0, brp, j0, bc, causal);
+    for (int64_t r = 0; r < brp; ++r) {  // online softmax of each row, in place
+      float* row = s + r * kBcF;
+      const int64_t nv = r < br ? visible(i0 + r, j0, bc, causal) : 0;
+      const int64_t kg = round_up(std::max<int64_t>(visible(i0 + r / kMR * kMR + kMR - 1, j0, bc, causal), 0), kW);
+      corr[r] = 1;
+      const int64_t nfull = std::max<int64_t>(nv, 0) / kW * kW;  // whole vectors of visible keys
+      V mv = splat(-std::numeric_limits<float>::infinity());
+      for (int64_t c = 0; c < nfull; c += kW) {
+        const V x = simd_load(row + c);
+        mv = (x > mv) | (x != x) ? x : mv;  // a NaN score is kept: its row's output is NaN
+      }
+      if (nfull < nv) {
+        const V x = simd_load(row + nfull);
+        mv = (iota < float(nv - nfull)) & ((x > mv) | (x != x)) ? x : mv;
+      }
+      float mx = m[r];
+      for (int i = 0; i < kW; ++i) mx = mv[i] > mx || mv[i] != mv[i] ? mv[i] : mx;
+      if (nv <= 0 || mx == -std::numeric_limits<float>::infinity()) {  // nothing to attend yet
+        std::fill(row, row + kg, 0.0f);
+        continue;
+      }
+      const V mxv = splat(mx);
+      V sv = V{};
+      for (int64_t c = 0; c < nfull; c += kW) {
+        const V pv = exp2_nonpos(simd_load(row + c) - mxv);
+        sv += pv;
+        simd_store(row + c, pv);
+      }
+      for (int64_t c = nfull; c < kg; c += kW) {  // the partly visible vector, then zeros
+        const V y = exp2_nonpos(simd_load(row + c) - mxv);
+        const V pv = iota + float(c) < float(nv) ? y : V{};
+        sv += pv;
+        simd_store(row + c, pv);
+      }
+      float sum = 0;
+      for (int i = 0; i < kW; ++i) sum += sv[i];
+      if (mx != m[r]) corr[r] = exp2_nonpos(splat(m[r] - mx))[0];  // 0 when m was -inf
+      l[r] = l[r] * corr[r] + sum;
+      m[r] = mx;
+    }
+    for (int64_t rg = 0; rg < brp; rg += kMR) {  // O = corr * O + P V
+      const int64_t kg = visible(i0 + rg + kMR - 1, j0, bc, causal);
+      if (kg <= 0) continue;  // every row masked (corr 1)
+      for (int64_t e0 = 0; e0 < Evp; e0 += kNR)
+        tile(0, kg, s + rg * kBcF, kBcF, 1, vr + j0 * ldv + e0, ldv, ob + rg * Evp + e0, Evp, false,
+             j0 == 0 ? nullptr : corr + rg);  // the first block stores (every row sees key 0)
+    }
+  }
+  for (int64_t r = 0; r < br; ++r) {
+    const float inv = l[r] > 0 ? 1.0f / l[r] : 0.0f;  // a row with nothing to attend gives 0
+    for (int64_t e = 0; e < Ev; ++e) out[r * Ev + e] = ob[r * Evp + e] * inv;
+    lse[r] = l[r] > 0 ? float((double(m[r]) + std::log2(double(l[r]))) * kLn2) : std::numeric_limits<float>::infinity();
+  }
+}
+
+inline void forward(const Tensor& out_t, const Tensor& lse_t, const View4<float>& q, const View4<float>& k,
+                    const View4<float>& v, const AttentionParams& p) {
+  const int64_t nblk = (p.L + kBr - 1) / kBr, tasks = p.N * p.H * nblk;
+  const uint64_t call = call_id.fetch_add(1) + 1;
+  float* out = static_cast<float*>(out_t.raw_data());
+  float* lse = static_cast<float*>(lse_t.raw_data());
+  parallel_for(0, tasks, 1, [&](int64_t b, int64_t e) {
+    for (int64_t t = b; t < e; ++t) {
+      const int64_t blk = t % nblk, nh = t / nblk, i0 = blk * kBr;
+      fwd_block(out + (nh * p.L + i0) * p.Ev, lse + nh * p.L + i0, q, k, v, p, call, nh / p.H, nh % p.H, i0,
+                std::min(kBr, p.L - i0));
+    }
+  });
+}
+
+// dk, dv of key/value head (n, hk) and dq of its query heads; loops: query head, key block, query block.
+inline void bwd_head(float* dq_out, float* dk_out, float* dv_out, const float* g_all, const float* o_all,
+                     const float* lse_all, const View4<float>& q, const View4<float>& k, const View4<float>& v,
+                     const AttentionParams& p, int64_t n, int64_t hk) {
+  const int64_t L = p.L, S = p.S, E = p.E, Ev = p.Ev, rep = p.H / p.Hk;
+  const int64_t Ep = round_up(E, kNR), Evp = round_up(Ev, kNR);
+  const int64_t Sp = round_up(S, kBc), Lp = round_up(L, kBr);
+  const bool causal = p.causal;
+  Scratch& w = scratch();
+  w.nh = -1;  // the forward's K^T cache no longer matches these buffers' contents
+  float* kp = w.kp.take(Sp * E);    // K^T panels (scores)
+  float* vp = w.vp.take(Sp * Ev);   // V^T panels (dP = dO V^T)
+  float* kr = w.kr.take(Sp * Ep);   // K rows (dQ = dS K)
+  float* dk = w.dk.take(Sp * Ep);
+  float* dv = w.dv.take(Sp * Evp);
+  pack_panels(kp, k.at(n, hk, 0), k.s2, S, E, 0, Sp);
+  pack_panels(vp, v.at(n, hk, 0), v.s2, S, Ev, 0, Sp);
+  pack_rows(kr, Ep, k.at(n, hk, 0), k.s2, S, E, 1.0f, 0, Sp);
+  std::fill(dk, dk + Sp * Ep, 0.0f);
+  std::fill(dv, dv + Sp * Evp, 0.0f);
+  float* qs = w.qs.take(Lp * Ep);
+  float* go = w.go.take(Lp * Evp);
+  float* dq = w.dq.take(Lp * Ep);
+  float* lse2 = w.lse2.take(Lp);
+  float* dsum = w.dsum.take(Lp);
+  float* s = w.s.take(kBr * kBc);
+  float* dp = w.dp.take(kBr * kBc);
+  const V iota = lane_iota();
+
+  for (int64_t h = hk * rep; h < (hk + 1) * rep; ++h) {
+    const int64_t bh = n * p.H + h;
+    const float* g = g_all + bh * L * Ev;
+    const float* o = o_all + bh * L * Ev;
+    pack_rows(qs, Ep, q.at(n, h, 0), q.s2, L, E, float(p.scale) * kLog2e, 0, Lp);
+    pack_rows(go, Evp, g, Ev, L, Ev, 1.0f, 0, Lp);
+    for (int64_t i = 0; i < L; ++i) {  // D_i = rowsum(dO * O); lse in log2 units
+      double d = 0;
+      for (int64_t e = 0; e < Ev; ++e) d += double(g[i * Ev + e]) * o[i * Ev + e];
+      dsum[i] = float(d);
+      lse2[i] = float(double(lse_all[bh * L + i]) * (1.0 / kLn2));
+    }
+    std::fill(dq, dq + Lp * Ep, 0.0f);
+    for (int64_t j0 = 0; j0 < S; j0 += kBc) {
+      const int64_t bc = std::min(kBc, S - j0);
+      const int64_t bcr = round_up(bc, kMR);
+      for (int64_t i0 = causal ? j0 / kBr * kBr : 0; i0 < L; i0 += kBr) {
+        const int64_t br = std::min(kBr, L - i0), brp = round_up(br, kMR);
+        score_tile(s, kBc, qs + i0 * Ep, Ep, kp, E, i0, brp, j0, bc, causal);
+        score_tile(dp, kBc, go + i0 * Evp, Evp, vp, Ev, i0, brp, j0, bc, causal);  // dP = dO V^T
+        for (int64_t r = 0; r < brp; ++r) {  // P = 2^(s - lse), dS = P (dP - D); zeros where masked
+          float* srow = s + r * kBc;
+          float* drow = dp + r * kBc;
+          const int64_t nv = r < br ? visible(i0 + r, j0, bc, causal) : 0;
+          const float ls = r < br ? lse2[i0 + r] : 0.0f;
+          if (nv <= 0 || ls == std::numeric_limits<float>::infinity()) {
+            std::fill(srow, srow + kBc, 0.0f);
+            std::fill(drow, drow + kBc, 0.0f);
+            continue;
+          }
+          const V dv_ = splat(dsum[i0 + r]);
+          for (int64_t c = 0; c < kBc; c += kW) {  // (selects, not products: stale tiles may hold NaN)
+            const VI keep = iota + float(c) < float(nv);
+            V x = simd_load(srow + c) - ls;
+            x = x > 0.0f ? V{} : x;  // NaN stays NaN
+            const V pv = keep ? exp2_nonpos(x) : V{};
+            simd_store(srow + c, pv);
+            simd_store(drow + c, keep ? pv * (simd_load(drow + c) - dv_) : V{});
+          }
+        }
+        for (int64_t c0 = 0; c0 < bcr; c0 += kMR) {  // dV += P^T dO, dK += dS^T Qs over rows that see key c0..
+          const int64_t rlo = causal ? std::max<int64_t>(0, j0 + c0 - i0) : 0;
+          if (rlo >= br) break;
+          for (int64_t e0 = 0; e0 < Evp; e0 += kNR)
+            tile(rlo, br, s + c0, 1, kBc, go + i0 * Evp + e0, Evp, dv + (j0 + c0) * Evp + e0, Evp, true, nullptr);
+          for (int64_t e0 = 0; e0 < Ep; e0 += kNR)
+            tile(rlo, br, dp + c0, 1, kBc, qs + i0 * Ep + e0, Ep, dk + (j0 + c0) * Ep + e0, Ep, true, nullptr);
+        }
+        for (int64_t rg = 0; rg < brp; rg += kMR) {  // dQ += dS K
+          const int64_t kg = visible(i0 + rg + kMR - 1, j0, bc, causal);
+          if (kg <= 0) continue;
+          for (int64_t e0 = 0; e0 < Ep; e0 += kNR)
+            tile(0, kg, dp + rg * kBc, kBc, 1, kr + j0 * Ep + e0, Ep, dq + (i0 + rg) * Ep + e0, Ep, true, nullptr);
+        }
+      }
+    }
+    float* dqo = dq_out + bh * L * E;  // dQ = scale dS K
+    const float sc = float(p.scale);
+    for (int64_t i = 0; i < L; ++i)
+      for (int64_t e = 0; e < E; ++e) dqo[i * E + e] = dq[i * Ep + e] * sc;
+  }
+  // dK = scale dS^T Q = ln 2 dS^T Qs (Qs holds scale log2(e) Q); dV as accumulated
+  float* dko = dk_out + (n * p.Hk + hk) * S * E;
+  float* dvo = dv_out + (n * p.Hk + hk) * S * Ev;
+  for (int64_t j = 0; j < S; ++j) {
+    for (int64_t e = 0; e < E; ++e) dko[j * E + e] = dk[j * Ep + e] * float(kLn2);
+    for (int64_t e = 0; e < Ev; ++e) dvo[j * Ev + e] = dv[j * Evp + e];
+  }
+}
+
+inline void backward(const Tensor& dq, const Tensor& dk, const Tensor& dv, const Tensor& g, const View4<float>& q,
+                     const View4<float>& k, const View4<float>& v, const Tensor& out, const Tensor& lse,
+                     const AttentionParams& p) {
+  float *dqp = static_cast<float*>(dq.raw_data()), *dkp = static_cast<float*>(dk.raw_data());
+  float* dvp = static_cast<float*>(dv.raw_data());
+  const float *gp = static_cast<const float*>(g.raw_data()), *op = static_cast<const float*>(out.raw_data());
+  const float* lp = static_cast<const float*>(lse.raw_data());
+  parallel_for(0, p.N * p.Hk, 1, [&](int64_t b, int64_t e) {
+    for (int64_t t = b; t < e; ++t) bwd_head(dqp, dkp, dvp, gp, op, lp, q, k, v, p, t / p.Hk, t % p.Hk);
+  });
+}
+
+}  // namespace flash
