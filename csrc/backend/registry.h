@@ -5,6 +5,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "compile/record.h"
 #include "core/device.h"
 #include "core/error.h"
 #include "core/tensor.h"
@@ -64,7 +65,10 @@ struct KernelCall;
 template <class R, class... P>
 struct KernelCall<R (*)(P...)> {
   R (*fn)(P...);
+  const char* name;
   R operator()(P... args) const {
+    if (compile::recording()) compile::record_kernel(name, fn, args...);  // ember.compile
+    compile::DepthScope depth;
     GilReleaseScope scope((int64_t(0) + ... + elements_of<std::decay_t<P>>(args)));
     return fn(std::forward<P>(args)...);
   }
@@ -78,7 +82,7 @@ struct KernelSlot {
   KernelCall<Fn> operator()(Device d) const {
     Fn f = impls[int(d)] ? impls[int(d)] : impls[int(Device::CPU)];
     if (!f) EMBER_RUNTIME_ERROR(name, ": no kernel registered for device ", device_name(d));
-    return {f};
+    return {f, name};
   }
 };
 

@@ -146,3 +146,4 @@ from .linalg import det, inverse, logdet, slogdet  # noqa: E402
 
 for _name in _PARITY_METHODS:
     setattr(Tensor, _name, globals()[_name])
+from ._compile import compile  # noqa: E402, A001  (ember.compile: capture and replay in C++)
