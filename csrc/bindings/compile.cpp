@@ -89,6 +89,21 @@ void init_compile(nb::module_& m) {
             return nb::cast(outs);
           },
           "args"_a, "Runs the graph on new tensor arguments; returns the outputs, or why a guard failed (str).")
+      .def(
+          "profile",
+          [](Graph& g, const TensorList& args) -> nb::object {
+            TensorList outs;
+            std::string why;
+            std::vector<double> times;
+            if (!g.replay(args, outs, why, &times)) return nb::str(why.c_str());
+            nb::list rows;
+            for (size_t i = 0; i < times.size(); ++i) {
+              const auto& n = g.nodes[i];
+              rows.append(nb::make_tuple(n.label.empty() ? n.op : n.label, times[i]));
+            }
+            return rows;
+          },
+          "args"_a, "Replays once, timing every node: [(op, seconds)].")
       .def("stats", &graph_stats)
       .def("describe", &describe)
       .def_prop_ro("escapes", [](const Graph& g) { return g.escapes; });

@@ -1,6 +1,7 @@
 // Replaying a captured graph, and the buffer plan: temporaries get slots of one arena, reused
 // by temporaries whose lifetimes (first to last node touching them) do not overlap.
 #include <algorithm>
+#include <chrono>
 
 #include "autograd/grad_mode.h"
 #include "compile/graph.h"
@@ -35,18 +36,26 @@ void Graph::bind(int buf, const std::shared_ptr<Storage>& s) {
 }
 
 void Graph::finalize(bool fuse) {
+  label_nodes();
   if (fuse) {
     fuse_gemm_epilogues();
     fuse_elementwise();
   }
-  // Nodes fused away no longer touch buffers: recompute lifetimes from the nodes that remain.
+  // Lifetimes: an absorbed member of a fused chain touches its buffers when the chain runs (at
+  // its last member), so every buffer of the chain is live there and none shares a slot.
+  std::vector<int> at(nodes.size());
+  for (int k = int(nodes.size()) - 1; k >= 0; --k)
+    at[k] = (!nodes[k].run && k + 1 < int(nodes.size()) && nodes[k].group >= 0 &&
+             nodes[k + 1].group == nodes[k].group)
+                ? at[k + 1]
+                : k;
   for (Buffer& b : buffers) b.first = b.last = -1;
   for (size_t k = 0; k < nodes.size(); ++k)
     for (int id : nodes[k].bufs) {
       if (id < 0) continue;
       Buffer& b = buffers[id];
-      if (b.first < 0) b.first = int(k);
-      b.last = int(k);
+      if (b.first < 0 || at[k] < b.first) b.first = at[k];
+      b.last = std::max(b.last, at[k]);
     }
   plan_buffers();
   stats.nodes = int64_t(nodes.size());
@@ -62,7 +71,7 @@ void Graph::plan_buffers() {
   std::vector<Slot> slots;
   std::vector<int> order;
   for (size_t i = 0; i < buffers.size(); ++i)
-    if (buffers[i].kind == BufKind::Arena && buffers[i].first >= 0) order.push_back(int(i));
+    if (buffers[i].kind == BufKind::Arena && buffers[i].first >= 0 && !buffers[i].fused_away) order.push_back(int(i));
   std::sort(order.begin(), order.end(), [&](int a, int b) { return buffers[a].first < buffers[b].first; });
   for (int id : order) {
     Buffer& b = buffers[id];
@@ -103,11 +112,11 @@ void Graph::plan_buffers() {
     }
   }
   int64_t kernels = 0;
-  for (const Node& n : nodes) kernels += n.op == "fused" ? 0 : 1;
+  for (const Node& n : nodes) kernels += n.run ? 1 : 0;
   stats.kernels = kernels;
 }
 
-bool Graph::replay(const TensorList& args, TensorList& outs, std::string& why) {
+bool Graph::replay(const TensorList& args, TensorList& outs, std::string& why, std::vector<double>* times) {
   std::lock_guard<std::mutex> lock(mu_);
   if (args.size() != inputs.size()) {
     why = detail::cat("got ", args.size(), " tensor arguments, traced with ", inputs.size());
@@ -153,7 +162,20 @@ bool Graph::replay(const TensorList& args, TensorList& outs, std::string& why) {
   {
     autograd::GradModeGuard no_grad(false);
     DepthScope depth;
-    for (Node& n : nodes) n.run();
+    if (!times) {
+      for (Node& n : nodes)
+        if (n.run) n.run();
+    } else {
+      for (Node& n : nodes) {
+        if (!n.run) {
+          times->push_back(0);
+          continue;
+        }
+        auto t0 = std::chrono::steady_clock::now();
+        n.run();
+        times->push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+      }
+    }
   }
   for (GradEffect& e : grads) {
     Tensor leaf(e.leaf);
@@ -168,7 +190,5 @@ bool Graph::replay(const TensorList& args, TensorList& outs, std::string& why) {
   return true;
 }
 
-void Graph::fuse_elementwise() {}
-void Graph::fuse_gemm_epilogues() {}
 
 }  // namespace ember::compile

@@ -30,6 +30,7 @@ struct Buffer {
   BufKind kind = BufKind::Persistent;
   int index = -1;                       // Input: argument number; GradIn: leaf number
   bool created = false, host_init = false, output = false, grad_after = false;
+  bool fused_away = false;  // lives only in a fused chain's registers: no memory
   int first = -1, last = -1;            // first and last node touching it
   int slot = -1;                        // Arena: the arena slot
   std::vector<std::shared_ptr<TensorImpl>> views;  // every graph-owned view of it
@@ -45,6 +46,7 @@ struct Node {
   int group = -1;      // fusion group (elementwise chain or GEMM epilogue), -1: none
   int n_out = 1;       // leading tensors the node writes
   std::string label;   // what the node computes ("relu", "add", "gemm+bias+gelu")
+  // run == nullptr: absorbed into a fused group (the group's last node runs the whole group)
 };
 
 struct GradEffect {
@@ -76,7 +78,8 @@ class Graph {
   // Checks the guards the graph owns (tensor geometry, aliasing, leaves' grads, that state it
   // reads is still alive), runs it and returns the outputs. A failed guard returns false with
   // `why` naming it; nothing has run then.
-  bool replay(const TensorList& args, TensorList& outs, std::string& why);
+  // `times`: when given, the seconds each node took.
+  bool replay(const TensorList& args, TensorList& outs, std::string& why, std::vector<double>* times = nullptr);
 
   // Fusion and the buffer plan; called once by the tracer.
   void finalize(bool fuse);
@@ -84,6 +87,8 @@ class Graph {
  private:
   std::mutex mu_;
   void bind(int buf, const std::shared_ptr<Storage>& s);
+  int next_group_ = 0;
+  void label_nodes();
   void fuse_elementwise();
   void fuse_gemm_epilogues();
   void plan_buffers();

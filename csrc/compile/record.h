@@ -31,6 +31,11 @@ T capture_arg(Node& n, const T& v) {
   } else if constexpr (requires { v.bias; }) {  // GemmEpilogue: its bias is an argument too
     T c = v;
     c.bias = capture(n, v.bias);
+    if constexpr (requires { v.alpha, v.beta, v.act; }) {  // read by the epilogue fusion
+      note_scalar(n, double(v.alpha));
+      note_scalar(n, double(v.beta));
+      note_code(n, int(v.act));
+    }
     return c;
   } else {
     if constexpr (std::is_enum_v<T>) note_code(n, int(v));
