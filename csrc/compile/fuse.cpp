@@ -73,7 +73,7 @@ const auto apply_binary = EMBER_FUSED_PICK(fused_binary);
 // One instruction of a fused chain; registers hold kBlock floats each.
 struct Instr {
   enum Kind : uint8_t { Load, Broadcast, Unary, Binary, Store, StoreScalar } kind;
-  // Broadcast: code 1 reads a double (a Python number's 0-d float64 constant)
+  // Broadcast: code 1 / 2 read a double / int64 (a Python number's 0-d constant)
   int code = 0;
   int out = -1, a = -1, b = -1;  // registers
   int tensor = -1;               // Load/Broadcast/Store: index into the program's tensors
@@ -92,7 +92,10 @@ struct Program {
       switch (in.kind) {
         case Instr::Load: std::copy(ptr[in.tensor] + i0, ptr[in.tensor] + i0 + n, r + in.out * kBlock); break;
         case Instr::Broadcast: {
-          float v = in.code ? float(*reinterpret_cast<const double*>(ptr[in.tensor])) : *ptr[in.tensor];
+          const void* src = ptr[in.tensor];
+          float v = in.code == 1   ? float(*static_cast<const double*>(src))
+                    : in.code == 2 ? float(*static_cast<const int64_t*>(src))
+                                   : *static_cast<const float*>(src);
           std::fill(r + in.out * kBlock, r + in.out * kBlock + n, v);
           break;
         }
@@ -147,7 +150,8 @@ void Graph::fuse_elementwise() {
   auto scalar_copy = [&](const Node& n) -> bool {
     return n.op == "copy" && n.tensors.size() == 2 && n.tensors[0].numel() == 1 && n.tensors[1].numel() == 1 &&
            n.tensors[0].dtype() == Dtype::Float32 &&
-           (n.tensors[1].dtype() == Dtype::Float32 || n.tensors[1].dtype() == Dtype::Float64) &&
+           (n.tensors[1].dtype() == Dtype::Float32 || n.tensors[1].dtype() == Dtype::Float64 ||
+            n.tensors[1].dtype() == Dtype::Int64) &&
            n.tensors[0].dim() == 0;
   };
   auto member = [&](const Node& n) -> bool {
@@ -221,7 +225,8 @@ void Graph::fuse_elementwise() {
       Node& n = nodes[j];
       if (scalar_copy(n)) {
         p.tensors.push_back(n.tensors[1]);
-        Instr in{Instr::Broadcast, n.tensors[1].dtype() == Dtype::Float64 ? 1 : 0, nreg, -1, -1,
+        const Dtype sd = n.tensors[1].dtype();
+        Instr in{Instr::Broadcast, sd == Dtype::Float64 ? 1 : sd == Dtype::Int64 ? 2 : 0, nreg, -1, -1,
                  int(p.tensors.size()) - 1};
         p.code.push_back(in);
         reg_of[n.bufs[0]] = nreg++;
