@@ -158,7 +158,9 @@ def test_inplace_updates_of_arguments_replay():
 )
 def test_train_step_weights_equal_eager(opt_cls, kw):
     def build():
-        return nn.Sequential(nn.Linear(12, 32), nn.GELU(), nn.Linear(32, 16), nn.Tanh(), nn.Linear(16, 10))
+        return nn.Sequential(
+            nn.Linear(12, 32), nn.GELU(), nn.Linear(32, 16), nn.Tanh(), nn.Linear(16, 10)
+        )
 
     step = _train_equal(build, _classes(8, 12), opt_cls=opt_cls, steps=6, **kw)
     s = step.stats()
@@ -189,7 +191,9 @@ def test_forward_backward_without_zero_grad_accumulates_like_eager():
 
 def test_module_wrapper_shares_parameters_and_state():
     ember.manual_seed(0)
-    model = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Dropout(0.5), nn.Linear(8, 2))
+    model = nn.Sequential(
+        nn.Linear(4, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Dropout(0.5), nn.Linear(8, 2)
+    )
     cm = ember.compile(model)
     assert isinstance(cm, nn.Module)
     assert [id(p) for p in cm.parameters()] == [id(p) for p in model.parameters()]
@@ -211,7 +215,9 @@ def test_module_wrapper_shares_parameters_and_state():
 
 def test_example_mnist_mlp_train_steps():
     ex = _example("mnist_mlp")
-    _train_equal(ex.build_model, lambda: (ember.randn(16, 784), ember.randint(0, 10, (16,))), lr=0.05)
+    _train_equal(
+        ex.build_model, lambda: (ember.randn(16, 784), ember.randint(0, 10, (16,))), lr=0.05
+    )
 
 
 def test_example_mnist_cnn_eval_and_train():
@@ -327,7 +333,9 @@ def test_dtype_scalar_and_structure_guards():
     xs = [ember.ones(3), ember.ones(3)]
     for scale in (2.0, 3.0, 2.0):
         for _ in range(3):
-            np.testing.assert_array_equal(_np(cf(xs, scale, {"bias": 1.0})), _np(f(xs, scale, {"bias": 1.0})))
+            np.testing.assert_array_equal(
+                _np(cf(xs, scale, {"bias": 1.0})), _np(f(xs, scale, {"bias": 1.0}))
+            )
     three = xs + [ember.ones(3)]
     for _ in range(3):
         np.testing.assert_array_equal(_np(cf(three, 2.0, {"bias": 1.0})), [7, 7, 7])
@@ -377,7 +385,9 @@ def test_replaced_parameter_retraces():
         f(x)
     lin.weight = nn.Parameter(ember.ones(2, 3))
     for _ in range(2):
-        np.testing.assert_allclose(_np(f(x)), _np(x.sum(1, keepdim=True) + lin.bias.detach()), rtol=1e-6)
+        np.testing.assert_allclose(
+            _np(f(x)), _np(x.sum(1, keepdim=True) + lin.bias.detach()), rtol=1e-6
+        )
 
 
 def test_cache_size_limit_falls_back_to_eager():

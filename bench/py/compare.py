@@ -632,6 +632,10 @@ from workloads_lm import LM_WORKLOADS  # noqa: E402  (language-model workloads)
 
 WORKLOADS.update(LM_WORKLOADS)
 
+from workloads_compile import COMPILE_WORKLOADS  # noqa: E402  (ember.compile vs eager)
+
+WORKLOADS.update(COMPILE_WORKLOADS)
+
 # ---------------------------------------------------------------------------------------------
 # Timing
 

@@ -290,6 +290,8 @@ class CompiledFunction:
         self._cache: dict[tuple, _Entry] = {}
         self._last_desc: tuple | None = None
         self._warned: set[str] = set()
+        self.traces = 0  # how many times a graph was traced (retraces included)
+        self.last_guard_failure: str | None = None
         try:
             self._sig = inspect.signature(fn)
         except (TypeError, ValueError):
@@ -329,7 +331,9 @@ class CompiledFunction:
         self._warned.add(key)
         if site and ":" in site:
             filename, _, line = site.rpartition(":")
-            warnings.warn_explicit(msg, GraphBreakWarning, filename, int(line) if line.isdigit() else 0)
+            warnings.warn_explicit(
+                msg, GraphBreakWarning, filename, int(line) if line.isdigit() else 0
+            )
         else:
             warnings.warn(msg, GraphBreakWarning, stacklevel=3)
 
@@ -365,6 +369,7 @@ class CompiledFunction:
             return self._fn(*args, **kwargs)
         outs = g.replay(tensors)
         if isinstance(outs, str):  # a guard the C++ graph owns failed
+            self.last_guard_failure = outs
             if self._fullgraph:
                 raise RuntimeError(f"ember.compile(fullgraph=True): guard failed, {outs}")
             entry.graph = None
@@ -373,6 +378,7 @@ class CompiledFunction:
         return _unflatten(entry.out_spec, outs)
 
     def _trace(self, entry: _Entry, args: tuple, kwargs: dict, tensors: list):
+        self.traces += 1
         tracer = _C._Tracer()
         tracer.start(tensors, self._fullgraph, _user_site)
         try:
@@ -527,9 +533,7 @@ def compile(
     options = dict(options or {})
     unknown = sorted(k for k in options if k not in _OPTIONS)
     if unknown:
-        raise ValueError(
-            f"ember.compile: unknown options {unknown} (known: {sorted(_OPTIONS)})"
-        )
+        raise ValueError(f"ember.compile: unknown options {unknown} (known: {sorted(_OPTIONS)})")
     for k, v in options.items():
         if not isinstance(v, _OPTIONS[k]) or (_OPTIONS[k] is int and isinstance(v, bool)):
             raise ValueError(
@@ -557,7 +561,9 @@ def compile(
     if isinstance(model, Module):
         return CompiledModule(model, fullgraph=fullgraph, backend=backend, options=options)
     if not callable(model):
-        raise TypeError(f"ember.compile: expected a function or nn.Module, got {type(model).__name__}")
+        raise TypeError(
+            f"ember.compile: expected a function or nn.Module, got {type(model).__name__}"
+        )
     return CompiledFunction(model, fullgraph=fullgraph, backend=backend, options=options)
 
 
