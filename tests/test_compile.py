@@ -521,3 +521,33 @@ def test_graph_view_rows():
     for r in rows:
         assert all(i < r["id"] for i in r["inputs"])
     assert "sgd_step" in repr(g)
+
+
+def test_optimizer_hyperparameters_and_train_flags_are_guarded():
+    m1, m2 = _twins(lambda: nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.5), nn.Linear(4, 2)))
+    o1 = ember.optim.SGD(m1.parameters(), lr=0.1)
+    o2 = ember.optim.SGD(m2.parameters(), lr=0.1)
+
+    def stepper(m, o):
+        def step(x, y):
+            loss = F.mse_loss(m(x), y)
+            o.zero_grad()
+            loss.backward()
+            o.step()
+            return loss.detach()
+
+        return step
+
+    eager, compiled = stepper(m1, o1), ember.compile(stepper(m2, o2))
+    m1.eval(), m2.eval()  # no dropout draws
+    x, y = ember.randn(3, 4), ember.randn(3, 2)
+    for i in range(6):
+        if i == 3:  # an LR schedule: the captured lr must not be reused
+            o1.param_groups[0]["lr"] = o2.param_groups[0]["lr"] = 0.01
+        eager(x, y), compiled(x, y)
+    _assert_params_equal(m1, m2)
+    assert compiled.last_guard_failure == "SGD.param_groups[0]['lr']: 0.1 -> 0.01"
+    m1.train(), m2.train()  # a train flag changes the signature: dropout draws now (eager)
+    with pytest.warns(GraphBreakWarning):
+        for _ in range(3):
+            compiled(x, y)

@@ -258,13 +258,33 @@ class CompiledGraph:
 
 
 class _Entry:
-    __slots__ = ("graph", "out_spec", "desc", "calls")
+    __slots__ = ("graph", "out_spec", "desc", "calls", "optimizers")
 
     def __init__(self):
         self.graph = None  # the C++ graph, "eager" (runs eagerly), or None (still warming up)
         self.out_spec = None
         self.desc = None
         self.calls = 0
+        self.optimizers: list = []  # (optimizer, hyperparameters when traced)
+
+
+def _hyper(opt: Any) -> tuple:
+    """An optimizer's hyperparameters (lr, betas, ...): the graph holds them as constants."""
+    return tuple(
+        (len(g["params"]),) + tuple((k, v) for k, v in g.items() if k != "params")
+        for g in opt.param_groups
+    )
+
+
+def _hyper_change(opt: Any, old: tuple) -> str | None:
+    new = _hyper(opt)
+    if new == old:
+        return None
+    for i, (a, b) in enumerate(zip(old, new)):
+        for (k, v), (_, v2) in zip(a[1:], b[1:]):
+            if v != v2:
+                return f"{type(opt).__name__}.param_groups[{i}][{k!r}]: {v} -> {v2}"
+    return f"{type(opt).__name__}.param_groups changed"
 
 
 class CompiledFunction:
@@ -287,6 +307,12 @@ class CompiledFunction:
         self._limit = options.get("cache_size_limit", 8)
         self._warmup = options.get("warmup", 1)
         self._module = module
+        # modules the function closes over: their train()/eval() flags are part of the signature
+        self._closure_modules = [
+            c.cell_contents
+            for c in (getattr(fn, "__closure__", None) or ())
+            if _cell_ok(c) and isinstance(c.cell_contents, Module)
+        ]
         self._cache: dict[tuple, _Entry] = {}
         self._last_desc: tuple | None = None
         self._warned: set[str] = set()
@@ -314,10 +340,11 @@ class CompiledFunction:
         for name, value in named:
             _flatten(value, name, tensors, desc)
         desc.append(("grad mode", ("bool", is_grad_enabled())))
-        if self._module is not None:
-            desc.append(
-                ("module.training", ("flags", tuple(m.training for m in self._module.modules())))
-            )
+        for i, mod in enumerate(
+            [self._module] if self._module is not None else self._closure_modules
+        ):
+            flags = tuple(m.training for m in mod.modules())
+            desc.append((f"module[{i}].training", ("flags", flags)))
         desc_t = tuple(desc)
         return desc_t, tensors, tuple(item for _, item in desc_t)
 
@@ -367,6 +394,15 @@ class CompiledFunction:
             return self._trace(entry, args, kwargs, tensors)
         if g == "eager":
             return self._fn(*args, **kwargs)
+        for opt, hyper in entry.optimizers:
+            change = _hyper_change(opt, hyper)
+            if change is not None:
+                if self._fullgraph:
+                    raise RuntimeError(f"ember.compile(fullgraph=True): guard failed, {change}")
+                self.last_guard_failure = change
+                entry.graph = None
+                entry.calls = self._warmup
+                return self._trace(entry, args, kwargs, tensors)
         outs = g.replay(tensors)
         if isinstance(outs, str):  # a guard the C++ graph owns failed
             self.last_guard_failure = outs
@@ -379,12 +415,23 @@ class CompiledFunction:
 
     def _trace(self, entry: _Entry, args: tuple, kwargs: dict, tensors: list):
         self.traces += 1
+        from .optim.optimizer import register_optimizer_step_pre_hook
+
+        stepped: list = []  # optimizers stepped while tracing, with their hyperparameters
+
+        def note(opt, *_):
+            if all(o is not opt for o, _ in stepped):
+                stepped.append((opt, _hyper(opt)))
+
+        hook = register_optimizer_step_pre_hook(note)
         tracer = _C._Tracer()
         tracer.start(tensors, self._fullgraph, _user_site)
         try:
             result = self._fn(*args, **kwargs)
         finally:
             tracer.stop()
+            hook.remove()
+        entry.optimizers = stepped
         if tracer.broken:
             entry.graph = "eager"
             site = tracer.break_site
