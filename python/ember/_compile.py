@@ -143,8 +143,11 @@ class CompiledGraph:
     plan (``peak_bytes``: the planned arena for temporaries).
     """
 
-    def __init__(self, graph: Any, arg_names: list[str], param_names: dict[int, str]):
+    def __init__(
+        self, graph: Any, arg_names: list[str], param_names: dict[int, str], leaf_meta: dict
+    ):
         self._graph = graph
+        self._leaf_meta = leaf_meta  # name -> (shape, dtype) of arguments and parameters
         self._arg_names = arg_names
         self._param_names = param_names
         self._desc = graph.describe()
@@ -242,8 +245,6 @@ class CompiledGraph:
             if r["kind"] in ("input", "param") and not r["shape"]:
                 r["shape"], r["dtype"] = self._leaf_meta.get(r["name"], ((), ""))
         return rows
-
-    _leaf_meta: dict = {}
 
     def __repr__(self) -> str:
         lines = [f"CompiledGraph({len(self._desc['nodes'])} nodes)"]
@@ -381,8 +382,6 @@ class CompiledFunction:
                     f"(cache_size_limit); new signatures run eagerly"
                 )
                 return self._fn(*args, **kwargs)
-            if self._last_desc is not None and self._cache:
-                pass  # a retrace: the signature changed
             entry = self._cache[key] = _Entry()
             entry.desc = desc
             self._last_desc = desc
@@ -510,9 +509,7 @@ class CompiledFunction:
         for path, item in desc:
             if item[0] == "tensor":
                 meta[path] = (item[1], item[2].replace("ember.", ""))
-        cg = CompiledGraph(g, arg_names, names)
-        cg._leaf_meta = meta
-        return cg
+        return CompiledGraph(g, arg_names, names, meta)
 
     def stats(self) -> dict[str, int]:
         """Sizes of the most recent graph: nodes, kernels, fused groups, peak (planned) bytes."""
