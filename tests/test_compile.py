@@ -551,3 +551,15 @@ def test_optimizer_hyperparameters_and_train_flags_are_guarded():
     with pytest.warns(GraphBreakWarning):
         for _ in range(3):
             compiled(x, y)
+
+
+def test_constants_updated_in_place_restart_each_call():
+    def f(x):
+        t = ember.tensor([1.0, 2.0])  # filled on the host: a constant of the graph
+        t.mul_(2)  # ... that a kernel then updates in place
+        return x * t
+
+    cf = ember.compile(f)
+    x = ember.ones(2)
+    for _ in range(4):
+        np.testing.assert_array_equal(_np(cf(x)), [2.0, 4.0])

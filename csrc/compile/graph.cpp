@@ -2,6 +2,7 @@
 // by temporaries whose lifetimes (first to last node touching them) do not overlap.
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 
 #include "autograd/grad_mode.h"
 #include "compile/graph.h"
@@ -159,6 +160,8 @@ bool Graph::replay(const TensorList& args, TensorList& outs, std::string& why, s
     if (e.before_buf >= 0) bind(e.before_buf, e.leaf->autograd->grad.storage());
   for (size_t b = 0; b < buffers.size(); ++b)
     if (buffers[b].kind == BufKind::Fresh) bind(int(b), Storage::allocate(buffers[b].nbytes));
+    else if (buffers[b].kind == BufKind::Constant && !buffers[b].initial.empty())
+      std::memcpy(buffers[b].storage->data, buffers[b].initial.data(), buffers[b].initial.size());
   {
     autograd::GradModeGuard no_grad(false);
     DepthScope depth;

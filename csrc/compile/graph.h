@@ -31,6 +31,7 @@ struct Buffer {
   int index = -1;                       // Input: argument number; GradIn: leaf number
   bool created = false, host_init = false, output = false, grad_after = false;
   bool fused_away = false;  // lives only in a fused chain's registers: no memory
+  std::vector<char> initial;  // Constant: its bytes when the trace first used it (restored per call)
   int first = -1, last = -1;            // first and last node touching it
   int slot = -1;                        // Arena: the arena slot
   std::vector<std::shared_ptr<TensorImpl>> views;  // every graph-owned view of it

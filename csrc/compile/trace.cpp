@@ -118,6 +118,10 @@ int Tracer::buffer_for(const std::shared_ptr<Storage>& s) {
   b.nbytes = s->nbytes;
   b.created = created.count(s.get()) > 0;
   b.host_init = b.created && host_written.count(s.get()) > 0;
+  if (b.host_init && s->data) {  // a kernel may update it in place later: keep what the host wrote
+    const char* p = static_cast<const char*>(s->data);
+    b.initial.assign(p, p + s->nbytes);
+  }
   graph->buffers.push_back(std::move(b));
   int id = int(graph->buffers.size()) - 1;
   buf_of[s.get()] = id;
