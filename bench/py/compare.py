@@ -676,6 +676,10 @@ from workloads_conv import WORKLOADS as _CONV_WORKLOADS  # noqa: E402  (depthwis
 
 WORKLOADS.update(_CONV_WORKLOADS)
 
+from workloads_compile import COMPILE_WORKLOADS  # noqa: E402  (ember.compile vs eager)
+
+WORKLOADS.update(COMPILE_WORKLOADS)
+
 # ---------------------------------------------------------------------------------------------
 # Timing
 

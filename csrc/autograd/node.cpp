@@ -133,6 +133,7 @@ TensorList AccumulateGrad::apply(TensorList&& grads) {
   auto impl = leaf.lock();
   if (!impl) return {};
   Tensor var(impl);
+  if (compile::g_tracing) compile::note_set_grad(var);  // ember.compile replays .grad changes
   Tensor g = std::move(grads[0]);
   auto& meta = var.autograd_meta();
   Tensor old = meta.grad;

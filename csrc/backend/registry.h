@@ -5,6 +5,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "compile/record.h"
 #include "core/device.h"
 #include "core/error.h"
 #include "core/tensor.h"
@@ -104,6 +105,8 @@ struct KernelCall<R (*)(P...)> {
       fn = slot->impls[int(Device::CPU)];
     }
     if (!fn) EMBER_RUNTIME_ERROR(slot->name, ": no kernel registered for device ", device_name(device));
+    if (compile::recording()) compile::record_kernel(slot->name, fn, args...);  // ember.compile
+    compile::DepthScope compile_depth;
     GilReleaseScope scope((int64_t(0) + ... + elements_of<std::decay_t<P>>(args)));
     struct Depth {
       bool on;

@@ -9,6 +9,8 @@
 
 namespace ember::py {
 
+void init_compile(nb::module_& m);  // compile.cpp
+
 static nb::object g_dtypes[kNumDtypes];
 
 nb::object dtype_object(Dtype d) { return g_dtypes[int(d)]; }
@@ -155,4 +157,5 @@ NB_MODULE(_C, m) {
   init_attention(m);
   init_device(m);
   init_roofline(m);
+  init_compile(m);
 }

@@ -1,5 +1,7 @@
 #include "core/storage.h"
 
+#include "compile/hooks.h"
+
 #include <cstdint>
 #include <cstdlib>
 #include <mutex>
@@ -116,6 +118,7 @@ std::shared_ptr<Storage> Storage::allocate(size_t nbytes, Device device) {
   s->nbytes = nbytes;
   s->capacity = rounded;
   s->device = device;
+  if (compile::g_tracing) compile::note_allocate(s.get());
   return s;
 }
 

@@ -44,7 +44,10 @@ Tensor& Tensor::set_requires_grad(bool r) {
 }
 
 Tensor Tensor::grad() const { return impl_->autograd ? impl_->autograd->grad : Tensor(); }
-void Tensor::set_grad(const Tensor& g) { autograd_meta().grad = g; }
+void Tensor::set_grad(const Tensor& g) {
+  if (compile::g_tracing) compile::note_set_grad(*this);
+  autograd_meta().grad = g;
+}
 
 std::shared_ptr<autograd::Node> Tensor::grad_fn() const {
   return impl_->autograd ? impl_->autograd->grad_fn : nullptr;

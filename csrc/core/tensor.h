@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "compile/hooks.h"
 #include "core/device.h"
 #include "core/dtype.h"
 #include "core/scalar.h"
@@ -58,6 +59,7 @@ class Tensor {
   const std::shared_ptr<Storage>& storage() const { return impl_->storage; }
 
   void* raw_data() const {
+    if (compile::g_tracing) compile::note_host_access(impl_->storage.get());
     return static_cast<char*>(impl_->storage->data) + impl_->offset * itemsize();
   }
   // Host access: a device tensor is synchronized first (unified memory; a queued kernel may still

@@ -203,6 +203,7 @@ void Generator::manual_seed(uint64_t seed) {
 }
 
 uint64_t Generator::next() {
+  if (compile::g_tracing) compile::graph_break("draws random numbers (a replay would repeat them)");
   uint64_t s1 = state[0];
   const uint64_t s0 = state[1];
   const uint64_t result = s0 + s1;

@@ -2,6 +2,7 @@
 // the per-row loss) and backward (softmax - target in one pass). The reduction is ordinary ops.
 #include "autograd/node.h"
 #include "backend/kernels_loss.h"
+#include "compile/record.h"
 #include "ops/ops.h"
 
 namespace ember {
@@ -54,15 +55,21 @@ Tensor cross_entropy_loss(const Tensor& input, const Tensor& target, const Tenso
   z = contiguous(reshape(z, {R, V}));
   Tensor t = contiguous(reshape(to_dtype(target, Dtype::Int64), {R}));
   Tensor w = weight.defined() ? contiguous(to_dtype(detach(weight), cd)) : Tensor();
-  // targets in range; the mean's denominator (summed weights of the kept targets)
-  double denom = 0;
-  const int64_t* tp = t.data<int64_t>();
+  // targets in range; the mean's denominator (summed weights of the kept targets). A host step
+  // that ember.compile records whole, so a replay checks and counts its new targets.
   Tensor w64 = w.defined() ? to_dtype(w, Dtype::Float64) : Tensor();
-  for (int64_t r = 0; r < R; ++r) {
-    if (tp[r] == ignore_index) continue;
-    if (tp[r] < 0 || tp[r] >= V) EMBER_INDEX_ERROR(op, ": target ", tp[r], " is out of bounds for ", V, " classes");
-    denom += w64.defined() ? w64.data<double>()[tp[r]] : 1.0;
-  }
+  Tensor denom = scalar_tensor(Scalar(0.0), Dtype::Float64);
+  denom.impl()->wrapped_number = true;  // a number: `total / denom` keeps total's dtype
+  compile::record_op(op, {{t, w64, denom}}, [=](const std::vector<TensorList>& l) {
+    const int64_t* tp = l[0][0].data<int64_t>();
+    double d = 0;
+    for (int64_t r = 0; r < R; ++r) {
+      if (tp[r] == ignore_index) continue;
+      if (tp[r] < 0 || tp[r] >= V) EMBER_INDEX_ERROR(op, ": target ", tp[r], " is out of bounds for ", V, " classes");
+      d += l[0][1].defined() ? l[0][1].data<double>()[tp[r]] : 1.0;
+    }
+    *l[0][2].data<double>() = d;
+  });
   Tensor rows = empty({R}, cd, input.device()), lse = empty({R}, cd, input.device());
   if (R > 0 && V > 0) kernel::cross_entropy(input.device())(rows, lse, z, t, w, ignore_index, label_smoothing);
   else rows = zeros({R}, cd, input.device());

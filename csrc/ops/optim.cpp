@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "backend/kernels_optim.h"
+#include "compile/record.h"
 #include "ops/ops.h"
 
 namespace ember {
@@ -101,6 +102,12 @@ void adam_step_(const TensorList& params, const TensorList& grads_in, const Tens
                 double lr, double beta1, double beta2, double eps, double weight_decay, bool amsgrad, bool maximize,
                 bool decoupled_weight_decay) {
   const char* op = decoupled_weight_decay ? "adamw_step" : "adam_step";
+  if (compile::recording())  // ember.compile replays the whole op: the step counts live on the host
+    return compile::record_op(op, {params, grads_in, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, state_steps},
+                              [=](const std::vector<TensorList>& l) {
+                                adam_step_(l[0], l[1], l[2], l[3], l[4], l[5], lr, beta1, beta2, eps,
+                                           weight_decay, amsgrad, maximize, decoupled_weight_decay);
+                              });
   check_nonneg(lr, op, "learning rate");
   check_nonneg(eps, op, "epsilon");
   check_nonneg(weight_decay, op, "weight_decay");
@@ -131,6 +138,12 @@ void rmsprop_step_(const TensorList& params, const TensorList& grads_in, const T
                    double lr, double alpha, double eps, double weight_decay, double momentum, bool centered,
                    bool maximize) {
   const char* op = "rmsprop_step";
+  if (compile::recording())  // ember.compile replays the whole op: the step counts live on the host
+    return compile::record_op(op, {params, grads_in, square_avgs, grad_avgs, momentum_buffers, state_steps},
+                              [=](const std::vector<TensorList>& l) {
+                                rmsprop_step_(l[0], l[1], l[2], l[3], l[4], l[5], lr, alpha, eps, weight_decay,
+                                              momentum, centered, maximize);
+                              });
   check_nonneg(lr, op, "learning rate");
   check_nonneg(eps, op, "epsilon");
   check_nonneg(momentum, op, "momentum");
@@ -161,6 +174,10 @@ void adagrad_step_(const TensorList& params, const TensorList& grads_in, const T
                    const TensorList& state_steps, double lr, double lr_decay, double weight_decay, double eps,
                    bool maximize) {
   const char* op = "adagrad_step";
+  if (compile::recording())  // ember.compile replays the whole op: the step counts live on the host
+    return compile::record_op(op, {params, grads_in, state_sums, state_steps}, [=](const std::vector<TensorList>& l) {
+      adagrad_step_(l[0], l[1], l[2], l[3], lr, lr_decay, weight_decay, eps, maximize);
+    });
   check_nonneg(lr, op, "learning rate");
   check_nonneg(lr_decay, op, "lr_decay");
   check_nonneg(eps, op, "epsilon");

@@ -155,3 +155,5 @@ for _name in _PARITY_METHODS:
 from . import metal  # noqa: E402  (the Metal backend: ember.metal.is_available(), ...)
 
 mps = metal  # PyTorch's torch.mps: synchronize(), is_available()
+
+from ._compile import compile  # noqa: E402, A001  (ember.compile: capture and replay in C++)

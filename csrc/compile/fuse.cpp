@@ -1,0 +1,371 @@
+// Fusion passes over a captured graph:
+// - elementwise chains: consecutive float32 unary/binary kernel calls over the same number of
+//   elements become one loop. A small interpreter runs the chain's instructions over blocks of
+//   kBlock elements held in registers (arrays); only values used after the chain are stored.
+// - GEMM epilogues: a bias-GEMM whose output only feeds relu/gelu takes the activation.
+// Each formula is the eager kernel's (backend/cpu/elementwise_impl.h), so results match.
+#include <algorithm>
+#include <cmath>
+#include <unordered_set>
+
+#include "backend/cpu/isa.h"
+#include "backend/cpu/threadpool.h"
+#include "backend/kernels_gemm.h"
+#include "compile/graph.h"
+#include "ops/ops.h"
+
+// Block ops of the fused loop, compiled per ISA like the eager kernels (backend/cpu/fused_*),
+// so the same formulas round the same way.
+#define EMBER_DECLARE_FUSED(ns)                                                          \
+  namespace ember::cpu::ns {                                                                    \
+  void fused_unary(ember::UnaryOp op, float* o, const float* x, int64_t n, float p0);           \
+  void fused_binary(ember::BinaryOp op, float* o, const float* a, const float* b, int64_t n);   \
+  }
+EMBER_DECLARE_FUSED(base)
+#if defined(__x86_64__) || defined(_M_X64)
+EMBER_DECLARE_FUSED(avx2)
+EMBER_DECLARE_FUSED(avx512)
+#define EMBER_FUSED_PICK(fn) \
+  (ember::cpu::cpu_isa() == ember::cpu::Isa::Avx512 ? &ember::cpu::avx512::fn : ember::cpu::cpu_isa() == ember::cpu::Isa::Avx2 ? &ember::cpu::avx2::fn : &ember::cpu::base::fn)
+#else
+#define EMBER_FUSED_PICK(fn) (&ember::cpu::base::fn)
+#endif
+namespace ember::compile {
+
+namespace {
+
+constexpr int64_t kBlock = 512;
+
+const char* unary_name(int code) {
+  static const char* names[] = {
+      "neg", "abs", "sign", "reciprocal", "exp", "exp2", "log", "log2", "log1p", "expm1", "sqrt", "rsqrt",
+      "square", "sin", "cos", "tan", "tanh", "sigmoid", "erf", "floor", "ceil", "round", "trunc", "relu",
+      "silu", "mish", "gelu", "gelu_tanh", "leaky_relu", "elu", "softplus", "hardtanh", "clamp_min",
+      "clamp_max", "clamp", "nan_to_num", "pow", "rpow", "logical_not", "bitwise_not", "isnan", "isinf",
+      "isfinite", "isposinf", "isneginf"};
+  return code >= 0 && code < int(std::size(names)) ? names[code] : "unary";
+}
+const char* binary_name(int code) {
+  static const char* names[] = {"add", "sub", "mul", "div", "floor_divide", "remainder", "pow", "maximum",
+                                "minimum", "atan2", "fmod", "fmax", "fmin", "eq", "ne", "lt", "le", "gt",
+                                "ge", "logical_and", "logical_or", "logical_xor", "bitwise_and",
+                                "bitwise_or", "bitwise_xor"};
+  return code >= 0 && code < int(std::size(names)) ? names[code] : "binary";
+}
+
+bool fusable_unary(UnaryOp op) {
+  switch (op) {
+    case UnaryOp::Neg: case UnaryOp::Abs: case UnaryOp::Square: case UnaryOp::Relu: case UnaryOp::Exp:
+    case UnaryOp::Tanh: case UnaryOp::Sigmoid: case UnaryOp::Erf: case UnaryOp::Silu: case UnaryOp::GeluErf:
+    case UnaryOp::GeluTanh: case UnaryOp::Reciprocal: case UnaryOp::Sqrt: case UnaryOp::Rsqrt:
+    case UnaryOp::Log: case UnaryOp::LeakyRelu: case UnaryOp::PowScalar:
+      return true;
+    default: return false;
+  }
+}
+bool fusable_binary(BinaryOp op) {
+  return op == BinaryOp::Add || op == BinaryOp::Sub || op == BinaryOp::Mul || op == BinaryOp::Div;
+}
+
+const auto apply_unary = EMBER_FUSED_PICK(fused_unary);
+const auto apply_binary = EMBER_FUSED_PICK(fused_binary);
+
+// One instruction of a fused chain; registers hold kBlock floats each.
+struct Instr {
+  enum Kind : uint8_t { Load, Broadcast, Unary, Binary, Store, StoreScalar } kind;
+  // Broadcast: code 1 / 2 read a double / int64 (a Python number's 0-d constant)
+  int code = 0;
+  int out = -1, a = -1, b = -1;  // registers
+  int tensor = -1;               // Load/Broadcast/Store: index into the program's tensors
+  float p0 = 0;
+};
+
+struct Program {
+  std::vector<Instr> code;
+  std::vector<Tensor> tensors;  // graph-owned views (rebound on each call)
+  int nregs = 0;
+  int64_t numel = 0;
+
+  void run_block(std::vector<float>& regs, const std::vector<float*>& ptr, int64_t i0, int64_t n) const {
+    float* r = regs.data();
+    for (const Instr& in : code) {
+      switch (in.kind) {
+        case Instr::Load: std::copy(ptr[in.tensor] + i0, ptr[in.tensor] + i0 + n, r + in.out * kBlock); break;
+        case Instr::Broadcast: {
+          const void* src = ptr[in.tensor];
+          float v = in.code == 1   ? float(*static_cast<const double*>(src))
+                    : in.code == 2 ? float(*static_cast<const int64_t*>(src))
+                                   : *static_cast<const float*>(src);
+          std::fill(r + in.out * kBlock, r + in.out * kBlock + n, v);
+          break;
+        }
+        case Instr::Unary: apply_unary(UnaryOp(in.code), r + in.out * kBlock, r + in.a * kBlock, n, in.p0); break;
+        case Instr::Binary:
+          apply_binary(BinaryOp(in.code), r + in.out * kBlock, r + in.a * kBlock, r + in.b * kBlock, n);
+          break;
+        case Instr::Store: std::copy(r + in.a * kBlock, r + in.a * kBlock + n, ptr[in.tensor] + i0); break;
+        case Instr::StoreScalar: *ptr[in.tensor] = r[in.a * kBlock]; break;
+      }
+    }
+  }
+
+  void run() const {
+    std::vector<float*> ptr(tensors.size());
+    for (size_t i = 0; i < tensors.size(); ++i) ptr[i] = static_cast<float*>(tensors[i].raw_data());
+    const int64_t blocks = (numel + kBlock - 1) / kBlock;
+    auto body = [&](int64_t b0, int64_t b1) {
+      thread_local std::vector<float> regs;
+      if (regs.size() < size_t(nregs * kBlock)) regs.resize(size_t(nregs * kBlock));
+      for (int64_t b = b0; b < b1; ++b) run_block(regs, ptr, b * kBlock, std::min(kBlock, numel - b * kBlock));
+    };
+    if (numel < (1 << 15)) body(0, blocks);
+    else cpu::parallel_for(0, blocks, 16, body);
+  }
+};
+
+bool is_full(const Tensor& t, const Buffer& b) {
+  return t.is_contiguous() && t.offset() == 0 && size_t(t.numel()) * 4 == b.nbytes;
+}
+bool is_broadcast_scalar(const Tensor& t) {
+  for (int64_t s : t.strides())
+    if (s != 0) return false;
+  return true;
+}
+
+}  // namespace
+
+// ---- elementwise chains
+
+void Graph::label_nodes() {
+  for (Node& n : nodes) {  // what each node computes (graph_view, profile)
+    if (n.op == "unary") n.label = unary_name(n.code);
+    else if (n.op == "binary") n.label = binary_name(n.code);
+  }
+}
+
+void Graph::fuse_elementwise() {
+  // which nodes a member may be: float32, output a whole contiguous buffer, inputs of the
+  // output's shape (contiguous) or broadcast scalars
+  // a 0-d cast of a Python number (binary ops with a scalar operand) rides along
+  auto scalar_copy = [&](const Node& n) -> bool {
+    return n.op == "copy" && n.tensors.size() == 2 && n.tensors[0].numel() == 1 && n.tensors[1].numel() == 1 &&
+           n.tensors[0].dtype() == Dtype::Float32 &&
+           (n.tensors[1].dtype() == Dtype::Float32 || n.tensors[1].dtype() == Dtype::Float64 ||
+            n.tensors[1].dtype() == Dtype::Int64) &&
+           n.tensors[0].dim() == 0;
+  };
+  auto member = [&](const Node& n) -> bool {
+    bool un = n.op == "unary" && fusable_unary(UnaryOp(n.code));
+    bool bin = n.op == "binary" && fusable_binary(BinaryOp(n.code));
+    if (!(un || bin) || n.tensors.size() != (un ? 2u : 3u)) return false;
+    const Tensor& out = n.tensors[0];
+    if (out.dtype() != Dtype::Float32 || !is_full(out, buffers[n.bufs[0]])) return false;
+    if (buffers[n.bufs[0]].kind == BufKind::Constant) return false;
+    for (size_t i = 1; i < n.tensors.size(); ++i) {
+      const Tensor& t = n.tensors[i];
+      if (t.dtype() != Dtype::Float32) return false;
+      if (!is_broadcast_scalar(t) && !(t.shape() == out.shape() && t.is_contiguous())) return false;
+    }
+    return true;
+  };
+  std::vector<int> use_count(buffers.size(), 0);  // nodes reading or writing each buffer
+  for (const Node& n : nodes)
+    for (int b : n.bufs)
+      if (b >= 0) ++use_count[b];
+
+  size_t k = 0;
+  int group_id = 0;
+  while (k < nodes.size()) {
+    // the chain: members over the same element count, scalar casts among them
+    size_t e = k;
+    int64_t numel = -1;
+    int big = 0;
+    while (e < nodes.size()) {
+      if (scalar_copy(nodes[e])) {
+        ++e;
+        continue;
+      }
+      if (!member(nodes[e])) break;
+      if (numel < 0) numel = nodes[e].tensors[0].numel();
+      if (nodes[e].tensors[0].numel() != numel) break;
+      ++big;
+      ++e;
+    }
+    while (e > k && scalar_copy(nodes[e - 1])) --e;  // trailing casts feed the next chain
+    if (big < 2) {
+      k = std::max(e, k + 1);
+      continue;
+    }
+    // build the program of nodes [k, e)
+    Program p;
+    p.numel = numel;
+    std::unordered_map<int, int> reg_of;  // buffer -> register with its latest value (in the chain)
+    std::unordered_map<int, int> writer;  // buffer -> node that last wrote it (for the store)
+    std::unordered_set<int> scalar_of;    // buffers holding a scalar cast by the chain
+    std::vector<int> in_chain(buffers.size(), 0);
+    for (size_t j = k; j < e; ++j)
+      for (int b : nodes[j].bufs) ++in_chain[b];
+    int nreg = 0;
+    auto operand = [&](const Tensor& t, int b) -> int {
+      auto r = reg_of.find(b);
+      if (r != reg_of.end() && scalar_of.count(b)) return r->second;  // a scalar cast in the chain
+      if (is_broadcast_scalar(t)) {
+        p.tensors.push_back(t);
+        p.code.push_back({Instr::Broadcast, 0, nreg, -1, -1, int(p.tensors.size()) - 1});
+        return nreg++;
+      }
+      auto it = reg_of.find(b);
+      if (it != reg_of.end() && is_full(t, buffers[b])) return it->second;
+      p.tensors.push_back(t);
+      p.code.push_back({Instr::Load, 0, nreg, -1, -1, int(p.tensors.size()) - 1});
+      return nreg++;
+    };
+    bool ok = true;
+    for (size_t j = k; j < e && ok; ++j) {
+      Node& n = nodes[j];
+      if (scalar_copy(n)) {
+        p.tensors.push_back(n.tensors[1]);
+        const Dtype sd = n.tensors[1].dtype();
+        Instr in{Instr::Broadcast, sd == Dtype::Float64 ? 1 : sd == Dtype::Int64 ? 2 : 0, nreg, -1, -1,
+                 int(p.tensors.size()) - 1};
+        p.code.push_back(in);
+        reg_of[n.bufs[0]] = nreg++;
+        scalar_of.insert(n.bufs[0]);
+        writer[n.bufs[0]] = int(j);
+        continue;
+      }
+      // a partial view of something the chain writes would read stale memory
+      for (size_t i = 1; i < n.tensors.size(); ++i)
+        if (reg_of.count(n.bufs[i]) && !scalar_of.count(n.bufs[i]) && !is_full(n.tensors[i], buffers[n.bufs[i]]))
+          ok = false;
+      if (!ok) break;
+      Instr in{};
+      in.kind = n.op == "unary" ? Instr::Unary : Instr::Binary;
+      in.code = n.code;
+      in.a = operand(n.tensors[1], n.bufs[1]);
+      if (in.kind == Instr::Binary) in.b = operand(n.tensors[2], n.bufs[2]);
+      else in.p0 = n.scalars.empty() ? 0.0f : float(n.scalars[0]);
+      in.out = nreg++;
+      p.code.push_back(in);
+      reg_of[n.bufs[0]] = in.out;
+      writer[n.bufs[0]] = int(j);
+    }
+    if (!ok) {
+      k = k + 1;
+      continue;
+    }
+    // stores: values someone outside the chain reads, or memory that outlives the call
+    std::vector<int> kept_in_registers;
+    for (auto& [b, reg] : reg_of) {
+      const Buffer& buf = buffers[b];
+      bool outside = use_count[b] > in_chain[b] || buf.kind != BufKind::Arena;
+      if (outside) {
+        p.tensors.push_back(nodes[writer[b]].tensors[0]);
+        p.code.push_back({scalar_of.count(b) ? Instr::StoreScalar : Instr::Store, 0, -1, reg, -1,
+                          int(p.tensors.size()) - 1});
+      } else {
+        kept_in_registers.push_back(b);
+      }
+    }
+    // registers: reuse each one after its last reader (a 1000-op chain needs a handful)
+    std::vector<int> last(nreg, -1);
+    for (size_t i = 0; i < p.code.size(); ++i) {
+      const Instr& in = p.code[i];
+      if (in.a >= 0) last[in.a] = int(i);
+      if (in.b >= 0) last[in.b] = int(i);
+    }
+    std::vector<int> phys(nreg, -1), free_regs;
+    int used = 0;
+    for (size_t i = 0; i < p.code.size(); ++i) {
+      Instr& in = p.code[i];
+      if (in.a >= 0) in.a = phys[in.a];
+      if (in.b >= 0) in.b = phys[in.b];
+      if (in.out >= 0) {
+        int v = in.out;
+        int reg;
+        if (!free_regs.empty()) {
+          reg = free_regs.back();
+          free_regs.pop_back();
+        } else reg = used++;
+        phys[v] = reg;
+        in.out = reg;
+        if (last[v] < 0) free_regs.push_back(reg);  // never read (a store-only value: kept below)
+      }
+      // free the registers of virtual values whose last use was here
+      for (int v = 0; v < nreg; ++v)
+        if (last[v] == int(i) && phys[v] >= 0) free_regs.push_back(phys[v]);
+    }
+    p.nregs = std::max(used, 1);
+    // install: the last member runs the program, the others are absorbed
+    for (size_t j = k; j < e; ++j) {
+      nodes[j].group = group_id;
+      nodes[j].run = nullptr;
+    }
+    Node& last_node = nodes[e - 1];
+    auto prog = std::make_shared<Program>(std::move(p));
+    last_node.run = [prog] { prog->run(); };
+    for (int b : kept_in_registers) buffers[b].fused_away = true;
+    stats.fused_groups += 1;
+    stats.fused_nodes += int64_t(e - k);
+    ++group_id;
+    k = e;
+  }
+  next_group_ = group_id;
+}
+
+// ---- GEMM epilogues: gemm(+bias) -> relu/gelu where the GEMM's output feeds nothing else
+
+void Graph::fuse_gemm_epilogues() {
+  std::vector<int> use_count(buffers.size(), 0);
+  for (const Node& n : nodes)
+    for (int b : n.bufs)
+      if (b >= 0) ++use_count[b];
+  for (size_t k = 0; k + 1 < nodes.size(); ++k) {
+    Node& g = nodes[k];
+    Node& a = nodes[k + 1];
+    if (g.op != "gemm" || a.op != "unary" || !g.run || !a.run) continue;
+    GemmActivation act = a.code == int(UnaryOp::Relu)       ? GemmActivation::Relu
+                         : a.code == int(UnaryOp::GeluErf)  ? GemmActivation::Gelu
+                         : a.code == int(UnaryOp::GeluTanh) ? GemmActivation::GeluTanh
+                                                            : GemmActivation::None;
+    if (act == GemmActivation::None || g.tensors.size() < 4) continue;
+    const int gout = g.bufs[0], ain = a.bufs[1], aout = a.bufs[0];
+    const Tensor& go = g.tensors[0];
+    if (gout != ain || use_count[gout] != 2 || buffers[gout].kind != BufKind::Arena) continue;
+    if (!is_full(go, buffers[gout]) || !is_full(a.tensors[1], buffers[gout]) || !is_full(a.tensors[0], buffers[aout]))
+      continue;
+    if (go.dtype() != Dtype::Float32 || g.tensors[3].defined() == false) continue;  // bias epilogues only
+    // the GEMM writes the activation straight into the unary's output
+    auto impl = std::make_shared<TensorImpl>();
+    impl->storage = a.tensors[0].storage();
+    impl->shape = go.shape();
+    impl->strides = go.strides();
+    impl->dtype = go.dtype();
+    impl->refresh();
+    buffers[aout].views.push_back(impl);
+    Tensor out(impl);
+    Tensor ga = g.tensors[1], gb = g.tensors[2], bias = g.tensors[3];
+    // record.h noted the epilogue's alpha, beta and activation
+    if (g.scalars.size() < 2 || g.scalars[1] != 0 || g.code != int(GemmActivation::None)) continue;
+    const double alpha = g.scalars[0];
+    kernel::GemmEpilogue ep;
+    ep.alpha = alpha;
+    ep.beta = 0;
+    ep.bias = bias;
+    ep.act = act;
+    auto fn = kernel::gemm(Device::CPU).fn;
+    g.run = [fn, out, ga, gb, ep] { fn(out, ga, gb, ep); };
+    g.tensors[0] = out;
+    g.bufs[0] = aout;
+    g.label = std::string("gemm+bias+") + unary_name(a.code);
+    a.run = nullptr;
+    a.group = g.group = next_group_;
+    a.label = unary_name(a.code);
+    buffers[gout].fused_away = true;
+    ++next_group_;
+    ++stats.fused_groups;
+    stats.fused_nodes += 2;
+  }
+}
+
+}  // namespace ember::compile
