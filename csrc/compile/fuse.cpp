@@ -353,7 +353,7 @@ void Graph::fuse_gemm_epilogues() {
     ep.beta = 0;
     ep.bias = bias;
     ep.act = act;
-    auto fn = kernel::gemm(Device::CPU).fn;
+    auto fn = kernel::gemm.host();
     g.run = [fn, out, ga, gb, ep] { fn(out, ga, gb, ep); };
     g.tensors[0] = out;
     g.bufs[0] = aout;
