@@ -210,7 +210,10 @@ def broadcast(tensor, src: int, group=None, async_op: bool = False):
     def fn():
         if pg.checks:
             pg.verify(name, f"{_desc(t)} src={src}")
-        pg.comm.Bcast(_bytes(t), root=src)
+        if pg.handle is None:
+            pg.comm.Bcast(_bytes(t), root=src)
+        elif err := _C._mpi_bcast(t, src, _mpi()._handleof(_mpi().BYTE), pg.handle):
+            raise RuntimeError(f"broadcast of {_desc(t)} from rank {src}: {_mpi().Exception(err)}")
 
     return pg.run(name, fn, [tensor], async_op)
 
