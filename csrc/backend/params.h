@@ -114,4 +114,22 @@ inline constexpr const char* kBinaryNames[] = {EMBER_BINARY_OPS(EMBER_OP_NAME_)}
 inline constexpr uint8_t kBinaryFlags[] = {EMBER_BINARY_OPS(EMBER_OP_FLAGS_)};
 }  // namespace op_tables
 
+// ---- convolution (kernels_conv.h): a grouped 2-D convolution
+//   y[n, k, oh, ow] = sum_{c, i, j} w[k, c, i, j] * x[n, g*Cg + c, oh*sh - ph + i*dh, ow*sw - pw + j*dw]
+// (zero outside x, g = k / (K / groups), Cg = C / groups). Ho/Wo are explicit: "same" padding with
+// an even kernel (extra padding at the bottom/right) and conv_transpose's output_padding only
+// change them, so the kernels never need the bottom/right padding.
+struct ConvGeom {
+  int64_t N = 0, C = 0, H = 0, W = 0;                      // input
+  int64_t K = 0, kh = 1, kw = 1;                           // output channels, kernel size
+  int64_t sh = 1, sw = 1, ph = 0, pw = 0, dh = 1, dw = 1;  // stride, top/left padding, dilation
+  int64_t groups = 1;
+  int64_t Ho = 0, Wo = 0;  // output size
+};
+
+// ---- GEMM engines: the input type (C is double for F64, float otherwise) and the activation
+// applied to finished output tiles.
+enum class GemmIn : uint8_t { F32, F64, F16, BF16 };
+enum class GemmAct : uint8_t { None, Relu, Gelu, GeluTanh };
+
 }  // namespace ember

@@ -1,25 +1,10 @@
 #pragma once
-// Convolution geometry and the plane-level CPU primitives compiled once per ISA (conv_impl.h,
+// The plane-level CPU convolution primitives compiled once per ISA (conv_impl.h,
 // conv_isa_*.cpp). Plain data and declarations only: this header is included by translation
 // units built with different target flags, so it must not define inline functions.
 #include <cstdint>
 
-namespace ember {
-
-// A grouped 2-D convolution
-//   y[n, k, oh, ow] = sum_{c, i, j} w[k, c, i, j] * x[n, g*Cg + c, oh*sh - ph + i*dh, ow*sw - pw + j*dw]
-// (zero outside x, g = k / (K / groups), Cg = C / groups). Ho/Wo are explicit: "same" padding with
-// an even kernel (extra padding at the bottom/right) and conv_transpose's output_padding only
-// change them, so the kernels never need the bottom/right padding.
-struct ConvGeom {
-  int64_t N = 0, C = 0, H = 0, W = 0;                      // input
-  int64_t K = 0, kh = 1, kw = 1;                           // output channels, kernel size
-  int64_t sh = 1, sw = 1, ph = 0, pw = 0, dh = 1, dw = 1;  // stride, top/left padding, dilation
-  int64_t groups = 1;
-  int64_t Ho = 0, Wo = 0;  // output size
-};
-
-}  // namespace ember
+#include "backend/params.h"  // ConvGeom
 
 namespace ember::cpu {
 

@@ -11,11 +11,12 @@
 #include <cstdint>
 
 #include "backend/cpu/isa.h"
+#include "backend/params.h"  // GemmIn, GemmAct
 
 namespace ember::cpu {
 
-enum class GemmIn : uint8_t { F32, F64, F16, BF16 };
-enum class GemmAct : uint8_t { None, Relu, Gelu, GeluTanh };
+using ember::GemmAct;
+using ember::GemmIn;
 
 struct GemmDesc {
   GemmIn in = GemmIn::F32;  // dtype of A and B; C is double for F64, float otherwise
