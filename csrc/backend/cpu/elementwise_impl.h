@@ -7,7 +7,7 @@
 
 #include "backend/cpu/loops.h"
 #include "backend/cpu/simd_math.h"
-#include "ops/ops.h"
+#include "backend/params.h"
 
 namespace ember::cpu::EMBER_ISA_NS {
 namespace {

@@ -1,5 +1,6 @@
 // ISA dispatch of the GEMM engine and its `gemm` kernel slot (tensors -> GemmDesc). Engine:
 // gemm_impl.h, compiled per ISA by gemm_isa_*.cpp.
+#include "backend/cpu/dense.h"
 #include "backend/cpu/gemm.h"
 
 #include "backend/kernels_gemm.h"
@@ -39,10 +40,10 @@ void cpu_gemm(const Tensor& out, const Tensor& a, const Tensor& b, const kernel:
   Tensor c = out;
   if (reduced) {
     c = empty({B, M, N}, acc);
-    if (e.beta != 0) copy_kernel_call(c, out);
+    if (e.beta != 0) kernel::copy(Device::CPU)(c, out);
   }
   Tensor bias;
-  if (e.bias.defined()) bias = contiguous(to_dtype(e.bias, acc));
+  if (e.bias.defined()) bias = dense(e.bias, acc);
 
   GemmDesc d;
   d.in = gemm_in(t);
@@ -67,7 +68,7 @@ void cpu_gemm(const Tensor& out, const Tensor& a, const Tensor& b, const kernel:
   d.bias = bias.defined() ? bias.raw_data() : nullptr;
   d.act = GemmAct(e.act);
   gemm_run(d);
-  if (!c.same(out)) copy_kernel_call(out, c);
+  if (!c.same(out)) kernel::copy(Device::CPU)(out, c);
 }
 
 }  // namespace
