@@ -1,9 +1,10 @@
 #pragma once
 // The plane-level CPU convolution primitives compiled once per ISA (conv_impl.h,
-// conv_isa_*.cpp). Plain data and declarations only: this header is included by translation
+// cmake/isa.cmake). Plain data and declarations only: this header is included by translation
 // units built with different target flags, so it must not define inline functions.
 #include <cstdint>
 
+#include "backend/cpu/isa.h"
 #include "backend/params.h"  // ConvGeom
 
 namespace ember::cpu {
@@ -25,19 +26,6 @@ struct ConvPrims {
   void (*im2col16)(const ConvGeom& g, const uint16_t* x, int64_t nc, uint16_t* col);
 };
 
-namespace base {
-extern const ConvPrims<float> conv_prims_f32;
-extern const ConvPrims<double> conv_prims_f64;
-}  // namespace base
-#if defined(__x86_64__) || defined(_M_X64)
-namespace avx2 {
-extern const ConvPrims<float> conv_prims_f32;
-extern const ConvPrims<double> conv_prims_f64;
-}  // namespace avx2
-namespace avx512 {
-extern const ConvPrims<float> conv_prims_f32;
-extern const ConvPrims<double> conv_prims_f64;
-}  // namespace avx512
-#endif
+EMBER_ISA_DECLARE(extern const ConvPrims<float> conv_prims_f32; extern const ConvPrims<double> conv_prims_f64;)
 
 }  // namespace ember::cpu
