@@ -1,5 +1,5 @@
 // ISA dispatch of the GEMM engine and its `gemm` kernel slot (tensors -> GemmDesc). Engine:
-// gemm_impl.h, compiled per ISA by gemm_isa_*.cpp.
+// gemm_impl.h, compiled per ISA by cmake/isa.cmake.
 #include "backend/cpu/dense.h"
 #include "backend/cpu/gemm.h"
 
@@ -7,16 +7,12 @@
 
 namespace ember::cpu {
 
-void gemm_run(const GemmDesc& d, Isa isa) {
-#if defined(__x86_64__) || defined(_M_X64)
-  if (isa == Isa::Avx512) return avx512::gemm_run(d);
-  if (isa == Isa::Avx2) return avx2::gemm_run(d);
-#endif
-  (void)isa;
-  base::gemm_run(d);  // portable C++; NEON on arm64
-}
+void gemm_run(const GemmDesc& d, Isa isa) { EMBER_ISA_SELECT(isa, gemm_run)(d); }  // base: NEON on arm64
 
-void gemm_run(const GemmDesc& d) { gemm_run(d, cpu_isa()); }
+void gemm_run(const GemmDesc& d) {
+  static const auto run = EMBER_ISA_PICK(gemm_run);
+  run(d);
+}
 
 namespace {
 
