@@ -120,6 +120,63 @@ def main():
         assert t.tolist() == [n * (n + 1) / 2] * 1000
         assert w.result()[0] is t
 
+    @check("all_reduce_c_path")
+    def _():
+        # the C++ path (_C._MpiGate.all_reduce: MPI called through dlsym'ed pointers) against
+        # NumPy, and against mpi4py's own Allreduce (the fallback, forced here)
+        from ember.distributed import _process_group
+
+        pg = _process_group._pg
+        assert pg.handle is not None, "the C++ MPI path did not load with this MPI library"
+        ints = (R.SUM, R.PRODUCT, R.MIN, R.MAX, R.BAND, R.BOR, R.BXOR)
+        np_ops = {R.SUM: np.sum, R.PRODUCT: np.prod, R.MIN: np.min, R.MAX: np.max,
+                  R.AVG: np.mean, R.BAND: np.bitwise_and.reduce, R.BOR: np.bitwise_or.reduce,
+                  R.BXOR: np.bitwise_xor.reduce}  # fmt: skip
+        cases = [(np.float32, (R.SUM, R.AVG, R.PRODUCT, R.MIN, R.MAX)),
+                 (np.float64, (R.SUM, R.AVG, R.PRODUCT, R.MIN, R.MAX)),
+                 (np.int64, ints), (np.int32, ints), (np.uint8, ints)]  # fmt: skip
+        for dtype, ops in cases:
+            for size in (0, 1, 7, 1001):
+                for op in ops:
+                    ins = np.stack([data(i, (size,), dtype) for i in range(n)])
+                    want = np_ops[op](ins, axis=0).astype(dtype)
+                    dist.all_reduce(ember.ones(1, dtype=ember.from_numpy(ins).dtype), op)  # table
+                    t = ember.from_numpy(data(r, (size,), dtype))
+                    assert pg.gate.all_reduce(t, op) == 0, (dtype, size, op)  # the C++ path ran
+                    np.testing.assert_allclose(t.numpy(), want, rtol=1e-6)
+                    handle, pg.handle, pg.checks = pg.handle, None, True  # mpi4py's path
+                    try:
+                        u = ember.from_numpy(data(r, (size,), dtype))
+                        dist.all_reduce(u, op)
+                    finally:
+                        pg.handle, pg.checks = handle, False
+                    np.testing.assert_array_equal(u.numpy(), t.numpy())
+        for op, want in ((R.SUM, [True, n == 1]), (R.MIN, [n == 1, n == 1])):
+            b = ember.from_numpy(np.array([r == 0, r == 0 and n == 1]))
+            dist.all_reduce(b, op)
+            assert pg.gate.all_reduce(ember.from_numpy(np.array([True])), op) == 0
+            assert b.tolist() == want, (op, b.tolist())
+        # not taken by the C++ path: the Python path handles or rejects these
+        nc = ember.ones(4, 3).t()
+        assert pg.gate.all_reduce(nc, R.SUM) == -1
+        assert pg.gate.all_reduce(np.ones(3, np.float32), R.SUM) == -1
+        assert pg.gate.all_reduce(ember.ones(3, dtype=ember.float16), R.SUM) == -1
+        expect_raises(
+            ValueError, ["all_reduce", "contiguous", "[3, 4]"], lambda: dist.all_reduce(nc)
+        )
+        expect_raises(TypeError, ["all_reduce", "ndarray"], lambda: dist.all_reduce(np.ones(3)))
+        expect_raises(
+            ValueError, ["AVG", "int64"], lambda: dist.all_reduce(ember.ones(2).long(), R.AVG)
+        )
+        expect_raises(ValueError, ["_mpi_allreduce", "contiguous"],
+                      lambda: ember._C._mpi_allreduce(nc, 0, 0, pg.handle))  # fmt: skip
+        # a synchronous call after an async one waits for it (submission order)
+        a, s = ember.ones(1 << 16) * (r + 1), ember.ones(3) * (r + 1)
+        w = dist.all_reduce(a, async_op=True)
+        dist.all_reduce(s)
+        assert w.is_completed() and s.tolist() == [n * (n + 1) / 2] * 3
+        assert a.tolist() == [n * (n + 1) / 2] * (1 << 16)
+
     @check("broadcast")
     def _():
         for src in range(n):

@@ -1,8 +1,10 @@
 #pragma once
 // Kernel signatures, shared by every backend. Ops have already checked arguments, broadcast
 // inputs to the output shape (stride-0 views) and cast them to the compute dtype.
+#include "backend/params.h"
 #include "backend/registry.h"
-#include "ops/ops.h"
+#include "core/scalar.h"
+#include "core/tensor.h"
 
 namespace ember {
 

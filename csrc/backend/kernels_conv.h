@@ -4,8 +4,8 @@
 // (zero outside x). Ho/Wo are explicit: "same" padding with an even kernel (extra padding on the
 // bottom/right only) and conv_transpose's output_padding only change them. The other two slots
 // are this map's adjoints: grad_input (= conv_transpose) and grad_weight.
-#include "backend/cpu/conv.h"  // ConvGeom (plain data, shared with the per-ISA kernels)
 #include "backend/kernels.h"
+#include "backend/params.h"  // ConvGeom
 
 namespace ember {
 

@@ -46,6 +46,7 @@ void init_rnn(nb::module_& m);  // rnn.cpp (fused recurrent cells, multinomial)
 void init_attention(nb::module_& m);  // attention.cpp
 void init_device(nb::module_& m);  // device.cpp (transfers, synchronize, Metal queries)
 void init_roofline(nb::module_& m);  // roofline.cpp (private bench probes)
+void init_mpi(nb::module_& m);  // mpi.cpp (ember.distributed's C++ MPI calls)
 
 }  // namespace ember::py
 

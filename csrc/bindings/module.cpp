@@ -158,4 +158,5 @@ NB_MODULE(_C, m) {
   init_device(m);
   init_roofline(m);
   init_compile(m);
+  init_mpi(m);
 }

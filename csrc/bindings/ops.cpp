@@ -51,20 +51,14 @@ struct UnaryEntry {
   bool inplace;
 };
 
+// every op the lists in backend/params.h mark kBind (null names: not bound), then aliases
+using namespace op_flags;
+#define EMBER_BIND_ENTRY_(Enum, e, name, flags) {((flags) & kBind) ? name : nullptr, Enum::e, !((flags) & kNoInplace)},
+#define EMBER_BIND_UNARY_(e, name, flags) EMBER_BIND_ENTRY_(UnaryOp, e, name, flags)
+#define EMBER_BIND_BINARY_(e, name, flags) EMBER_BIND_ENTRY_(BinaryOp, e, name, flags)
 const UnaryEntry kUnary[] = {
-    {"neg", UnaryOp::Neg, true},          {"negative", UnaryOp::Neg, true},     {"abs", UnaryOp::Abs, true},
-    {"absolute", UnaryOp::Abs, true},     {"sign", UnaryOp::Sign, true},        {"reciprocal", UnaryOp::Reciprocal, true},
-    {"exp", UnaryOp::Exp, true},          {"exp2", UnaryOp::Exp2, true},        {"log", UnaryOp::Log, true},
-    {"log2", UnaryOp::Log2, true},        {"log1p", UnaryOp::Log1p, true},      {"expm1", UnaryOp::Expm1, true},
-    {"sqrt", UnaryOp::Sqrt, true},        {"rsqrt", UnaryOp::Rsqrt, true},      {"square", UnaryOp::Square, true},
-    {"sin", UnaryOp::Sin, true},          {"cos", UnaryOp::Cos, true},          {"tan", UnaryOp::Tan, true},
-    {"tanh", UnaryOp::Tanh, true},        {"sigmoid", UnaryOp::Sigmoid, true},  {"erf", UnaryOp::Erf, true},
-    {"floor", UnaryOp::Floor, true},      {"ceil", UnaryOp::Ceil, true},        {"trunc", UnaryOp::Trunc, true},
-    {"fix", UnaryOp::Trunc, true},        {"relu", UnaryOp::Relu, true},        {"silu", UnaryOp::Silu, false},
-    {"mish", UnaryOp::Mish, false},       {"logical_not", UnaryOp::LogicalNot, true},
-    {"bitwise_not", UnaryOp::BitNot, true}, {"isnan", UnaryOp::IsNan, false},  {"isinf", UnaryOp::IsInf, false},
-    {"isfinite", UnaryOp::IsFinite, false}, {"isposinf", UnaryOp::IsPosInf, false},
-    {"isneginf", UnaryOp::IsNegInf, false},
+    EMBER_UNARY_OPS(EMBER_BIND_UNARY_)
+    {"negative", UnaryOp::Neg, true}, {"absolute", UnaryOp::Abs, true}, {"fix", UnaryOp::Trunc, true},
 };
 
 struct BinaryEntry {
@@ -74,18 +68,12 @@ struct BinaryEntry {
 };
 
 const BinaryEntry kBinary[] = {
-    {"mul", BinaryOp::Mul, true},          {"multiply", BinaryOp::Mul, true},     {"true_divide", BinaryOp::Div, true},
-    {"floor_divide", BinaryOp::FloorDiv, true}, {"remainder", BinaryOp::Remainder, true},
-    {"pow", BinaryOp::Pow, true},          {"maximum", BinaryOp::Maximum, false}, {"minimum", BinaryOp::Minimum, false},
-    {"atan2", BinaryOp::Atan2, true},      {"fmod", BinaryOp::Fmod, true},       {"fmax", BinaryOp::Fmax, false},
-    {"fmin", BinaryOp::Fmin, false},      {"eq", BinaryOp::Eq, true},            {"ne", BinaryOp::Ne, true},
-    {"not_equal", BinaryOp::Ne, true},     {"lt", BinaryOp::Lt, true},            {"less", BinaryOp::Lt, true},
-    {"le", BinaryOp::Le, true},            {"less_equal", BinaryOp::Le, true},    {"gt", BinaryOp::Gt, true},
-    {"greater", BinaryOp::Gt, true},       {"ge", BinaryOp::Ge, true},            {"greater_equal", BinaryOp::Ge, true},
-    {"logical_and", BinaryOp::LogicalAnd, true}, {"logical_or", BinaryOp::LogicalOr, true},
-    {"logical_xor", BinaryOp::LogicalXor, true}, {"bitwise_and", BinaryOp::BitAnd, true},
-    {"bitwise_or", BinaryOp::BitOr, true}, {"bitwise_xor", BinaryOp::BitXor, true},
+    EMBER_BINARY_OPS(EMBER_BIND_BINARY_)
+    {"multiply", BinaryOp::Mul, true},      {"true_divide", BinaryOp::Div, true}, {"not_equal", BinaryOp::Ne, true},
+    {"less", BinaryOp::Lt, true},           {"less_equal", BinaryOp::Le, true},   {"greater", BinaryOp::Gt, true},
+    {"greater_equal", BinaryOp::Ge, true},
 };
+#undef EMBER_BIND_ENTRY_
 
 Tensor div_mode(const Tensor& a, const Tensor& b, std::optional<std::string> mode) {
   if (!mode) return binary(BinaryOp::Div, a, b);
@@ -106,6 +94,7 @@ Tensor div_mode(const Tensor& a, const Tensor& b, std::optional<std::string> mod
 void init_ops(nb::module_& m) {
   // ---- unary
   for (const auto& e : kUnary) {
+    if (!e.name) continue;
     UnaryOp op = e.op;
     both(m, e.name, [op](const Tensor& x) { return unary(op, x); });
     if (e.inplace) {
@@ -196,6 +185,7 @@ void init_ops(nb::module_& m) {
   method("div_", [](Tensor& a, Scalar b) -> Tensor& { return binary_(BinaryOp::Div, a, b); }, "other"_a,
          nb::rv_policy::reference);
   for (const auto& e : kBinary) {
+    if (!e.name) continue;
     BinaryOp op = e.op;
     m.def(e.name, [op](const Tensor& a, const Tensor& b) { return binary(op, a, b); }, "input"_a, "other"_a);
     m.def(e.name, [op](const Tensor& a, Scalar b) { return binary(op, a, b); }, "input"_a, "other"_a);

@@ -4,7 +4,7 @@
 //   _C._winograd3x3_applicable(N, C, H, W, K, ph, pw) -> bool
 //   _C._winograd3x3_set_enabled(on) -> previous setting (conv2d's use of Winograd)
 // Tensors are float32 CPU (made contiguous here); no autograd is recorded.
-#include "backend/cpu/winograd.h"
+#include "backend/kernels_winograd.h"
 #include "bindings/common.h"
 
 namespace ember::py {
@@ -53,9 +53,7 @@ Tensor wino_forward(const Tensor& x_, const Tensor& w_, std::optional<Tensor> bi
     bias = contiguous(*bias_);
   }
   Tensor y = empty({xs[0], K, xs[2] + 2 * ph - 2, xs[3] + 2 * pw - 2}, Dtype::Float32);
-  nb::gil_scoped_release nogil;
-  cpu::winograd3x3_forward(x.data<float>(), w.data<float>(), bias.defined() ? bias.data<float>() : nullptr,
-                           y.data<float>(), xs[0], xs[1], xs[2], xs[3], K, ph, pw);
+  kernel::winograd3x3_forward(Device::CPU)(y, x, w, bias, ph, pw);
   return y;
 }
 
@@ -70,9 +68,7 @@ Tensor wino_grad_weight(const Tensor& x_, const Tensor& dy_, nb::handle padding)
   EMBER_CHECK(dy.shape() == want, op, ": grad_output ", dy.shape(), " does not match input ", xs, " (expected ",
               want, ")");
   Tensor dw = empty({K, xs[1], 3, 3}, Dtype::Float32);
-  nb::gil_scoped_release nogil;
-  cpu::winograd3x3_grad_weight(x.data<float>(), dy.data<float>(), dw.data<float>(), xs[0], xs[1], xs[2], xs[3], K,
-                               ph, pw);
+  kernel::winograd3x3_grad_weight(Device::CPU)(dw, x, dy, ph, pw);
   return dw;
 }
 
@@ -83,7 +79,11 @@ void init_winograd(nb::module_& m) {
         "padding"_a = 0, "Winograd F(4x4, 3x3) conv2d forward (stride 1), for tests and benchmarks.");
   m.def("_winograd3x3_grad_weight", &wino_grad_weight, "input"_a, "grad_output"_a, "padding"_a = 0,
         "Weight gradient of the Winograd conv2d, for tests and benchmarks.");
-  m.def("_winograd3x3_applicable", &cpu::winograd3x3_applicable, "N"_a, "C"_a, "H"_a, "W"_a, "K"_a, "ph"_a, "pw"_a,
+  m.def("_winograd3x3_applicable",
+        [](int64_t N, int64_t C, int64_t H, int64_t W, int64_t K, int64_t ph, int64_t pw) {
+          return kernel::winograd3x3_applicable(Device::CPU)(N, C, H, W, K, ph, pw);
+        },
+        "N"_a, "C"_a, "H"_a, "W"_a, "K"_a, "ph"_a, "pw"_a,
         "Whether conv2d uses the Winograd kernels for this problem.");
   m.def("_winograd3x3_set_enabled", &cpu::winograd3x3_set_enabled, "on"_a,
         "Lets conv2d pick Winograd (True, the default) or never; returns the previous setting.");

@@ -14,43 +14,24 @@
 #include "compile/graph.h"
 #include "ops/ops.h"
 
-// Block ops of the fused loop, compiled per ISA like the eager kernels (backend/cpu/fused_*),
-// so the same formulas round the same way.
-#define EMBER_DECLARE_FUSED(ns)                                                          \
-  namespace ember::cpu::ns {                                                                    \
-  void fused_unary(ember::UnaryOp op, float* o, const float* x, int64_t n, float p0);           \
-  void fused_binary(ember::BinaryOp op, float* o, const float* a, const float* b, int64_t n);   \
-  }
-EMBER_DECLARE_FUSED(base)
-#if defined(__x86_64__) || defined(_M_X64)
-EMBER_DECLARE_FUSED(avx2)
-EMBER_DECLARE_FUSED(avx512)
-#define EMBER_FUSED_PICK(fn) \
-  (ember::cpu::cpu_isa() == ember::cpu::Isa::Avx512 ? &ember::cpu::avx512::fn : ember::cpu::cpu_isa() == ember::cpu::Isa::Avx2 ? &ember::cpu::avx2::fn : &ember::cpu::base::fn)
-#else
-#define EMBER_FUSED_PICK(fn) (&ember::cpu::base::fn)
-#endif
+// Block ops of the fused loop, compiled per ISA like the eager kernels (cmake/isa.cmake builds
+// backend/cpu/fused_impl.h once per ISA), so the same formulas round the same way.
+namespace ember::cpu {
+EMBER_ISA_DECLARE(void fused_unary(ember::UnaryOp op, float* o, const float* x, int64_t n, float p0);
+                  void fused_binary(ember::BinaryOp op, float* o, const float* a, const float* b, int64_t n);)
+}  // namespace ember::cpu
 namespace ember::compile {
 
 namespace {
 
 constexpr int64_t kBlock = 512;
 
+// names from the op lists (backend/params.h)
 const char* unary_name(int code) {
-  static const char* names[] = {
-      "neg", "abs", "sign", "reciprocal", "exp", "exp2", "log", "log2", "log1p", "expm1", "sqrt", "rsqrt",
-      "square", "sin", "cos", "tan", "tanh", "sigmoid", "erf", "floor", "ceil", "round", "trunc", "relu",
-      "silu", "mish", "gelu", "gelu_tanh", "leaky_relu", "elu", "softplus", "hardtanh", "clamp_min",
-      "clamp_max", "clamp", "nan_to_num", "pow", "rpow", "logical_not", "bitwise_not", "isnan", "isinf",
-      "isfinite", "isposinf", "isneginf"};
-  return code >= 0 && code < int(std::size(names)) ? names[code] : "unary";
+  return code >= 0 && code < int(std::size(op_tables::kUnaryNames)) ? op_tables::kUnaryNames[code] : "unary";
 }
 const char* binary_name(int code) {
-  static const char* names[] = {"add", "sub", "mul", "div", "floor_divide", "remainder", "pow", "maximum",
-                                "minimum", "atan2", "fmod", "fmax", "fmin", "eq", "ne", "lt", "le", "gt",
-                                "ge", "logical_and", "logical_or", "logical_xor", "bitwise_and",
-                                "bitwise_or", "bitwise_xor"};
-  return code >= 0 && code < int(std::size(names)) ? names[code] : "binary";
+  return code >= 0 && code < int(std::size(op_tables::kBinaryNames)) ? op_tables::kBinaryNames[code] : "binary";
 }
 
 bool fusable_unary(UnaryOp op) {
@@ -67,8 +48,8 @@ bool fusable_binary(BinaryOp op) {
   return op == BinaryOp::Add || op == BinaryOp::Sub || op == BinaryOp::Mul || op == BinaryOp::Div;
 }
 
-const auto apply_unary = EMBER_FUSED_PICK(fused_unary);
-const auto apply_binary = EMBER_FUSED_PICK(fused_binary);
+const auto apply_unary = [] { using namespace cpu; return EMBER_ISA_PICK(fused_unary); }();
+const auto apply_binary = [] { using namespace cpu; return EMBER_ISA_PICK(fused_binary); }();
 
 // One instruction of a fused chain; registers hold kBlock floats each.
 struct Instr {

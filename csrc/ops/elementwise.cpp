@@ -13,23 +13,12 @@ using autograd::record;
 
 namespace {
 
-const char* binary_name(BinaryOp op) {
-  static const char* names[] = {"add", "sub", "mul", "div", "floor_divide", "remainder", "pow", "maximum", "minimum",
-                                "atan2", "fmod", "fmax", "fmin", "eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or",
-                                "logical_xor", "bitwise_and", "bitwise_or", "bitwise_xor"};
-  return names[int(op)];
-}
-const char* unary_name(UnaryOp op) {
-  static const char* names[] = {
-      "neg", "abs", "sign", "reciprocal", "exp", "exp2", "log", "log2", "log1p", "expm1", "sqrt", "rsqrt", "square",
-      "sin", "cos", "tan", "tanh", "sigmoid", "erf", "floor", "ceil", "round", "trunc", "relu", "silu", "mish",
-      "gelu", "gelu", "leaky_relu", "elu", "softplus", "hardtanh", "clamp_min", "clamp_max", "clamp", "nan_to_num",
-      "pow", "pow", "logical_not", "bitwise_not", "isnan", "isinf", "isfinite", "isposinf", "isneginf"};
-  return names[int(op)];
-}
+const char* binary_name(BinaryOp op) { return op_tables::kBinaryNames[int(op)]; }
+const char* unary_name(UnaryOp op) { return op_tables::kUnaryNames[int(op)]; }
+bool unary_has(UnaryOp op, uint8_t flag) { return op_tables::kUnaryFlags[int(op)] & flag; }
 
-bool is_comparison(BinaryOp op) { return op >= BinaryOp::Eq && op <= BinaryOp::LogicalXor; }
-bool is_bitwise(BinaryOp op) { return op >= BinaryOp::BitAnd; }
+bool is_comparison(BinaryOp op) { return op_tables::kBinaryFlags[int(op)] & op_flags::kCompare; }
+bool is_bitwise(BinaryOp op) { return op_tables::kBinaryFlags[int(op)] & op_flags::kBitwise; }
 
 // Cast/expand without recording autograd (the op records its own node on the originals).
 Tensor raw_cast(const Tensor& t, Dtype d) {
@@ -54,18 +43,8 @@ bool can_cast(Dtype from, Dtype to) {
   return true;
 }
 
-bool unary_needs_float(UnaryOp op) {
-  switch (op) {
-    case UnaryOp::Reciprocal: case UnaryOp::Exp: case UnaryOp::Exp2: case UnaryOp::Log: case UnaryOp::Log2:
-    case UnaryOp::Log1p: case UnaryOp::Expm1: case UnaryOp::Sqrt: case UnaryOp::Rsqrt: case UnaryOp::Sin:
-    case UnaryOp::Cos: case UnaryOp::Tan: case UnaryOp::Tanh: case UnaryOp::Sigmoid: case UnaryOp::Erf:
-    case UnaryOp::Silu: case UnaryOp::Mish: case UnaryOp::GeluErf: case UnaryOp::GeluTanh: case UnaryOp::LeakyRelu:
-    case UnaryOp::Elu: case UnaryOp::Softplus:
-      return true;
-    default: return false;
-  }
-}
-bool unary_is_predicate(UnaryOp op) { return op >= UnaryOp::LogicalNot && op != UnaryOp::BitNot; }
+bool unary_needs_float(UnaryOp op) { return unary_has(op, op_flags::kFloat); }
+bool unary_is_predicate(UnaryOp op) { return unary_has(op, op_flags::kPredicate); }
 
 void record_binary(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out) {
   using autograd::BackwardFn;
@@ -517,9 +496,7 @@ Tensor unary(UnaryOp op, const Tensor& x, double p0, double p1, double p2) {
     EMBER_TYPE_ERROR("neg: negation, the `-` operator, on a bool tensor is not supported; use `~` or logical_not()");
   if (op == UnaryOp::BitNot && is_floating(dt))
     EMBER_TYPE_ERROR("bitwise_not: not supported for floating point tensors (", dtype_name(dt), ")");
-  bool activation = op == UnaryOp::Silu || op == UnaryOp::Mish || op == UnaryOp::GeluErf || op == UnaryOp::GeluTanh ||
-                    op == UnaryOp::LeakyRelu || op == UnaryOp::Elu || op == UnaryOp::Softplus;
-  if (activation && !is_floating(dt))
+  if (unary_has(op, op_flags::kActivation) && !is_floating(dt))
     EMBER_TYPE_ERROR(name, ": expected a floating point tensor, got ", dtype_name(dt));
   Dtype compute = unary_needs_float(op) && !is_floating(dt) ? default_dtype() : dt;
   if (op == UnaryOp::Square && dt == Dtype::Bool) compute = Dtype::Int64;  // PyTorch: bool * bool promotes

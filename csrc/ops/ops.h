@@ -6,6 +6,7 @@
 #include <utility>
 #include <vector>
 
+#include "backend/params.h"
 #include "core/tensor.h"
 
 namespace ember {
@@ -52,18 +53,7 @@ Tensor diagonal(const Tensor& x, int64_t offset = 0, int64_t dim1 = 0, int64_t d
 Tensor sum_to(const Tensor& g, const Shape& shape);  // sum broadcast dims back to `shape`
 
 // ---- elementwise (elementwise.cpp)
-enum class BinaryOp : uint8_t {
-  Add, Sub, Mul, Div, FloorDiv, Remainder, Pow, Maximum, Minimum, Atan2, Fmod, Fmax, Fmin,
-  Eq, Ne, Lt, Le, Gt, Ge, LogicalAnd, LogicalOr, LogicalXor, BitAnd, BitOr, BitXor,
-};
-enum class UnaryOp : uint8_t {
-  Neg, Abs, Sign, Reciprocal, Exp, Exp2, Log, Log2, Log1p, Expm1, Sqrt, Rsqrt, Square,
-  Sin, Cos, Tan, Tanh, Sigmoid, Erf, Floor, Ceil, Round, Trunc, Relu, Silu, Mish, GeluErf,
-  GeluTanh, LeakyRelu /*p0 slope*/, Elu /*p0 alpha*/, Softplus /*p0 beta, p1 threshold*/,
-  Hardtanh /*p0 lo, p1 hi*/, ClampMin /*p0*/, ClampMax /*p0*/, Clamp /*p0 lo, p1 hi*/,
-  NanToNum /*p0 nan, p1 posinf, p2 neginf*/, PowScalar /*x ** p0*/, RPowScalar /*p0 ** x*/,
-  LogicalNot, BitNot, IsNan, IsInf, IsFinite, IsPosInf, IsNegInf,
-};
+// BinaryOp, UnaryOp: generated from the op lists in backend/params.h
 Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b);
 Tensor binary(BinaryOp op, const Tensor& a, const Scalar& b);
 Tensor binary(BinaryOp op, const Scalar& a, const Tensor& b);

@@ -1,4 +1,4 @@
-// Flash attention CPU kernels, compiled once per ISA (attention_isa_*.cpp set EMBER_ISA_NS);
+// Flash attention CPU kernels, compiled once per ISA (cmake/isa.cmake sets EMBER_ISA_NS);
 // attention.cpp registers the best. Scores are made a tile at a time with the GEMM engine
 // (one thread per tile), softmaxed online (running max and sum per query row) and multiplied
 // into V, so no [L, S] buffer ever exists. Forward tasks: (batch, head, query block). Backward

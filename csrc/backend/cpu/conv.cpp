@@ -28,17 +28,9 @@ namespace {
 
 template <class T>
 const ConvPrims<T>& prims() {
-  constexpr bool f32 = std::is_same_v<T, float>;
-#if defined(__x86_64__) || defined(_M_X64)
-  switch (cpu_isa()) {
-    case Isa::Avx512:
-      if constexpr (f32) return avx512::conv_prims_f32; else return avx512::conv_prims_f64;
-    case Isa::Avx2:
-      if constexpr (f32) return avx2::conv_prims_f32; else return avx2::conv_prims_f64;
-    default: break;
-  }
-#endif
-  if constexpr (f32) return base::conv_prims_f32; else return base::conv_prims_f64;
+  static const ConvPrims<float>* f32 = EMBER_ISA_PICK(conv_prims_f32);
+  static const ConvPrims<double>* f64 = EMBER_ISA_PICK(conv_prims_f64);
+  if constexpr (std::is_same_v<T, float>) return *f32; else return *f64;
 }
 
 // C[m, n] (= or +=) A[m, k] @ B[k, n] (element strides given; C rows contiguous with stride ldc).

@@ -1,25 +1,11 @@
 #pragma once
-// Convolution geometry and the plane-level CPU primitives compiled once per ISA (conv_impl.h,
-// conv_isa_*.cpp). Plain data and declarations only: this header is included by translation
+// The plane-level CPU convolution primitives compiled once per ISA (conv_impl.h,
+// cmake/isa.cmake). Plain data and declarations only: this header is included by translation
 // units built with different target flags, so it must not define inline functions.
 #include <cstdint>
 
-namespace ember {
-
-// A grouped 2-D convolution
-//   y[n, k, oh, ow] = sum_{c, i, j} w[k, c, i, j] * x[n, g*Cg + c, oh*sh - ph + i*dh, ow*sw - pw + j*dw]
-// (zero outside x, g = k / (K / groups), Cg = C / groups). Ho/Wo are explicit: "same" padding with
-// an even kernel (extra padding at the bottom/right) and conv_transpose's output_padding only
-// change them, so the kernels never need the bottom/right padding.
-struct ConvGeom {
-  int64_t N = 0, C = 0, H = 0, W = 0;                      // input
-  int64_t K = 0, kh = 1, kw = 1;                           // output channels, kernel size
-  int64_t sh = 1, sw = 1, ph = 0, pw = 0, dh = 1, dw = 1;  // stride, top/left padding, dilation
-  int64_t groups = 1;
-  int64_t Ho = 0, Wo = 0;  // output size
-};
-
-}  // namespace ember
+#include "backend/cpu/isa.h"
+#include "backend/params.h"  // ConvGeom
 
 namespace ember::cpu {
 
@@ -40,19 +26,6 @@ struct ConvPrims {
   void (*im2col16)(const ConvGeom& g, const uint16_t* x, int64_t nc, uint16_t* col);
 };
 
-namespace base {
-extern const ConvPrims<float> conv_prims_f32;
-extern const ConvPrims<double> conv_prims_f64;
-}  // namespace base
-#if defined(__x86_64__) || defined(_M_X64)
-namespace avx2 {
-extern const ConvPrims<float> conv_prims_f32;
-extern const ConvPrims<double> conv_prims_f64;
-}  // namespace avx2
-namespace avx512 {
-extern const ConvPrims<float> conv_prims_f32;
-extern const ConvPrims<double> conv_prims_f64;
-}  // namespace avx512
-#endif
+EMBER_ISA_DECLARE(extern const ConvPrims<float> conv_prims_f32; extern const ConvPrims<double> conv_prims_f64;)
 
 }  // namespace ember::cpu

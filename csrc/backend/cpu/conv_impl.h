@@ -1,5 +1,5 @@
 // Plane-level convolution primitives (im2col / col2im and the direct depthwise kernels),
-// compiled once per ISA: conv_isa_*.cpp define EMBER_ISA_NS and include this file. Everything
+// compiled once per ISA: cmake/isa.cmake defines EMBER_ISA_NS and includes this file. Everything
 // has internal linkage (anonymous namespace) and no inline function of a shared header (std
 // containers, std::min) is called, so copies built with different flags are never merged.
 //

@@ -1,5 +1,5 @@
 // CPU elementwise kernels (binary, unary, copy, fill, where). Included once per ISA by the
-// elementwise_isa_*.cpp files, each compiling it with different target flags into its own
+// per-ISA builds of cmake/isa.cmake, each compiling it with different target flags into its own
 // namespace (EMBER_ISA_NS); elementwise.cpp registers the best one for this CPU.
 #include <cmath>
 #include <cstring>
@@ -7,7 +7,7 @@
 
 #include "backend/cpu/loops.h"
 #include "backend/cpu/simd_math.h"
-#include "ops/ops.h"
+#include "backend/params.h"
 
 namespace ember::cpu::EMBER_ISA_NS {
 namespace {

@@ -1,10 +1,10 @@
 // The block operations of ember.compile's fused elementwise loops (compile/fuse.cpp): one
 // float32 op over n contiguous elements, with the eager kernels' formulas
-// (elementwise_impl.h). Included once per ISA by fused_isa_*.cpp.
+// (elementwise_impl.h). Compiled once per ISA by cmake/isa.cmake.
 #include <cmath>
 
 #include "backend/cpu/simd_math.h"
-#include "ops/ops.h"
+#include "backend/params.h"
 
 namespace ember::cpu::EMBER_ISA_NS {
 

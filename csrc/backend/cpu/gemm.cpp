@@ -1,21 +1,18 @@
 // ISA dispatch of the GEMM engine and its `gemm` kernel slot (tensors -> GemmDesc). Engine:
-// gemm_impl.h, compiled per ISA by gemm_isa_*.cpp.
+// gemm_impl.h, compiled per ISA by cmake/isa.cmake.
+#include "backend/cpu/dense.h"
 #include "backend/cpu/gemm.h"
 
 #include "backend/kernels_gemm.h"
 
 namespace ember::cpu {
 
-void gemm_run(const GemmDesc& d, Isa isa) {
-#if defined(__x86_64__) || defined(_M_X64)
-  if (isa == Isa::Avx512) return avx512::gemm_run(d);
-  if (isa == Isa::Avx2) return avx2::gemm_run(d);
-#endif
-  (void)isa;
-  base::gemm_run(d);  // portable C++; NEON on arm64
-}
+void gemm_run(const GemmDesc& d, Isa isa) { EMBER_ISA_SELECT(isa, gemm_run)(d); }  // base: NEON on arm64
 
-void gemm_run(const GemmDesc& d) { gemm_run(d, cpu_isa()); }
+void gemm_run(const GemmDesc& d) {
+  static const auto run = EMBER_ISA_PICK(gemm_run);
+  run(d);
+}
 
 namespace {
 
@@ -39,10 +36,10 @@ void cpu_gemm(const Tensor& out, const Tensor& a, const Tensor& b, const kernel:
   Tensor c = out;
   if (reduced) {
     c = empty({B, M, N}, acc);
-    if (e.beta != 0) copy_kernel_call(c, out);
+    if (e.beta != 0) kernel::copy(Device::CPU)(c, out);
   }
   Tensor bias;
-  if (e.bias.defined()) bias = contiguous(to_dtype(e.bias, acc));
+  if (e.bias.defined()) bias = dense(e.bias, acc);
 
   GemmDesc d;
   d.in = gemm_in(t);
@@ -67,7 +64,7 @@ void cpu_gemm(const Tensor& out, const Tensor& a, const Tensor& b, const kernel:
   d.bias = bias.defined() ? bias.raw_data() : nullptr;
   d.act = GemmAct(e.act);
   gemm_run(d);
-  if (!c.same(out)) copy_kernel_call(out, c);
+  if (!c.same(out)) kernel::copy(Device::CPU)(out, c);
 }
 
 }  // namespace

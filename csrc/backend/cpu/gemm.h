@@ -5,17 +5,18 @@
 // absorbed by packing); C has unit column stride. Inputs are f32, f64, f16 or bf16; C is f32 for
 // f32/f16/bf16 inputs (the caller converts a 16-bit result) and f64 for f64.
 //
-// The engine is compiled once per ISA (gemm_isa_{base,avx2,avx512}.cpp include gemm_impl.h into
-// their own namespace); gemm_run() picks the one for cpu_isa(). This header is plain data only:
+// The engine is compiled once per ISA (cmake/isa.cmake builds gemm_impl.h into one namespace
+// per ISA); gemm_run() picks the one for cpu_isa(). This header is plain data only:
 // it is included by those translation units, so it must not define inline functions.
 #include <cstdint>
 
 #include "backend/cpu/isa.h"
+#include "backend/params.h"  // GemmIn, GemmAct
 
 namespace ember::cpu {
 
-enum class GemmIn : uint8_t { F32, F64, F16, BF16 };
-enum class GemmAct : uint8_t { None, Relu, Gelu, GeluTanh };
+using ember::GemmAct;
+using ember::GemmIn;
 
 struct GemmDesc {
   GemmIn in = GemmIn::F32;  // dtype of A and B; C is double for F64, float otherwise
@@ -33,11 +34,7 @@ struct GemmDesc {
 };
 
 // One entry point per compiled ISA (defined in gemm_impl.h).
-namespace base { void gemm_run(const GemmDesc& d); }
-#if defined(__x86_64__) || defined(_M_X64)
-namespace avx2 { void gemm_run(const GemmDesc& d); }
-namespace avx512 { void gemm_run(const GemmDesc& d); }
-#endif
+EMBER_ISA_DECLARE(void gemm_run(const GemmDesc& d);)
 
 // Runs on the engine compiled for `isa` (lowered to what this build and CPU have).
 void gemm_run(const GemmDesc& d, Isa isa);

@@ -1,4 +1,4 @@
-// The GEMM engine, compiled once per ISA: gemm_isa_*.cpp define EMBER_ISA_NS and include this
+// The GEMM engine, compiled once per ISA: cmake/isa.cmake defines EMBER_ISA_NS and includes this
 // file, so each copy is built with its own target flags. Everything below lives in
 // ember::cpu::EMBER_ISA_NS (helpers in an anonymous namespace inside it) and no inline function
 // from a shared header is called: copies built with different flags must never be merged by the

@@ -1,5 +1,5 @@
 // layer_norm / rms_norm CPU kernels over rows of x [R, N], compiled once per ISA
-// (layer_norm_isa_*.cpp set EMBER_ISA_NS); layer_norm.cpp registers the best. Rows are spread
+// (cmake/isa.cmake sets EMBER_ISA_NS); layer_norm.cpp registers the best. Rows are spread
 // over the thread pool; a row (a few KB) stays in L1 between its statistics and output passes.
 // The backward reduces weight/bias gradients into a fixed number of row-chunk partials, summed
 // in chunk order (deterministic for a given thread count up to 16).

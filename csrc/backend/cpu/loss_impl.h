@@ -1,5 +1,5 @@
 // Fused cross entropy CPU kernels over rows of logits [R, V], compiled once per ISA
-// (loss_isa_*.cpp set EMBER_ISA_NS); loss.cpp registers the best. Forward: one max pass and one
+// (cmake/isa.cmake sets EMBER_ISA_NS); loss.cpp registers the best. Forward: one max pass and one
 // exp-sum pass per row (a row of a 50k vocabulary stays in L2); backward: one pass writing
 // softmax - target. Rows are spread over the thread pool.
 #pragma once

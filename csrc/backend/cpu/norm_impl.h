@@ -1,4 +1,4 @@
-// Batch norm CPU kernels, compiled once per ISA (norm_isa_*.cpp set EMBER_ISA_NS); norm.cpp
+// Batch norm CPU kernels, compiled once per ISA (cmake/isa.cmake sets EMBER_ISA_NS); norm.cpp
 // registers the best. x is [N, C, S]: channel c is N runs of S contiguous elements.
 //  - long runs (S >= kShortRun): runs are visited in memory order (a per-channel sweep would
 //    jump a page per run and defeat the prefetcher), in a fixed number of tasks that each keep

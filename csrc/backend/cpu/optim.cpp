@@ -14,18 +14,10 @@
 
 namespace ember::cpu {
 
-#define EMBER_DECLARE_OPTIM_ISA(ns) \
-  namespace ns {                    \
-  void optim_fns(OptimFns<float>& f32, OptimFns<double>& f64); \
-  }
-EMBER_DECLARE_OPTIM_ISA(base)
+EMBER_ISA_DECLARE(void optim_fns(OptimFns<float>& f32, OptimFns<double>& f64);)
 namespace base {
 void optim_fns_half(OptimFns<Half>& f16, OptimFns<BFloat16>& bf16);
 }
-#if defined(__x86_64__) || defined(_M_X64)
-EMBER_DECLARE_OPTIM_ISA(avx2)
-EMBER_DECLARE_OPTIM_ISA(avx512)
-#endif
 
 namespace {
 
@@ -35,13 +27,7 @@ struct Tables {
   OptimFns<Half> f16;
   OptimFns<BFloat16> bf16;
   Tables() {
-#if defined(__x86_64__) || defined(_M_X64)
-    if (cpu_isa() == Isa::Avx512) avx512::optim_fns(f32, f64);
-    else if (cpu_isa() == Isa::Avx2) avx2::optim_fns(f32, f64);
-    else base::optim_fns(f32, f64);
-#else
-    base::optim_fns(f32, f64);
-#endif
+    EMBER_ISA_PICK(optim_fns)(f32, f64);
     base::optim_fns_half(f16, bf16);
   }
 };

@@ -1,4 +1,4 @@
-// The inner loops of the fused optimizer kernels, compiled once per ISA (optim_isa_*.cpp set
+// The inner loops of the fused optimizer kernels, compiled once per ISA (cmake/isa.cmake sets
 // EMBER_ISA_NS) so the updates run on full-width vectors (sqrt and two divisions per element
 // make Adam compute-bound on SSE2). Everything here lives in the ISA namespace and calls no
 // shared inline code, so no AVX-512 instantiation can leak into the portable path.
@@ -233,7 +233,7 @@ void optim_fns(OptimFns<float>& f32, OptimFns<double>& f64) {
 
 }  // namespace ember::cpu::EMBER_ISA_NS
 
-#ifdef EMBER_OPTIM_HALF
+#ifdef EMBER_ISA_BASE
 namespace ember::cpu::EMBER_ISA_NS {
 // 16-bit storage, float math (portable build only: the conversions are shared inline code)
 void optim_fns_half(OptimFns<Half>& f16, OptimFns<BFloat16>& bf16) {

@@ -15,13 +15,7 @@ namespace {
 
 PoolTables make_tables() {
   PoolTables t{};
-#if defined(__x86_64__) || defined(_M_X64)
-  if (cpu_isa() == Isa::Avx512) avx512::pool_fns(t);
-  else if (cpu_isa() == Isa::Avx2) avx2::pool_fns(t);
-  else base::pool_fns(t);
-#else
-  base::pool_fns(t);
-#endif
+  EMBER_ISA_PICK(pool_fns)(t);
   return t;
 }
 

@@ -1,4 +1,4 @@
-// Pooling plane loops, compiled once per ISA: pool_isa_*.cpp define EMBER_ISA_NS and include
+// Pooling plane loops, compiled once per ISA: cmake/isa.cmake defines EMBER_ISA_NS and includes
 // this file. Everything has internal linkage and no inline function of a shared header (std
 // containers, std::max) is called, so copies built with different flags are never merged.
 //

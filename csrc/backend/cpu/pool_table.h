@@ -4,6 +4,8 @@
 // the threading over planes. Plain data only: no std container crosses into the ISA code.
 #include <cstdint>
 
+#include "backend/cpu/isa.h"
+
 namespace ember::cpu {
 
 // A PoolAxis (kernels_pool.h) seen through raw pointers.
@@ -36,14 +38,6 @@ struct PoolTables {
   PoolPlaneFns<uint8_t> u8;
 };
 
-#define EMBER_DECLARE_POOL_ISA(ns) \
-  namespace ns {                   \
-  void pool_fns(PoolTables& t);    \
-  }
-EMBER_DECLARE_POOL_ISA(base)
-#if defined(__x86_64__) || defined(_M_X64)
-EMBER_DECLARE_POOL_ISA(avx2)
-EMBER_DECLARE_POOL_ISA(avx512)
-#endif
+EMBER_ISA_DECLARE(void pool_fns(PoolTables& t);)
 
 }  // namespace ember::cpu

@@ -2,6 +2,7 @@
 // x arrives as [outer..., reduced...]; when the reduced block is contiguous each output is a
 // row reduction with several independent accumulators (so it vectorizes without fast-math);
 // when the kept block is contiguous instead, rows are accumulated column-wise.
+#include "backend/cpu/dense.h"
 #include "backend/cpu/loops.h"
 #include "backend/cpu/simd.h"
 #include "backend/cpu/simd_math.h"
@@ -231,7 +232,7 @@ void reduce_kernel(ReduceOp op, const Tensor& out, const Tensor& idx, const Tens
       expect *= x.shape()[d];
     }
   }
-  if (!rows_contig) x = contiguous(xin);
+  if (!rows_contig) x = dense(xin, xin.dtype());
   // offset of each outer row
   Shape oshape(x.shape().begin(), x.shape().begin() + nouter), ostr(x.strides().begin(), x.strides().begin() + nouter);
   dispatch_all(x.dtype(), [&]<class T>() {

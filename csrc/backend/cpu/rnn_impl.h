@@ -1,4 +1,4 @@
-// CPU kernels of the fused LSTM / GRU cells, compiled once per ISA (rnn_isa_*.cpp set
+// CPU kernels of the fused LSTM / GRU cells, compiled once per ISA (cmake/isa.cmake sets
 // EMBER_ISA_NS; rnn.cpp registers the best): one pass over each batch row, math in the
 // accumulation type. Rows are plain functions of restrict pointers and a by-value H, and the
 // polynomial exp/tanh of simd_math.h have no calls, so the inner loops vectorize.

@@ -1,27 +1,21 @@
 // Winograd 3x3 convolution: ISA dispatch and the applicability rule. Kernels: winograd_impl.h,
-// compiled per ISA by winograd_isa_*.cpp.
+// compiled per ISA by cmake/isa.cmake.
 #include "backend/cpu/winograd.h"
 
 #include <atomic>
 
 #include "backend/cpu/isa.h"
+#include "backend/kernels_winograd.h"
 
 namespace ember::cpu {
 
 // One entry point pair per compiled ISA (defined in winograd_impl.h).
-#define EMBER_WINOGRAD_DECLARE(ns)                                                                              \
-  namespace ns {                                                                                                \
-  void winograd_forward(const float* x, const float* w, const float* bias, float* y, int64_t N, int64_t C,      \
-                        int64_t H, int64_t W, int64_t K, int64_t ph, int64_t pw);                               \
-  void winograd_grad_weight(const float* x, const float* dy, float* dw, int64_t N, int64_t C, int64_t H,        \
-                            int64_t W, int64_t K, int64_t ph, int64_t pw);                                      \
-  }
-EMBER_WINOGRAD_DECLARE(base)
-#if defined(__x86_64__) || defined(_M_X64)
-EMBER_WINOGRAD_DECLARE(avx2)
-EMBER_WINOGRAD_DECLARE(avx512)
-#endif
-#undef EMBER_WINOGRAD_DECLARE
+EMBER_ISA_DECLARE(
+  void winograd_forward(const float* x, const float* w, const float* bias, float* y, int64_t N, int64_t C,
+                        int64_t H, int64_t W, int64_t K, int64_t ph, int64_t pw);
+  void winograd_grad_weight(const float* x, const float* dy, float* dw, int64_t N, int64_t C, int64_t H,
+                            int64_t W, int64_t K, int64_t ph, int64_t pw);
+)
 
 namespace {
 std::atomic<bool> g_enabled{true};
@@ -56,22 +50,38 @@ bool winograd3x3_grad_weight_applicable(int64_t N, int64_t C, int64_t H, int64_t
 
 void winograd3x3_forward(const float* x, const float* w, const float* bias, float* y, int64_t N, int64_t C,
                          int64_t H, int64_t W, int64_t K, int64_t ph, int64_t pw) {
-#if defined(__x86_64__) || defined(_M_X64)
-  const Isa isa = cpu_isa();
-  if (isa == Isa::Avx512) return avx512::winograd_forward(x, w, bias, y, N, C, H, W, K, ph, pw);
-  if (isa == Isa::Avx2) return avx2::winograd_forward(x, w, bias, y, N, C, H, W, K, ph, pw);
-#endif
-  base::winograd_forward(x, w, bias, y, N, C, H, W, K, ph, pw);
+  static const auto run = EMBER_ISA_PICK(winograd_forward);
+  run(x, w, bias, y, N, C, H, W, K, ph, pw);
 }
 
 void winograd3x3_grad_weight(const float* x, const float* dy, float* dw, int64_t N, int64_t C, int64_t H,
                              int64_t W, int64_t K, int64_t ph, int64_t pw) {
-#if defined(__x86_64__) || defined(_M_X64)
-  const Isa isa = cpu_isa();
-  if (isa == Isa::Avx512) return avx512::winograd_grad_weight(x, dy, dw, N, C, H, W, K, ph, pw);
-  if (isa == Isa::Avx2) return avx2::winograd_grad_weight(x, dy, dw, N, C, H, W, K, ph, pw);
-#endif
-  base::winograd_grad_weight(x, dy, dw, N, C, H, W, K, ph, pw);
+  static const auto run = EMBER_ISA_PICK(winograd_grad_weight);
+  run(x, dy, dw, N, C, H, W, K, ph, pw);
 }
+
+}  // namespace ember::cpu
+
+// The kernel slots (backend/kernels_winograd.h): tensors -> the pointer entry points above.
+namespace ember::cpu {
+namespace {
+
+void forward_slot(const Tensor& y, const Tensor& x, const Tensor& w, const Tensor& bias, int64_t ph, int64_t pw) {
+  const Shape& s = x.shape();
+  winograd3x3_forward(x.data<float>(), w.data<float>(), bias.defined() ? bias.data<float>() : nullptr,
+                      y.data<float>(), s[0], s[1], s[2], s[3], w.shape()[0], ph, pw);
+}
+
+void grad_weight_slot(const Tensor& dw, const Tensor& x, const Tensor& dy, int64_t ph, int64_t pw) {
+  const Shape& s = x.shape();
+  winograd3x3_grad_weight(x.data<float>(), dy.data<float>(), dw.data<float>(), s[0], s[1], s[2], s[3],
+                          dy.shape()[1], ph, pw);
+}
+
+}  // namespace
+
+EMBER_REGISTER_KERNEL(winograd3x3_forward, CPU, &forward_slot);
+EMBER_REGISTER_KERNEL(winograd3x3_grad_weight, CPU, &grad_weight_slot);
+EMBER_REGISTER_KERNEL(winograd3x3_applicable, CPU, &winograd3x3_applicable);
 
 }  // namespace ember::cpu

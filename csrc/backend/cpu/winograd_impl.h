@@ -1,4 +1,4 @@
-// Winograd F(4x4, 3x3) convolution kernels, compiled once per ISA: winograd_isa_*.cpp define
+// Winograd F(4x4, 3x3) convolution kernels, compiled once per ISA: cmake/isa.cmake defines
 // EMBER_ISA_NS and include this file. Everything lives in ember::cpu::EMBER_ISA_NS with helpers
 // in an anonymous namespace (copies built with different flags must never be merged).
 //

@@ -62,7 +62,9 @@ def _op_entry(name: str, op: ReduceOp, dtype):
         _IN_PLACE, _from_address = MPI.IN_PLACE, MPI.buffer.fromaddress  # for _all_reduce_now
         mtype = {_C.bool: MPI.C_BOOL, _C.uint8: MPI.UINT8_T, _C.int32: MPI.INT32_T,
                  _C.int64: MPI.INT64_T, _C.float32: MPI.FLOAT, _C.float64: MPI.DOUBLE}.get(dtype)  # fmt: skip
-        _OP_CACHE[key] = (mop, mtype, op == ReduceOp.AVG)
+        # the raw handles, for _C._mpi_allreduce (the C++ path)
+        handles = (MPI._handleof(mtype), MPI._handleof(mop)) if mtype is not None else (0, 0)
+        _OP_CACHE[key] = (mop, mtype, op == ReduceOp.AVG, *handles)
     return _OP_CACHE[key]
 
 
@@ -127,11 +129,18 @@ def all_reduce(tensor, op: ReduceOp = ReduceOp.SUM, group=None, async_op: bool =
             ``BOR`` / ``BXOR`` for integers).
         async_op: return a :class:`Work` handle instead of waiting.
     """
-    # Every line up to the MPI call is what a small message pays on top of MPI itself: the
-    # common case (a synchronous call on a plain contiguous CPU tensor, nothing queued) runs
-    # right here, with no closure, NumPy view or per-call string work.
+    # The common case (a synchronous call on a contiguous CPU tensor, nothing queued, no
+    # cross-rank checks) is one C++ call straight into MPI: a small message pays no more Python
+    # than mpi4py's own Allreduce does. It returns -1 where it does not apply.
+    pg = _process_group._pg
+    if pg is not None and not async_op and group is None:
+        err = pg.gate.all_reduce(tensor, op)
+        if err == 0:
+            return None
+        if err > 0:
+            _mpi_failed(tensor, _mpi().Exception(err))
     name = "all_reduce"
-    pg = _process_group._pg or current(name)
+    pg = pg or current(name)
     if group is not None:
         _check_group(name, group)
     t = tensor
@@ -141,6 +150,8 @@ def all_reduce(tensor, op: ReduceOp = ReduceOp.SUM, group=None, async_op: bool =
         entry = _OP_CACHE[op, t.dtype]
     except KeyError:
         entry = _op_entry(name, op, t.dtype)
+    if entry[1] is not None and pg.handle is not None:
+        pg.gate.add_op(op, t.dtype, entry[3], entry[4], entry[2])  # for the next call's C++ path
     if not async_op and entry[1] is not None and pg.claim_inline(name):
         try:
             if pg.checks:
@@ -165,20 +176,27 @@ def all_reduce(tensor, op: ReduceOp = ReduceOp.SUM, group=None, async_op: bool =
 
 def _all_reduce_now(pg, t, entry) -> None:
     """MPI_Allreduce in place on t's own memory (entry: from ``_op_entry``)."""
-    mop, mtype, avg = entry
-    n = t.nbytes
-    if n == 0:
-        return
-    try:
-        # a raw buffer of t's memory: cheaper to make than a NumPy view, and no copy either
-        pg.comm.Allreduce(_IN_PLACE, [_from_address(t.data_ptr(), n), mtype], op=mop)
-    except _mpi().Exception as e:
-        raise RuntimeError(
-            f"all_reduce of {_desc(t)}: {e} (did the ranks pass different shapes or dtypes? "
-            "EMBER_DISTRIBUTED_CHECKS=1 compares them first)"
-        ) from e
-    if avg:
+    if pg.handle is not None:  # C++ straight into MPI: no Python buffer objects
+        err = _C._mpi_allreduce(t, entry[3], entry[4], pg.handle)
+        if err:
+            _mpi_failed(t, _mpi().Exception(err))
+    elif t.nbytes:
+        try:
+            # a raw buffer of t's memory: cheaper to make than a NumPy view, and no copy either
+            pg.comm.Allreduce(
+                _IN_PLACE, [_from_address(t.data_ptr(), t.nbytes), entry[1]], op=entry[0]
+            )
+        except _mpi().Exception as e:
+            _mpi_failed(t, e)
+    if entry[2]:  # AVG
         t.detach().div_(pg.size)
+
+
+def _mpi_failed(t, e):
+    raise RuntimeError(
+        f"all_reduce of {_desc(t)}: {e} (did the ranks pass different shapes or dtypes? "
+        "EMBER_DISTRIBUTED_CHECKS=1 compares them first)"
+    ) from e
 
 
 def broadcast(tensor, src: int, group=None, async_op: bool = False):
@@ -192,7 +210,10 @@ def broadcast(tensor, src: int, group=None, async_op: bool = False):
     def fn():
         if pg.checks:
             pg.verify(name, f"{_desc(t)} src={src}")
-        pg.comm.Bcast(_bytes(t), root=src)
+        if pg.handle is None:
+            pg.comm.Bcast(_bytes(t), root=src)
+        elif err := _C._mpi_bcast(t, src, _mpi()._handleof(_mpi().BYTE), pg.handle):
+            raise RuntimeError(f"broadcast of {_desc(t)} from rank {src}: {_mpi().Exception(err)}")
 
     return pg.run(name, fn, [tensor], async_op)
 

@@ -1,7 +1,8 @@
 """The MPI process group: one communicator, and every MPI call issued in submission order.
 
 Collectives must be called in the same order on every rank. Synchronous calls run on the
-caller's thread when nothing is pending; asynchronous ones (``async_op=True``, DDP's gradient
+caller's thread when nothing is pending (a synchronous all_reduce entirely in C++:
+``_C._MpiGate``, which also holds that ordering state); asynchronous ones (``async_op=True``, DDP's gradient
 buckets) go to one background thread. Both paths share one queue, so the order each rank issues
 MPI calls is the order its program submitted them. mpi4py releases the GIL inside every
 blocking MPI call, so the background thread never holds it while communicating.
@@ -16,11 +17,9 @@ from __future__ import annotations
 import os
 import sys
 import threading
-import time
 import zlib
 from collections import deque
 from datetime import timedelta
-from time import monotonic as _monotonic
 
 import numpy as np
 
@@ -44,6 +43,23 @@ def _mpi():
         ) from e
     _MPI = MPI
     return MPI
+
+
+def _load_c_mpi(MPI) -> bool:
+    """Point ember's C++ MPI calls (``_C._mpi_*``) at the MPI library mpi4py has loaded: the
+    small-message path then skips mpi4py's per-call Python work. False where that library
+    cannot be reached (then mpi4py does every call) or EMBER_DISTRIBUTED_C=0."""
+    from .. import _C
+
+    if os.environ.get("EMBER_DISTRIBUTED_C", "1") in ("0", "false", "False"):
+        return False
+    width = {MPI._sizeof(MPI.Comm), MPI._sizeof(MPI.Datatype), MPI._sizeof(MPI.Op)}
+    if len(width) != 1 or not isinstance(MPI.__file__, str):
+        return False
+    try:
+        return _C._mpi_load(MPI.__file__, width.pop(), int(MPI.IN_PLACE))
+    except (RuntimeError, TypeError, ValueError):
+        return False
 
 
 class Work:
@@ -95,20 +111,23 @@ class Work:
 
 class _ProcessGroup:
     def __init__(self, comm, timeout_s: float, checks: bool):
+        from .. import _C
+
         MPI = _mpi()
         self.comm = comm
         self.rank = comm.Get_rank()
         self.size = comm.Get_size()
         self.timeout_s = timeout_s
-        self.checks = checks
         self.thread_multiple = MPI.Query_thread() >= MPI.THREAD_MULTIPLE
-        # the condition's own lock, taken directly where no wait/notify is needed: entering a
-        # Condition is a Python-level call, which the small-message path cannot afford
-        self._lock = threading.Lock()
-        self._cv = threading.Condition(self._lock)
+        # comm's raw handle when ember's C++ can call this MPI library directly, else None
+        # (then every call goes through mpi4py)
+        self.handle = MPI._handleof(comm) if _load_c_mpi(MPI) else None
+        # who issues MPI calls now (one at a time, in submission order): in C++, so that a
+        # synchronous all_reduce is one call from Python (gate.all_reduce)
+        self.gate = _C._MpiGate(self.handle or 0, self.size)
+        self.gate.checks = checks
+        self._cv = threading.Condition()  # guards the queue of async calls
         self._queue: deque[Work] = deque()
-        self._busy = False
-        self._current: tuple[str, float] | None = None  # (collective, start) while one runs
         self._closed = False
         self._sigs: dict = {}  # (collective, shape, dtype, op) -> (crc32, description)
         self._sig_buf = np.zeros(2, np.int64)
@@ -120,6 +139,14 @@ class _ProcessGroup:
         self._worker.start()
         self._watchdog.start()
 
+    @property
+    def checks(self) -> bool:
+        return self.gate.checks
+
+    @checks.setter
+    def checks(self, on: bool) -> None:
+        self.gate.checks = bool(on)
+
     # -- ordering -------------------------------------------------------------------------
     def run(self, name: str, fn, outputs=None, async_op: bool = False) -> Work | None:
         """Run ``fn`` (which issues MPI calls) after everything submitted before it."""
@@ -127,19 +154,17 @@ class _ProcessGroup:
         with self._cv:
             if self._closed:
                 raise RuntimeError(f"{name}: the process group has been destroyed")
-            inline = not async_op and not self._queue and not self._busy
-            if inline:
-                self._busy = True
-                self._current = (name, time.monotonic())
-            else:
+            inline = not async_op and self.gate.try_claim(name)
+            if not inline:
                 work = Work(name, fn, outputs)
                 self._queue.append(work)
+                self.gate.enqueue()
                 self._cv.notify_all()
         if inline:
             try:
                 fn()
             finally:
-                self._finish()
+                self.gate.release()
             return None
         if async_op:
             return work
@@ -149,48 +174,35 @@ class _ProcessGroup:
     def claim_inline(self, name: str) -> bool:
         """Take the MPI calls for the caller's thread when nothing is queued or running (then
         ``release_inline()`` must follow); False when the call has to queue behind others."""
-        with self._lock:
-            if self._closed:
-                raise RuntimeError(f"{name}: the process group has been destroyed")
-            if self._queue or self._busy:
-                return False
-            self._busy = True
-            self._current = (name, _monotonic())
-        return True
+        if self._closed:
+            raise RuntimeError(f"{name}: the process group has been destroyed")
+        return self.gate.try_claim(name)
 
-    def _finish(self) -> None:
-        with self._lock:
-            self._busy = False
-            self._current = None
-            if self._queue or self._closed:  # wake the worker only when it has something to do
-                self._cv.notify_all()
-
-    release_inline = _finish  # ends claim_inline's hold
+    def release_inline(self) -> None:
+        self.gate.release()
 
     def _loop(self) -> None:
         while True:
             with self._cv:
-                while (not self._queue or self._busy) and not (self._closed and not self._queue):
+                while not self._queue and not self._closed:
                     self._cv.wait()
                 if not self._queue:
                     return
                 work = self._queue.popleft()
-                self._busy = True
-                self._current = (work._name, time.monotonic())
-            work._run()
-            self._finish()
+            self.gate.acquire_queued(work._name)  # after the call running now, if any
+            try:
+                work._run()
+            finally:
+                self.gate.release()
 
     def _watch(self) -> None:
         # polls instead of being notified: waking a thread per collective costs more than the
         # collective itself for small tensors
         period = min(1.0, max(self.timeout_s / 4, 0.05))
         while not self._stop.wait(period):
-            cur = self._current
-            if cur is not None and time.monotonic() - cur[1] > self.timeout_s:
-                with self._cv:
-                    if self._current is not cur:
-                        continue  # it finished meanwhile
-                self._abort(cur[0])
+            cur = self.gate.current()  # (sequence number, collective, seconds running)
+            if cur is not None and cur[2] > self.timeout_s:
+                self._abort(cur[1])
 
     def _abort(self, name: str) -> None:
         sys.stderr.write(
