@@ -7,11 +7,11 @@
 #include <string>
 #include <vector>
 
-#include "runtime.h"
+#include "backend/metal/emu/runtime.h"
 
-using emu::dim3;
-using emu::Options;
-using emu::Schedule;
+using ember::emu::dim3;
+using ember::emu::Options;
+using ember::emu::Schedule;
 
 static int g_passed = 0, g_failed = 0;
 static void report(bool ok, const std::string& name, const std::string& detail) {
@@ -68,13 +68,13 @@ static void test_mma(const char* kname, int kind, bool transpose_b, std::mt19937
   for (const Options& o : kVariants) {
     std::vector<float> d(64, -7.0f);
     unsigned tb = transpose_b;
-    emu::Encoder enc(kname);
+    ember::emu::Encoder enc(kname);
     enc.set_buffer(0, a.data());
     enc.set_buffer(1, b.data());
     enc.set_buffer(2, c.data());
     enc.set_buffer(3, d.data());
     enc.set_bytes(4, &tb, sizeof tb);
-    emu::Result r = enc.dispatch_threadgroups(dim3{1, 1, 1}, dim3{32, 1, 1}, o);
+    ember::emu::Result r = enc.dispatch_threadgroups(dim3{1, 1, 1}, dim3{32, 1, 1}, o);
     if (!r.ok) { ok = false; why = r.error; break; }
     for (int i = 0; i < 8; ++i)
       for (int j = 0; j < 8; ++j) {
@@ -99,10 +99,10 @@ int main() {
   }
   {
     std::vector<float> a(64, 1.0f), d(64);
-    emu::Encoder enc("bad_sgm_partial");
+    ember::emu::Encoder enc("bad_sgm_partial");
     enc.set_buffer(0, a.data());
     enc.set_buffer(1, d.data());
-    emu::Result r = enc.dispatch_threadgroups(dim3{1, 1, 1}, dim3{32, 1, 1});
+    ember::emu::Result r = enc.dispatch_threadgroups(dim3{1, 1, 1}, dim3{32, 1, 1});
     report(!r.ok && r.error.find("every lane") != std::string::npos, "simdgroup_load refuses a partial SIMD-group",
            r.ok ? "no error reported" : r.error);
   }
@@ -124,12 +124,12 @@ int main() {
       unsigned count = 0;
       int maxv = -1 << 30;
       float sum = 0;
-      emu::Encoder enc("atomic_accumulate");
+      ember::emu::Encoder enc("atomic_accumulate");
       enc.set_buffer(0, &count);
       enc.set_buffer(1, &maxv);
       enc.set_buffer(2, &sum);
       enc.set_buffer(3, vals.data());
-      emu::Result r = enc.dispatch_threadgroups(dim3{groups, 1, 1}, dim3{tg, 1, 1}, o);
+      ember::emu::Result r = enc.dispatch_threadgroups(dim3{groups, 1, 1}, dim3{tg, 1, 1}, o);
       // integers are exact; float sums of integers below 2^24 are exact in any order
       if (!r.ok || count != n || maxv != vmax || sum != float(exact)) {
         ok = false;
@@ -150,11 +150,11 @@ int main() {
     unsigned n = unsigned(x.size());
     std::vector<uint16_t> y(n);
     std::vector<float> back(n);
-    emu::Encoder enc("bfloat_roundtrip");
+    ember::emu::Encoder enc("bfloat_roundtrip");
     enc.set_buffer(0, x.data());
     enc.set_buffer(1, y.data());
     enc.set_buffer(2, back.data());
-    emu::Result r = enc.dispatch_threadgroups(dim3{n, 1, 1}, dim3{1, 1, 1});
+    ember::emu::Result r = enc.dispatch_threadgroups(dim3{n, 1, 1}, dim3{1, 1, 1});
     unsigned bad = 0;
     for (unsigned i = 0; i < n; ++i) {
       float want = bf16_float(bf16_bits(x[i]));

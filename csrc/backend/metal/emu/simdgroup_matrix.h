@@ -14,13 +14,13 @@ using ulong = unsigned long;
 using ulong2 = vec<ulong, 2>;
 
 namespace emu_sgm {
-inline uint lane_id() { return ::emu::builtin_value(::emu::Builtin::bi_thread_index_in_simdgroup).x; }
+inline uint lane_id() { return ::ember::emu::builtin_value(::ember::emu::Builtin::bi_thread_index_in_simdgroup).x; }
 inline uint lane_row(uint lane) { return ((lane / 4) & 4) + (lane / 2) % 4; }
 inline uint lane_col(uint lane) { return ((lane / 4) & 2) * 2 + (lane % 2) * 2; }
 template <class V>
 void require_all_lanes(const V& s, const char* op, const std::source_location& loc) {
   if (s.mask != 0xFFFFFFFFu)
-    ::emu::fail(std::string(op) + " at line " + std::to_string(loc.line()) +
+    ::ember::emu::fail(std::string(op) + " at line " + std::to_string(loc.line()) +
                 ": every lane of the SIMD-group must take part (some lanes exited, diverged or the group is partial)");
 }
 }  // namespace emu_sgm
@@ -58,7 +58,7 @@ void simdgroup_load(simdgroup_matrix<T, 8, 8>& d, const U* src, ulong elements_p
     ulong row = transpose_matrix ? c + i : r, col = transpose_matrix ? r : c + i;
     d.e[i] = T(src[(matrix_origin.y + row) * elements_per_row + matrix_origin.x + col]);
   }
-  emu_sgm::require_all_lanes(::emu::simd_exchange(char(0), loc), "simdgroup_load", loc);
+  emu_sgm::require_all_lanes(::ember::emu::simd_exchange(char(0), loc), "simdgroup_load", loc);
 }
 
 template <class T, class U>
@@ -70,7 +70,7 @@ void simdgroup_store(const simdgroup_matrix<T, 8, 8>& a, U* dst, ulong elements_
     ulong row = transpose_matrix ? c + i : r, col = transpose_matrix ? r : c + i;
     dst[(matrix_origin.y + row) * elements_per_row + matrix_origin.x + col] = U(a.e[i]);
   }
-  emu_sgm::require_all_lanes(::emu::simd_exchange(char(0), loc), "simdgroup_store", loc);
+  emu_sgm::require_all_lanes(::ember::emu::simd_exchange(char(0), loc), "simdgroup_store", loc);
 }
 
 // d = a * b + c over the whole SIMD-group; each lane then keeps its own two elements of d
@@ -83,7 +83,7 @@ void simdgroup_multiply_accumulate(simdgroup_matrix<T, 8, 8>& d, const simdgroup
     vec<Tb, 2> b;
     vec<Tc, 2> c;
   };
-  auto s = ::emu::simd_exchange(Pack{a.e, b.e, c.e}, loc);
+  auto s = ::ember::emu::simd_exchange(Pack{a.e, b.e, c.e}, loc);
   emu_sgm::require_all_lanes(s, "simdgroup_multiply_accumulate", loc);
   float A[8][8], B[8][8], Cm[8][8];
   for (uint l = 0; l < 32; ++l) {
