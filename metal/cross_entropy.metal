@@ -2,16 +2,9 @@
 // targets, optional class weights and label smoothing; forward saves lse per row, backward
 // recomputes softmax from it. One threadgroup per row (a multiple of 32 threads).
 #include "ember_kernel.h"
+#include "cross_entropy_params.h"
 
 using namespace metal;
-
-struct CrossEntropyParams {
-  uint rows, V;
-  int ignore_lo, ignore_hi;  // ignore_index as two 32-bit halves (int64 in MSL would need long)
-  float ls;                  // label smoothing
-  float wsum;                // sum of the class weights (V without weights)
-  uint has_weight;
-};
 
 static inline float ce_sum(float v, bool is_max, threadgroup float* tg, uint lane, uint sg, uint nsg) {
   v = is_max ? simd_max(v) : simd_sum(v);

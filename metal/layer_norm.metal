@@ -3,19 +3,9 @@
 // the weight / bias gradients sum columns over rows in a second kernel (one thread per column,
 // rows in order: deterministic, no atomics).
 #include "ember_kernel.h"
+#include "layer_norm_params.h"
 
 using namespace metal;
-
-struct LayerNormParams {
-  uint rows, n;
-  float eps;
-  uint rms;         // 1: rms_norm (no mean, no bias)
-  uint has_weight;  // weight [n] bound
-  uint has_bias;
-  uint want_gx;     // backward: which gradients to write
-  uint want_gw;
-  uint want_gb;
-};
 
 // every thread gets the threadgroup's sum of v
 static inline float norm_sum(float v, threadgroup float* tg, uint lane, uint sg, uint nsg) {

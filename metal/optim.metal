@@ -2,20 +2,9 @@
 // (no fused multiply-add contraction assumed: the host compiles with -ffp-contract=off under the
 // emulator; Apple's compiler is asked for precise math). Storage T, math in float.
 #include "ember_kernel.h"
+#include "optim_params.h"
 
 using namespace metal;
-
-struct SgdParams {
-  uint n;
-  float lr, momentum, damp1, wd, sign;
-  uint has_wd, has_momentum, fresh, nesterov;
-};
-
-struct AdamParams {
-  uint n;
-  float sign, decay, wd, beta1w, beta2, beta2w, bc2_sqrt, eps, step_size;
-  uint decoupled, has_wd, amsgrad;
-};
 
 template <typename T>
 [[kernel]] void sgd_step(

@@ -2,13 +2,9 @@
 // threadgroup per row (any size that is a multiple of 32): max, then sum of exp(x - max), both
 // reduced per SIMD-group and then across SIMD-groups through threadgroup memory; float math.
 #include "ember_kernel.h"
+#include "softmax_params.h"
 
 using namespace metal;
-
-struct SoftmaxParams {
-  uint n;    // row length
-  uint log;  // 1: log_softmax
-};
 
 // every thread gets the threadgroup's max (is_max) or sum of v
 static inline float softmax_allreduce(float v, bool is_max, threadgroup float* tg, uint lane, uint sg, uint nsg) {
