@@ -45,7 +45,7 @@ void set_size(IndexParams& p, int64_t size) {
 
 // runs a checking kernel and throws IndexError for the first bad element it flagged
 template <class Launch>
-void checked(const Tensor& index, const IndexParams& p, int64_t size, const char* op, int64_t dim, Launch launch) {
+void checked(const Tensor& index, int64_t size, const char* op, int64_t dim, Launch launch) {
   Scratch err(sizeof(uint32_t));
   synchronize();  // the scratch word is written by the host before the kernel reads it
   std::memset(err.p, 0xFF, sizeof(uint32_t));
@@ -71,7 +71,7 @@ void check_metal(const Tensor& index, int64_t size, const char* op, int64_t dim)
   IndexParams p{};
   make_walk(p, index, index, Tensor(), false);
   set_size(p, size);
-  checked(index, p, size, op, dim, [&](void* err) {
+  checked(index, size, op, dim, [&](void* err) {
     Dispatch("index_check").buffer(0, index.raw_data()).buffer(1, err).value(2, p)
         .threadgroups({(p.par_count + 255) / 256, 1, 1}, {256, 1, 1});
   });
@@ -90,7 +90,7 @@ void offsets_metal(const Tensor& offs, const Tensor& index, int64_t size, int64_
   set_size(p, size);
   p.stride = int(stride);
   p.add = add;
-  checked(index, p, size, op, dim, [&](void* err) {
+  checked(index, size, op, dim, [&](void* err) {
     Dispatch("index_to_offsets").buffer(0, offs.raw_data()).buffer(1, index.raw_data()).buffer(2, err).value(3, p)
         .threadgroups({(p.par_count + 255) / 256, 1, 1}, {256, 1, 1});
   });
