@@ -152,7 +152,7 @@ void execute(const TensorList& roots, const TensorList& grad_roots, bool keep_gr
     task.buffers.erase(node);
     grads.resize(node->output_meta.size());
     for (uint32_t i = 0; i < grads.size(); ++i) {
-      if (!grads[i].defined()) grads[i] = zeros(node->output_meta[i].shape, node->output_meta[i].dtype);
+      if (!grads[i].defined()) grads[i] = zeros(node->output_meta[i].shape, node->output_meta[i].dtype, node->output_meta[i].device);
       if (!node->pre_hooks.empty() || !node->retained.empty()) grads[i] = run_hooks(*node, i, grads[i]);
     }
     if (captured) {
@@ -191,7 +191,7 @@ void backward(const TensorList& roots, const TensorList& grad_roots, bool retain
       if (roots[i].numel() != 1)
         EMBER_RUNTIME_ERROR("backward: grad can be implicitly created only for scalar outputs (got a tensor of shape ",
                             shape_str(roots[i].shape()), "); pass `gradient`");
-      grads[i] = full(roots[i].shape(), Scalar(1.0), roots[i].dtype());
+      grads[i] = full(roots[i].shape(), Scalar(1.0), roots[i].dtype(), roots[i].device());
     } else if (grads[i].shape() != roots[i].shape()) {
       EMBER_VALUE_ERROR("backward: gradient has shape ", shape_str(grads[i].shape()), " but the output has shape ",
                         shape_str(roots[i].shape()));
@@ -235,7 +235,7 @@ TensorList grad(const TensorList& outputs, const TensorList& inputs, const Tenso
       if (outputs[i].numel() != 1)
         EMBER_RUNTIME_ERROR("grad: grad can be implicitly created only for scalar outputs (got shape ",
                             shape_str(outputs[i].shape()), "); pass grad_outputs");
-      grads[i] = full(outputs[i].shape(), Scalar(1.0), outputs[i].dtype());
+      grads[i] = full(outputs[i].shape(), Scalar(1.0), outputs[i].dtype(), outputs[i].device());
     } else if (grads[i].shape() != outputs[i].shape()) {
       EMBER_VALUE_ERROR("grad: grad_outputs[", i, "] has shape ", shape_str(grads[i].shape()), " but the output has shape ",
                         shape_str(outputs[i].shape()));

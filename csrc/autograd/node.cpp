@@ -140,8 +140,8 @@ Edge gradient_edge(const Tensor& t) {
   if (!m.grad_accumulator) {
     auto acc = std::make_shared<AccumulateGrad>();
     acc->leaf = t.impl_ptr();
-    acc->input_meta = {{t.shape(), t.dtype()}};
-    acc->output_meta = {{t.shape(), t.dtype()}};
+    acc->input_meta = {{t.shape(), t.dtype(), t.device()}};
+    acc->output_meta = {{t.shape(), t.dtype(), t.device()}};
     m.grad_accumulator = acc;
   }
   return {m.grad_accumulator, 0};
@@ -152,11 +152,11 @@ void set_history(const std::shared_ptr<Node>& node, const TensorList& inputs, co
   node->input_meta.reserve(inputs.size());
   for (auto& in : inputs) {
     node->next_edges.push_back(gradient_edge(in));
-    node->input_meta.push_back(in.defined() ? TensorMeta{in.shape(), in.dtype()} : TensorMeta{{}, Dtype::Float32});
+    node->input_meta.push_back(in.defined() ? TensorMeta{in.shape(), in.dtype(), in.device()} : TensorMeta{{}, Dtype::Float32});
   }
   uint32_t nr = 0;
   for (auto& out : outputs) {
-    node->output_meta.push_back({out.shape(), out.dtype()});
+    node->output_meta.push_back({out.shape(), out.dtype(), out.device()});
     if (is_floating(out.dtype())) {
       auto& m = const_cast<Tensor&>(out).autograd_meta();
       m.requires_grad = true;

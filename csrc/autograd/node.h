@@ -23,6 +23,7 @@ struct Edge {
 struct TensorMeta {
   Shape shape;
   Dtype dtype;
+  Device device = Device::CPU;  // gradients are created and accumulated here
 };
 
 // Hooks see a gradient and may return a replacement (an undefined Tensor keeps it).

@@ -1,7 +1,7 @@
 #pragma once
 // Kernel table: one slot per kernel, one function per device. Backends fill slots from static
 // initializers (EMBER_REGISTER_KERNEL); ops call slot(device)(args...). A device without its own
-// kernel falls back to the CPU one (Metal buffers are unified memory).
+// kernel for an op falls back to the CPU one (Metal buffers are unified memory), counted.
 #include <type_traits>
 #include <utility>
 
@@ -57,29 +57,62 @@ int64_t elements_of(const T& arg) {
   } else return 0;
 }
 
-// What slot(device) returns: calls the kernel with the GIL released (by its tensors' size).
-// The kernel's own parameter types, so braced arguments ({...}) still convert.
+// Every tensor argument must live on the kernel's device: ops never copy between devices.
+inline void check_device_of(const char* slot, Device d, const Tensor& t) {
+  if (t.defined() && t.device() != d)
+    EMBER_RUNTIME_ERROR(slot, ": expected all tensors to be on the same device, but found at least two devices, ",
+                        device_str(d), " and ", device_str(t.device()));
+}
+template <class T>
+void check_device_of(const char* slot, Device d, const T& arg) {
+  if constexpr (std::is_same_v<T, TensorList>)
+    for (const auto& t : arg) check_device_of(slot, d, t);
+}
+
+template <class Fn>
+struct KernelSlot;
+
+// What slot(device) returns: calls the kernel with the GIL released (by its tensors' size). The
+// kernel's own parameter types, so braced arguments ({...}) still convert. On a device other than
+// the CPU, a missing kernel or one that declines this call (an op it does not implement) runs the
+// CPU kernel on the same unified-memory buffers after a synchronize, and counts the fallback.
 template <class Fn>
 struct KernelCall;
 template <class R, class... P>
 struct KernelCall<R (*)(P...)> {
-  R (*fn)(P...);
+  const KernelSlot<R (*)(P...)>* slot;
+  Device device;
   R operator()(P... args) const {
+    (check_device_of(slot->name, device, args), ...);
+    R (*fn)(P...) = slot->impls[int(device)];
+    if (device != Device::CPU) {
+      const char* declined = fn && slot->declines[int(device)] ? slot->declines[int(device)](args...) : nullptr;
+      if (!fn || declined) {
+        count_fallback(slot->name, declined);
+        synchronize(device);
+        fn = slot->impls[int(Device::CPU)];
+      }
+    }
+    if (!fn) EMBER_RUNTIME_ERROR(slot->name, ": no kernel registered for device ", device_name(device));
     GilReleaseScope scope((int64_t(0) + ... + elements_of<std::decay_t<P>>(args)));
     return fn(std::forward<P>(args)...);
   }
 };
 
-template <class Fn>
-struct KernelSlot {
+// One function per device. `declines[d]`, when set, returns the name of the op a device kernel does
+// not implement for these arguments (null: it runs them), e.g. "erf" for a Metal unary kernel.
+template <class R, class... P>
+struct KernelSlot<R (*)(P...)> {
+  using Fn = R (*)(P...);
+  using Declines = const char* (*)(P...);
   const char* name;
   Fn impls[kNumDevices] = {};
+  Declines declines[kNumDevices] = {};
   constexpr explicit KernelSlot(const char* n) : name(n) {}
-  KernelCall<Fn> operator()(Device d) const {
-    Fn f = impls[int(d)] ? impls[int(d)] : impls[int(Device::CPU)];
-    if (!f) EMBER_RUNTIME_ERROR(name, ": no kernel registered for device ", device_name(d));
-    return {f};
-  }
+  KernelCall<Fn> operator()(Device d) const { return {this, d}; }
+  // The CPU kernel on any device's unified memory, without device checks: for device transfers,
+  // whose caller has synchronized.
+  Fn host() const { return impls[int(Device::CPU)]; }
 };
 
 }  // namespace ember
@@ -89,3 +122,7 @@ struct KernelSlot {
 #define EMBER_REGISTER_KERNEL(slot, device, fn)                                 \
   static const bool EMBER_CONCAT(ember_kernel_reg_, __COUNTER__) =              \
       (::ember::kernel::slot.impls[int(::ember::Device::device)] = (fn), true)
+// fn(args...) -> the name of an op the device kernel does not implement, or null
+#define EMBER_REGISTER_DECLINES(slot, device, fn)                               \
+  static const bool EMBER_CONCAT(ember_kernel_reg_, __COUNTER__) =              \
+      (::ember::kernel::slot.declines[int(::ember::Device::device)] = (fn), true)

@@ -44,6 +44,7 @@ void init_winograd(nb::module_& m);  // winograd.cpp (private test entry points)
 void init_amp(nb::module_& m);  // amp.cpp (autocast state)
 void init_rnn(nb::module_& m);  // rnn.cpp (fused recurrent cells, multinomial)
 void init_attention(nb::module_& m);  // attention.cpp
+void init_device(nb::module_& m);  // device.cpp (transfers, synchronize, Metal queries)
 
 }  // namespace ember::py
 

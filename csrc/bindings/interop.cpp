@@ -103,20 +103,32 @@ void init_interop(nb::module_& m) {
           EMBER_RUNTIME_ERROR("numpy: can't call numpy() on a tensor that requires grad; use tensor.detach().numpy() instead");
         if (t.dtype() == Dtype::BFloat16)
           EMBER_TYPE_ERROR("numpy: NumPy has no bfloat16 dtype; convert first, e.g. tensor.float().numpy()");
+        synchronize(t.device());  // unified memory: the host reads a device tensor in place
         nb::object arr = nb::cast(array_view<nb::numpy>(t));
         if (t.storage()->read_only) arr.attr("setflags")("write"_a = false);
         return arr;
       },
       nb::is_method(), nb::name("numpy"), nb::scope(cls), "force"_a = false);
-  cls.attr("_array_view") = nb::cpp_function([](const Tensor& t) { return array_view<nb::array_api>(t); }, nb::is_method(),
+  cls.attr("_array_view") = nb::cpp_function([](const Tensor& t) {
+    synchronize(t.device());
+    return array_view<nb::array_api>(t);
+  }, nb::is_method(),
                                              nb::name("_array_view"), nb::scope(cls));
 
   // creation
-  m.def("_empty", [](nb::handle s, Dtype d) { return empty(shape_from_handle(s, "empty"), d); }, "size"_a, "dtype"_a);
-  m.def("_zeros", [](nb::handle s, Dtype d) { return zeros(shape_from_handle(s, "zeros"), d); }, "size"_a, "dtype"_a);
-  m.def("_ones", [](nb::handle s, Dtype d) { return ones(shape_from_handle(s, "ones"), d); }, "size"_a, "dtype"_a);
-  m.def("_full", [](nb::handle s, Scalar v, Dtype d) { return full(shape_from_handle(s, "full"), v, d); }, "size"_a,
-        "fill_value"_a, "dtype"_a);
+  // device: "cpu", "metal", "mps", ... (parse_device)
+  m.def("_empty", [](nb::handle s, Dtype d, const std::string& dev) {
+    return empty(shape_from_handle(s, "empty"), d, parse_device(dev));
+  }, "size"_a, "dtype"_a, "device"_a = "cpu");
+  m.def("_zeros", [](nb::handle s, Dtype d, const std::string& dev) {
+    return zeros(shape_from_handle(s, "zeros"), d, parse_device(dev));
+  }, "size"_a, "dtype"_a, "device"_a = "cpu");
+  m.def("_ones", [](nb::handle s, Dtype d, const std::string& dev) {
+    return ones(shape_from_handle(s, "ones"), d, parse_device(dev));
+  }, "size"_a, "dtype"_a, "device"_a = "cpu");
+  m.def("_full", [](nb::handle s, Scalar v, Dtype d, const std::string& dev) {
+    return full(shape_from_handle(s, "full"), v, d, parse_device(dev));
+  }, "size"_a, "fill_value"_a, "dtype"_a, "device"_a = "cpu");
   m.def("_arange", [](Scalar start, Scalar end, Scalar step, std::optional<Dtype> d) { return arange(start, end, step, d); },
         "start"_a, "end"_a, "step"_a, "dtype"_a = nb::none());
   m.def("_linspace", &linspace, "start"_a, "end"_a, "steps"_a, "dtype"_a);

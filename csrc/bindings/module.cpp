@@ -153,4 +153,5 @@ NB_MODULE(_C, m) {
   init_winograd(m);
   init_amp(m);
   init_attention(m);
+  init_device(m);
 }

@@ -107,7 +107,7 @@ void init_tensor(nb::module_& m) {
   cls
       .def_prop_ro("shape", [](const Tensor& t) { return shape_tuple(t.shape()); })
       .def_prop_ro("dtype", [](const Tensor& t) { return t.dtype(); })
-      .def_prop_ro("device", [](const Tensor& t) { return nb::module_::import_("ember").attr("device")(device_name(t.device())); })
+      .def_prop_ro("device", [](const Tensor& t) { return nb::module_::import_("ember").attr("device")(device_str(t.device())); })
       .def_prop_ro("ndim", &Tensor::dim)
       .def_prop_ro("is_cpu", [](const Tensor& t) { return t.device() == Device::CPU; })
       .def_prop_ro("itemsize", &Tensor::itemsize)

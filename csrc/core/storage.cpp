@@ -102,6 +102,15 @@ Storage::~Storage() {
 
 std::shared_ptr<Storage> Storage::allocate(size_t nbytes, Device device) {
   auto s = std::make_shared<Storage>();
+  if (device != Device::CPU) {  // the device's runtime owns the buffer (shared storage on Metal)
+    const DeviceRuntime* rt = device_runtime(device);
+    if (!rt) parse_device(device_name(device));  // raises: how to get the backend
+    s->data = rt->allocate(nbytes);
+    s->nbytes = s->capacity = nbytes;
+    s->device = device;
+    s->deleter = rt->free;
+    return s;
+  }
   size_t rounded;
   s->data = allocator().alloc(nbytes, &rounded);
   s->nbytes = nbytes;

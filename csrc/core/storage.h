@@ -9,14 +9,15 @@
 
 namespace ember {
 
-// Refcounted buffer. Memory comes from the CPU caching allocator, or is borrowed from another
-// owner (NumPy, DLPack) through `deleter`. `version` is the in-place counter shared by all views.
+// Refcounted buffer. Memory comes from the CPU caching allocator, from the device's runtime
+// (allocate / free, see core/device.h), or is borrowed from another owner (NumPy, DLPack) through
+// `deleter`. `version` is the in-place counter shared by all views.
 struct Storage {
   void* data = nullptr;
   size_t nbytes = 0;    // bytes asked for: views must stay within them (as_strided checks)
   size_t capacity = 0;  // bytes the caching allocator reserved (nbytes rounded up)
   Device device = Device::CPU;
-  std::function<void(void*)> deleter;  // empty: owned by the caching allocator
+  std::function<void(void*)> deleter;  // empty: owned by the CPU caching allocator
   std::atomic<uint32_t> version{0};  // atomic: optimizer steps bump it with the GIL released
   bool read_only = false;  // borrowed from a non-writable array: in-place ops refuse to write (check_inplace)
 

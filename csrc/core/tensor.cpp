@@ -59,6 +59,7 @@ AutogradMeta& Tensor::autograd_meta() {
 
 Scalar Tensor::item() const {
   EMBER_CHECK(numel() == 1, "item: a Tensor with ", numel(), " elements cannot be converted to a scalar");
+  synchronize(device());  // a device kernel may still be writing it
   return dispatch_all(dtype(), [&]<class T>() -> Scalar {
     T v = *data<T>();
     if constexpr (std::is_same_v<T, bool>) return Scalar(v);

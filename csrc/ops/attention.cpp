@@ -53,12 +53,12 @@ TensorList attention_backward_composite(const Tensor& g, const Tensor& q, const 
   Tensor kx = repeat_heads(k, rep), vx = repeat_heads(v, rep);
   Tensor s = matmul(q, transpose(kx, -2, -1)) * p.scale;
   if (p.causal) {
-    Tensor keep = tril(ones({p.L, p.S}, Dtype::Bool));
+    Tensor keep = tril(ones({p.L, p.S}, Dtype::Bool, q.device()));
     s = masked_fill(s, unary(UnaryOp::LogicalNot, keep), Scalar(-std::numeric_limits<double>::infinity()));
   }
   if (mask.defined()) s = s + mask;
   Tensor P = softmax(s, -1);
-  P = where(unary(UnaryOp::IsNan, detach(P)), zeros({}, P.dtype()), P);  // nothing to attend: 0
+  P = where(unary(UnaryOp::IsNan, detach(P)), zeros({}, P.dtype(), P.device()), P);  // nothing to attend: 0
   Tensor dP = matmul(g, transpose(vx, -2, -1));
   Tensor Pd = P;
   if (p.dropout_p > 0) {
@@ -80,7 +80,7 @@ TensorList attention_backward_composite(const Tensor& g, const Tensor& q, const 
 // attn_mask (bool: True = may attend; float: added) as an additive [N, H, L, S] view in dtype cd.
 Tensor additive_mask(const Tensor& m0, const Shape& full_shape, const AttentionParams& p, Dtype cd) {
   Tensor add = m0.dtype() == Dtype::Bool
-                   ? masked_fill(full(m0.shape(), Scalar(-std::numeric_limits<double>::infinity()), cd), m0,
+                   ? masked_fill(full(m0.shape(), Scalar(-std::numeric_limits<double>::infinity()), cd, m0.device()), m0,
                                  Scalar(0.0))
                    : to_dtype(m0, cd);
   Tensor e = expand(add, full_shape);
@@ -151,8 +151,8 @@ Tensor scaled_dot_product_attention(const Tensor& query, const Tensor& key, cons
   Tensor lse = empty({p.N, p.H, p.L}, cd, q.device());
   if (out4.numel() > 0) {
     if (p.S == 0) {  // no keys: every row is fully masked
-      out4 = zeros(out4.shape(), cd);
-      lse = full(lse.shape(), Scalar(std::numeric_limits<double>::infinity()), cd);
+      out4 = zeros(out4.shape(), cd, q.device());
+      lse = full(lse.shape(), Scalar(std::numeric_limits<double>::infinity()), cd, q.device());
     } else {
       kernel::attention_forward(q.device())(out4, lse, q, k, detach(v), mask.defined() ? detach(mask) : mask, p);
     }
@@ -181,11 +181,12 @@ Tensor scaled_dot_product_attention(const Tensor& query, const Tensor& key, cons
             if (needs.size() > 3 && needs[3])
               r[3] = sum_to(reshape(c[3], full_shape), mshape);
           } else {
-            r[0] = empty({p.N, p.H, p.L, p.E}, cd);
-            r[1] = empty({p.N, p.Hk, p.S, p.E}, cd);
-            r[2] = empty({p.N, p.Hk, p.S, p.Ev}, cd);
+            const Device dev = s[0].device();
+            r[0] = empty({p.N, p.H, p.L, p.E}, cd, dev);
+            r[1] = empty({p.N, p.Hk, p.S, p.E}, cd, dev);
+            r[2] = empty({p.N, p.Hk, p.S, p.Ev}, cd, dev);
             if (p.L == 0 || p.S == 0 || p.N * p.H == 0 || p.Ev == 0) {  // (no lse was computed)
-              for (int i = 0; i < 3; ++i) r[i] = zeros(r[i].shape(), cd);
+              for (int i = 0; i < 3; ++i) r[i] = zeros(r[i].shape(), cd, dev);
             } else {
               kernel::attention_backward(s[0].device())(r[0], r[1], r[2], contiguous(g4), s[0], s[1], s[2], s[3],
                                                         s[4], s[5], p);

@@ -9,7 +9,41 @@ using autograd::any_requires_grad;
 void copy_kernel_call(const Tensor& dst, const Tensor& src) {
   if (dst.numel() == 0) return;
   Tensor s = src.shape() == dst.shape() ? src : expand(src, dst.shape());
+  if (src.device() != dst.device()) {  // an explicit transfer (copy_, .to): unified memory, CPU copy
+    synchronize(src.device());
+    synchronize(dst.device());
+    kernel::copy.host()(dst, s);
+    return;
+  }
   kernel::copy(dst.device())(dst, s);
+}
+
+Tensor to_device(const Tensor& x, Device device, std::optional<Dtype> dtype, bool copy) {
+  Dtype dt = dtype.value_or(x.dtype());
+  if (x.device() == device) return to_dtype(x, dt, copy);
+  Tensor out = empty(x.shape(), dt, device);
+  copy_kernel_call(out, x);
+  if (any_requires_grad(x) && is_floating(dt)) {
+    Dtype src_dtype = x.dtype();
+    Device src_device = x.device();
+    autograd::record("ToCopyBackward0", {x}, {out}, {},
+                     [src_dtype, src_device](const TensorList& g, const TensorList&, const std::vector<bool>&) -> TensorList {
+                       return {to_device(g[0], src_device, src_dtype)};
+                     });
+  }
+  return out;
+}
+
+Tensor on_device(const Tensor& t, Device device, const char* op) {
+  if (!t.defined() || t.device() == device) return t;
+  // a CPU 0-d tensor (a Python number, a loss scale) may join a device op, as in PyTorch
+  if (t.dim() == 0 && t.device() == Device::CPU) {
+    Tensor r = to_device(t, device);
+    r.impl()->wrapped_number = t.impl()->wrapped_number;
+    return r;
+  }
+  EMBER_RUNTIME_ERROR(op, ": expected all tensors to be on the same device, but found at least two devices, ",
+                      device_str(device), " and ", device_str(t.device()));
 }
 
 void check_inplace(const Tensor& x, const char* op) {
@@ -76,7 +110,7 @@ Tensor& copy_(Tensor& dst, const Tensor& src) {
     autograd::record("CopyBackwards", {dst, src}, {dst}, {},
                      [src_shape, src_dtype](const TensorList& g, const TensorList&, const std::vector<bool>& needs) -> TensorList {
                        Tensor gs = needs[1] ? to_dtype(sum_to(g[0], src_shape), src_dtype) : Tensor();
-                       return {needs[0] ? zeros(g[0].shape(), g[0].dtype()) : Tensor(), gs};
+                       return {needs[0] ? zeros(g[0].shape(), g[0].dtype(), g[0].device()) : Tensor(), gs};
                      });
   }
   return dst;
@@ -91,7 +125,7 @@ Tensor& fill_(Tensor& x, const Scalar& value) {
   if (autograd::GradMode::enabled() && x.requires_grad())
     autograd::record("FillBackward0", {x}, {x}, {},
                      [](const TensorList& g, const TensorList&, const std::vector<bool>&) -> TensorList {
-                       return {zeros(g[0].shape(), g[0].dtype())};
+                       return {zeros(g[0].shape(), g[0].dtype(), g[0].device())};
                      });
   return x;
 }

@@ -17,10 +17,10 @@ namespace {
 // Negative sizes and sizes whose byte count overflows are ValueErrors naming op.
 void check_size(const Shape& shape, const char* op, Dtype dtype) { checked_numel(shape, op, itemsize(dtype)); }
 
-Tensor filled(const Shape& shape, const Scalar& value, Dtype dtype, const char* op) {
+Tensor filled(const Shape& shape, const Scalar& value, Dtype dtype, const char* op, Device device) {
   check_size(shape, op, dtype);
   check_scalar_fits(value, dtype, op);
-  Tensor t = empty(shape, dtype);
+  Tensor t = empty(shape, dtype, device);
   if (t.numel() > 0) kernel::fill(t.device())(t, value);
   return t;
 }
@@ -113,9 +113,15 @@ std::pair<double, double> int_range(Dtype d) {
 
 // ---- constant fills
 
-Tensor zeros(const Shape& shape, Dtype dtype) { return filled(shape, Scalar(int64_t(0)), dtype, "zeros"); }
-Tensor ones(const Shape& shape, Dtype dtype) { return filled(shape, Scalar(int64_t(1)), dtype, "ones"); }
-Tensor full(const Shape& shape, const Scalar& value, Dtype dtype) { return filled(shape, value, dtype, "full"); }
+Tensor zeros(const Shape& shape, Dtype dtype, Device device) {
+  return filled(shape, Scalar(int64_t(0)), dtype, "zeros", device);
+}
+Tensor ones(const Shape& shape, Dtype dtype, Device device) {
+  return filled(shape, Scalar(int64_t(1)), dtype, "ones", device);
+}
+Tensor full(const Shape& shape, const Scalar& value, Dtype dtype, Device device) {
+  return filled(shape, value, dtype, "full", device);
+}
 Tensor zeros_like(const Tensor& x) { return zeros(x.shape(), x.dtype()); }
 
 // ---- ranges

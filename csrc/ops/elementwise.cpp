@@ -115,7 +115,7 @@ void record_binary(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& 
           ga = where(binary(BinaryOp::Eq, s[1], Scalar(0.0)), zeros_like(g[0]), g[0] * s[1] * e);
         }
         if (n[1]) {
-          Tensor safe = where(binary(BinaryOp::Gt, s[0], Scalar(0.0)), s[0], ones(s[0].shape(), s[0].dtype()));
+          Tensor safe = where(binary(BinaryOp::Gt, s[0], Scalar(0.0)), s[0], ones(s[0].shape(), s[0].dtype(), s[0].device()));
           Tensor lg = unary(UnaryOp::Log, safe);
           Tensor mask = binary(BinaryOp::LogicalAnd, binary(BinaryOp::Eq, s[0], Scalar(0.0)),
                                binary(BinaryOp::Ge, s[1], Scalar(0.0)));
@@ -196,8 +196,26 @@ Dtype result_type(const Tensor& a, const Tensor& b) {
   return *combine(dimr, combine(zero, wrapped));
 }
 
-Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b) {
+// The device of an op over a and b: a CPU 0-d operand follows the other one.
+Device op_device(const Tensor& a, const Tensor& b) {
+  return a.dim() == 0 && a.device() == Device::CPU ? b.device() : a.device();
+}
+// A CPU 0-d operand of a device op that requires grad moves there differentiably up front;
+// constants (Python numbers) move after their cast, in device_operand.
+Tensor grad_operand(const Tensor& t, Device dev, const char* op) {
+  return t.requires_grad() ? on_device(t, dev, op) : t;
+}
+// An operand in the compute dtype on dev: a CPU 0-d constant is cast on the host, then moved (a
+// cast on the device would need its source dtype there, e.g. a float64 Python number).
+Tensor device_operand(const Tensor& t, Dtype dt, Device dev, const char* op) {
+  if (t.device() != dev && t.dim() == 0 && t.device() == Device::CPU) return to_device(raw_cast(t, dt), dev);
+  return raw_cast(on_device(t, dev, op), dt);
+}
+
+Tensor binary(BinaryOp op, const Tensor& a0, const Tensor& b0) {
   const char* name = binary_name(op);
+  const Device dev = op_device(a0, b0);
+  const Tensor a = grad_operand(a0, dev, name), b = grad_operand(b0, dev, name);
   Dtype common = result_type(a, b);
   if (is_bitwise(op) && is_floating(common))
     EMBER_TYPE_ERROR(name, ": not supported for floating point tensors (", dtype_name(a.dtype()), ", ",
@@ -209,26 +227,28 @@ Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b) {
   Dtype out_dtype = is_comparison(op) ? Dtype::Bool : compute;
   Shape shape = broadcast_shapes(a.shape(), b.shape(), name);
 
-  Tensor ca = raw_cast(a, compute), cb = raw_cast(b, compute);
+  Tensor ca = device_operand(a, compute, dev, name), cb = device_operand(b, compute, dev, name);
   if (op == BinaryOp::Fmod && compute == Dtype::Bool)
     EMBER_TYPE_ERROR("fmod: not implemented for bool tensors (", dtype_name(a.dtype()), ", ", dtype_name(b.dtype()), ")");
   bool int_division = op == BinaryOp::FloorDiv || op == BinaryOp::Remainder || op == BinaryOp::Fmod;
   if (!is_floating(compute) && int_division && cb.numel() > 0) {
-    Tensor zero_b = empty(cb.shape(), Dtype::Bool);
-    kernel::binary(cb.device())(BinaryOp::Eq, zero_b, cb, raw_expand(scalar_tensor(Scalar(int64_t(0)), compute), cb.shape()));
-    Tensor anyz = empty({}, Dtype::Bool);
-    kernel::reduce(cb.device())(ReduceOp::Any, anyz, Tensor(), reshape(zero_b, {-1}), 1);
+    Tensor zero_b = empty(cb.shape(), Dtype::Bool, dev);
+    kernel::binary(dev)(BinaryOp::Eq, zero_b, cb, raw_expand(zeros({}, compute, dev), cb.shape()));
+    Tensor anyz = empty({}, Dtype::Bool, dev);
+    kernel::reduce(dev)(ReduceOp::Any, anyz, Tensor(), reshape(zero_b, {-1}), 1);
+    synchronize(dev);  // the host reads the flag
     if (*anyz.data<bool>()) EMBER_RUNTIME_ERROR(name, ": ZeroDivisionError (integer division by zero)");
   }
   if (op == BinaryOp::Pow && !is_floating(compute) && compute != Dtype::Bool && cb.numel() > 0) {
-    Tensor neg = empty(cb.shape(), Dtype::Bool);
-    kernel::binary(cb.device())(BinaryOp::Lt, neg, cb, raw_expand(scalar_tensor(Scalar(int64_t(0)), compute), cb.shape()));
-    Tensor anyn = empty({}, Dtype::Bool);
-    kernel::reduce(cb.device())(ReduceOp::Any, anyn, Tensor(), reshape(neg, {-1}), 1);
+    Tensor neg = empty(cb.shape(), Dtype::Bool, dev);
+    kernel::binary(dev)(BinaryOp::Lt, neg, cb, raw_expand(zeros({}, compute, dev), cb.shape()));
+    Tensor anyn = empty({}, Dtype::Bool, dev);
+    kernel::reduce(dev)(ReduceOp::Any, anyn, Tensor(), reshape(neg, {-1}), 1);
+    synchronize(dev);  // the host reads the flag
     if (*anyn.data<bool>()) EMBER_RUNTIME_ERROR("pow: integers to negative integer powers are not allowed");
   }
-  Tensor out = empty(shape, out_dtype, a.device());
-  if (out.numel()) kernel::binary(a.device())(op, out, raw_expand(ca, shape), raw_expand(cb, shape));
+  Tensor out = empty(shape, out_dtype, dev);
+  if (out.numel()) kernel::binary(dev)(op, out, raw_expand(ca, shape), raw_expand(cb, shape));
   if (is_floating(out_dtype) && any_requires_grad(a, b)) record_binary(op, a, b, out);
   return out;
 }
@@ -240,8 +260,9 @@ Tensor binary(BinaryOp op, const Tensor& a, const Scalar& b) {
 }
 Tensor binary(BinaryOp op, const Scalar& a, const Tensor& b) { return binary(op, wrapped_scalar(a), b); }
 
-Tensor& binary_(BinaryOp op, Tensor& self, const Tensor& other) {
+Tensor& binary_(BinaryOp op, Tensor& self, const Tensor& other0) {
   const char* name = binary_name(op);
+  const Tensor other = grad_operand(other0, self.device(), name);
   check_inplace(self, name);
   for (int64_t d = 0; d < self.dim(); ++d)
     if (self.strides()[d] == 0 && self.shape()[d] > 1)
@@ -271,7 +292,7 @@ Tensor& binary_(BinaryOp op, Tensor& self, const Tensor& other) {
   bool checked_int = !is_floating(rt) && (op == BinaryOp::FloorDiv || op == BinaryOp::Remainder ||
                                           op == BinaryOp::Fmod || op == BinaryOp::Pow);
   if (rt == self.dtype() && !is_comparison(op) && !checked_int && self.numel()) {
-    Tensor ob = raw_expand(raw_cast(other, rt), shape);
+    Tensor ob = raw_expand(device_operand(other, rt, self.device(), name), shape);
     if (ob.storage() == self.storage() && !ob.same(self)) ob = clone(ob);  // overlapping views
     kernel::binary(self.device())(op, self, self, ob);
   } else if (self.numel()) {
@@ -540,7 +561,10 @@ Tensor& unary_(UnaryOp op, Tensor& x, double p0, double p1, double p2) {
   return x;
 }
 
-Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
+Tensor where(const Tensor& cond0, const Tensor& a0, const Tensor& b0) {
+  const Device dev = a0.dim() == 0 && a0.device() == Device::CPU ? op_device(b0, cond0) : a0.device();
+  const Tensor cond = on_device(cond0, dev, "where"), a = grad_operand(a0, dev, "where"),
+               b = grad_operand(b0, dev, "where");
   // PyTorch still accepts a uint8 condition (deprecated); other dtypes are a RuntimeError there too
   if (cond.dtype() != Dtype::Bool && cond.dtype() != Dtype::UInt8)
     EMBER_RUNTIME_ERROR("where: expected condition to be a boolean tensor, but got a tensor with dtype ",
@@ -548,10 +572,10 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   if (cond.dtype() == Dtype::UInt8) return where(raw_cast(cond, Dtype::Bool), a, b);
   Dtype dt = result_type(a, b);
   Shape shape = broadcast_shapes(broadcast_shapes(cond.shape(), a.shape(), "where"), b.shape(), "where");
-  Tensor out = empty(shape, dt, a.device());
+  Tensor out = empty(shape, dt, dev);
   if (out.numel())
-    kernel::where(a.device())(out, raw_expand(cond, shape), raw_expand(raw_cast(a, dt), shape),
-                              raw_expand(raw_cast(b, dt), shape));
+    kernel::where(dev)(out, raw_expand(cond, shape), raw_expand(device_operand(a, dt, dev, "where"), shape),
+                       raw_expand(device_operand(b, dt, dev, "where"), shape));
   if (is_floating(dt) && any_requires_grad(a, b))
     record("WhereBackward0", {a, b}, {out}, {cond},
            [](const TensorList& g, const TensorList& s, const std::vector<bool>& n) -> TensorList {

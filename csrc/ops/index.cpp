@@ -444,7 +444,7 @@ Tensor index(const Tensor& x, const TensorList& indices) {
     autograd::record("IndexBackward0", {x}, {out}, {},
                      [idx, shape = x.shape()](const TensorList& g, const TensorList&,
                                               const std::vector<bool>&) -> TensorList {
-                       Tensor z = zeros(shape, g[0].dtype());
+                       Tensor z = zeros(shape, g[0].dtype(), g[0].device());
                        index_put_(z, idx, g[0], true);
                        return {z};
                      });
@@ -496,7 +496,7 @@ Tensor gather(const Tensor& x, int64_t dim, const Tensor& index_in) {
     autograd::record("GatherBackward0", {x}, {out}, {index},
                      [dim, shape = x.shape()](const TensorList& g, const TensorList& s,
                                               const std::vector<bool>&) -> TensorList {
-                       return {scatter_add(zeros(shape, g[0].dtype()), dim, s[0], g[0])};
+                       return {scatter_add(zeros(shape, g[0].dtype(), g[0].device()), dim, s[0], g[0])};
                      });
   }
   return out;
@@ -567,7 +567,7 @@ Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index_in) {
     autograd::record("IndexSelectBackward0", {x}, {out}, {index},
                      [dim, shape = x.shape()](const TensorList& g, const TensorList& s,
                                               const std::vector<bool>&) -> TensorList {
-                       return {index_add(zeros(shape, g[0].dtype()), dim, s[0], g[0])};
+                       return {index_add(zeros(shape, g[0].dtype(), g[0].device()), dim, s[0], g[0])};
                      });
   }
   return out;
@@ -660,7 +660,7 @@ Tensor masked_select(const Tensor& x, const Tensor& mask) {
     autograd::record("MaskedSelectBackward0", {x}, {out}, {},
                      [cols, s, s1, xshape = x.shape()](const TensorList& g, const TensorList&,
                                                        const std::vector<bool>&) -> TensorList {
-                       Tensor z = zeros(s1, g[0].dtype());
+                       Tensor z = zeros(s1, g[0].dtype(), g[0].device());
                        index_put_(z, cols, g[0], true);
                        if (s1 != s) z = reshape(z, s);
                        return {s == xshape ? z : sum_to(z, xshape)};

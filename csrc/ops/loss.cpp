@@ -14,15 +14,15 @@ Tensor cross_entropy_grad_composite(const Tensor& z, const Tensor& gs, const Ten
   const int64_t V = z.shape()[1];
   const Dtype dt = z.dtype();
   Tensor valid = to_dtype(binary(BinaryOp::Ne, t, Scalar(ignore_index)), dt);  // [R]
-  Tensor safe = where(binary(BinaryOp::Ne, t, Scalar(ignore_index)), t, zeros({}, Dtype::Int64));
+  Tensor safe = where(binary(BinaryOp::Ne, t, Scalar(ignore_index)), t, zeros({}, Dtype::Int64, t.device()));
   Tensor onehot = to_dtype(binary(BinaryOp::Eq, unsqueeze(safe, 1), arange(Scalar(int64_t(0)), Scalar(V),
                                                                               Scalar(int64_t(1)), Dtype::Int64)),
                            dt);  // [R, V]
   Tensor wt = w.defined() ? index_select(w, 0, safe) * valid : valid;  // [R]
-  Tensor wsum = w.defined() ? sum(w) : full({}, Scalar(double(V)), dt);
+  Tensor wsum = w.defined() ? sum(w) : full({}, Scalar(double(V)), dt, t.device());
   Tensor a = unsqueeze(wt * (1 - ls), 1);
   Tensor coef = a + unsqueeze(valid, 1) * wsum * (ls / double(V));
-  Tensor smooth = unsqueeze(valid, 1) * (w.defined() ? unsqueeze(w, 0) : full({}, Scalar(1.0), dt)) * (ls / double(V));
+  Tensor smooth = unsqueeze(valid, 1) * (w.defined() ? unsqueeze(w, 0) : full({}, Scalar(1.0), dt, t.device())) * (ls / double(V));
   return unsqueeze(gs, 1) * (softmax(z, -1) * coef - a * onehot - smooth);
 }
 
@@ -63,9 +63,9 @@ Tensor cross_entropy_loss(const Tensor& input, const Tensor& target, const Tenso
     if (tp[r] < 0 || tp[r] >= V) EMBER_INDEX_ERROR(op, ": target ", tp[r], " is out of bounds for ", V, " classes");
     denom += w64.defined() ? w64.data<double>()[tp[r]] : 1.0;
   }
-  Tensor rows = empty({R}, cd), lse = empty({R}, cd);
+  Tensor rows = empty({R}, cd, input.device()), lse = empty({R}, cd, input.device());
   if (R > 0 && V > 0) kernel::cross_entropy(input.device())(rows, lse, z, t, w, ignore_index, label_smoothing);
-  else rows = zeros({R}, cd);
+  else rows = zeros({R}, cd, input.device());
   rows = to_dtype(rows, input.dtype());
   if (autograd::any_requires_grad(input)) {
     const Shape in_shape = input.shape();
@@ -80,7 +80,7 @@ Tensor cross_entropy_loss(const Tensor& input, const Tensor& target, const Tenso
             if (cdim == 1 && zd.dim() > 2) zd = movedim(zd, {1}, {-1});
             gz = cross_entropy_grad_composite(reshape(zd, {R, V}), gs, s[1], s[2], ignore_index, label_smoothing);
           } else {
-            gz = empty({R, V}, cd);
+            gz = empty({R, V}, cd, s[0].device());
             if (R > 0 && V > 0)
               kernel::cross_entropy_backward(s[0].device())(gz, gs, s[0], s[1], s[2], s[3], ignore_index,
                                                             label_smoothing);

@@ -105,8 +105,8 @@ Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor&
   Tensor y = empty(x.shape(), x.dtype(), x.device());
   Tensor mean = empty({C}, acc, x.device()), invstd = empty({C}, acc, x.device());
   if (x.numel() == 0) {  // nothing to normalize; no statistics to save or track
-    mean = zeros({C}, acc);
-    invstd = zeros({C}, acc);
+    mean = zeros({C}, acc, x.device());
+    invstd = zeros({C}, acc, x.device());
   } else {
     kernel::batch_norm(x.device())(y, x, acc_vec(weight), acc_vec(bias), mean, invstd, rm, rv, training, momentum,
                                    eps);
@@ -132,8 +132,8 @@ Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor&
           Tensor gb = needs[2] ? empty({C}, acc, x.device()) : Tensor();
           Tensor wa = w.defined() ? contiguous(to_dtype(w, acc)) : Tensor();
           if (x.numel() == 0) {  // empty batch: zero parameter gradients
-            if (gw.defined()) gw = zeros({C}, acc);
-            if (gb.defined()) gb = zeros({C}, acc);
+            if (gw.defined()) gw = zeros({C}, acc, x.device());
+            if (gb.defined()) gb = zeros({C}, acc, x.device());
           } else {
             kernel::batch_norm_backward(x.device())(gx, gw, gb, contiguous(g[0]), contiguous(x), wa, mean, invstd,
                                                     training);
@@ -314,12 +314,13 @@ Tensor row_norm(const Tensor& input, const Shape& normalized_shape, const Tensor
             Tensor wd = s[5].defined() ? reshape(to_dtype(s[5], cd), {N}) : Tensor();
             r = row_norm_backward_composite(g2, xd, wd, eps, rms, needs);
           } else {
-            if (needs[0]) r[0] = empty({R, N}, cd);
-            if (needs[1]) r[1] = empty({N}, cd);
-            if (needs.size() > 2 && needs[2]) r[2] = empty({N}, cd);
+            const Device dev = s[0].device();
+            if (needs[0]) r[0] = empty({R, N}, cd, dev);
+            if (needs[1]) r[1] = empty({N}, cd, dev);
+            if (needs.size() > 2 && needs[2]) r[2] = empty({N}, cd, dev);
             if (R == 0 || N == 0) {
               for (auto& t : r)
-                if (t.defined()) t = zeros(t.shape(), cd);
+                if (t.defined()) t = zeros(t.shape(), cd, dev);
             } else {
               kernel::layer_norm_backward(s[0].device())(r[0], r[1], r[2], g2, s[0], s[1], s[2], s[3], rms);
             }

@@ -23,6 +23,11 @@ Tensor& zero_(Tensor& x);
 Tensor detach(const Tensor& x);
 void check_inplace(const Tensor& x, const char* op);  // leaf-requires-grad / view rules
 void copy_kernel_call(const Tensor& dst, const Tensor& src);  // raw strided copy, no autograd
+// x on `device` (and in `dtype`): a copy unless already there; differentiable (.to(device)).
+Tensor to_device(const Tensor& x, Device device, std::optional<Dtype> dtype = std::nullopt, bool copy = false);
+// t itself when on `device`; a CPU 0-d tensor is moved there (PyTorch allows CPU scalars in device
+// ops); any other tensor on another device is a RuntimeError naming op and both devices.
+Tensor on_device(const Tensor& t, Device device, const char* op);
 
 // ---- views (views.cpp)
 Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op);
@@ -186,9 +191,9 @@ Tensor linear(const Tensor& input, const Tensor& weight, const Tensor& bias = Te
 Tensor linear_act(const Tensor& input, const Tensor& weight, const Tensor& bias, const std::string& act);
 
 // ---- creation and random (creation.cpp)
-Tensor zeros(const Shape& shape, Dtype dtype);
-Tensor ones(const Shape& shape, Dtype dtype);
-Tensor full(const Shape& shape, const Scalar& value, Dtype dtype);
+Tensor zeros(const Shape& shape, Dtype dtype, Device device = Device::CPU);
+Tensor ones(const Shape& shape, Dtype dtype, Device device = Device::CPU);
+Tensor full(const Shape& shape, const Scalar& value, Dtype dtype, Device device = Device::CPU);
 Tensor zeros_like(const Tensor& x);
 Tensor arange(const Scalar& start, const Scalar& end, const Scalar& step, std::optional<Dtype> dtype);
 Tensor linspace(double start, double end, int64_t steps, Dtype dtype);

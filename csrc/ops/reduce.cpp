@@ -133,7 +133,7 @@ Tensor prod(const Tensor& x, std::optional<int64_t> dim, bool keepdim, std::opti
              if (xs.dim() == 0) return {gx};
              Shape one_shape = xs.shape();
              one_shape[dd] = 1;
-             Tensor one = ones(one_shape, xs.dtype());
+             Tensor one = ones(one_shape, xs.dtype(), xs.device());
              Tensor left = cumprod(cat({one, narrow(xs, dd, 0, n - 1)}, dd), dd);
              Tensor right = flip(cumprod(flip(cat({narrow(xs, dd, 1, n - 1), one}, dd), {dd}), dd), {dd});
              Tensor others = reshape(left * right, in);
@@ -189,7 +189,7 @@ static std::pair<Tensor, Tensor> extreme_dim(const Tensor& x, int64_t dim, bool 
     record(is_max ? "MaxBackward0" : "MinBackward0", {x}, {out}, {idx},
            [ks = p.keep_shape, in = p.in_shape, d](const TensorList& g, const TensorList& s, const std::vector<bool>&) -> TensorList {
              if (in.empty()) return {reshape(g[0], in)};
-             return {scatter(zeros(in, g[0].dtype()), d, reshape(s[0], ks), reshape(g[0], ks))};
+             return {scatter(zeros(in, g[0].dtype(), g[0].device()), d, reshape(s[0], ks), reshape(g[0], ks))};
            });
   }
   return {out, idx};
@@ -244,7 +244,7 @@ Tensor norm(const Tensor& x, double p, const OptDims& dims, bool keepdim) {
       record("NormBackward1", {x}, {out}, {x, out},
              [ks = pl.keep_shape, in = pl.in_shape](const TensorList& g, const TensorList& s, const std::vector<bool>&) -> TensorList {
                Tensor n = reshape(s[1], ks);
-               Tensor safe = where(binary(BinaryOp::Eq, n, Scalar(0.0)), ones(n.shape(), n.dtype()), n);
+               Tensor safe = where(binary(BinaryOp::Eq, n, Scalar(0.0)), ones(n.shape(), n.dtype(), n.device()), n);
                Tensor gx = expand_back(g[0], ks, in) * s[0] / safe;
                return {where(binary(BinaryOp::Eq, n, Scalar(0.0)), zeros_like(gx), gx)};
              });

@@ -29,7 +29,7 @@ Tensor reverse_cumsum(const Tensor& t, int64_t d) { return flip(cumsum(flip(t, {
 Tensor cumprod_backward_quadratic(const Tensor& g, const Tensor& x, int64_t d) {
   const Tensor xt = movedim(x, {d}, {-1}), gt = movedim(g, {d}, {-1});
   const int64_t n = xt.shape().back();
-  const Tensor upper = triu(ones({n, n}, Dtype::Bool));  // k >= j
+  const Tensor upper = triu(ones({n, n}, Dtype::Bool, x.device()));  // k >= j
   const Tensor diag = tril(upper);
   Shape table_shape = xt.shape();
   table_shape.insert(table_shape.end() - 1, n);

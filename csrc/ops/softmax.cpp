@@ -16,7 +16,8 @@ static Tensor softmax_impl(const Tensor& x_in, int64_t dim, std::optional<Dtype>
   Tensor out;
   if (nd == 0 || x.numel() == 0) {
     autograd::GradModeGuard off(false);
-    out = x.numel() == 0 ? empty(x.shape(), x.dtype()) : full({}, Scalar(log ? 0.0 : 1.0), x.dtype());
+    out = x.numel() == 0 ? empty(x.shape(), x.dtype(), x.device())
+                         : full({}, Scalar(log ? 0.0 : 1.0), x.dtype(), x.device());
   } else {
     bool last = d == nd - 1;
     Tensor src = last ? detach(x) : movedim(detach(x), {d}, {-1});

@@ -41,7 +41,7 @@ std::pair<Tensor, Tensor> sort_k(const Tensor& x, int64_t dim, bool descending, 
                      [dim, shape = x.shape()](const TensorList& g, const TensorList& s,
                                               const std::vector<bool>&) -> TensorList {
                        if (shape.empty()) return {g[0]};
-                       return {scatter(zeros(shape, g[0].dtype()), dim, s[0], g[0])};
+                       return {scatter(zeros(shape, g[0].dtype(), g[0].device()), dim, s[0], g[0])};
                      });
   }
   return {values, indices};

@@ -138,7 +138,7 @@ Tensor as_strided(const Tensor& x, Shape shape, Shape strides, std::optional<int
                        for (size_t i = 0; i < in_shape.size(); ++i)
                          in_span += std::max<int64_t>(in_shape[i] - 1, 0) * in_strides[i];
                        span = std::max(span, in_span);
-                       Tensor flat = zeros({span}, g[0].dtype());
+                       Tensor flat = zeros({span}, g[0].dtype(), g[0].device());
                        Tensor idx = arange(Scalar(int64_t(0)), Scalar(span), Scalar(int64_t(1)), Dtype::Int64);
                        Tensor pos = contiguous(make_view(idx, shape, strides, off));
                        flat = index_put_(flat, {reshape(pos, {-1})}, reshape(g[0], {-1}), true);
@@ -324,7 +324,7 @@ Tensor slice(const Tensor& x, int64_t dim, std::optional<int64_t> start, std::op
     autograd::record("SliceBackward0", {x}, {out}, {},
                      [in_shape, dim, s, e, step](const TensorList& g, const TensorList&, const std::vector<bool>&) -> TensorList {
                        if (!autograd::GradMode::enabled()) {
-                         Tensor z = zeros(in_shape, g[0].dtype());
+                         Tensor z = zeros(in_shape, g[0].dtype(), g[0].device());
                          Tensor v = slice(z, dim, s, e, step);
                          copy_kernel_call(v, g[0]);
                          return {z};
@@ -332,7 +332,7 @@ Tensor slice(const Tensor& x, int64_t dim, std::optional<int64_t> start, std::op
                        // create_graph: build the scatter from differentiable ops
                        int64_t n = e == s ? 0 : (e - s - 1) / step + 1;
                        Tensor idx = arange(Scalar(s), Scalar(n ? s + (n - 1) * step + 1 : s), Scalar(step), Dtype::Int64);
-                       return {index_add(zeros(in_shape, g[0].dtype()), dim, idx, g[0])};
+                       return {index_add(zeros(in_shape, g[0].dtype(), g[0].device()), dim, idx, g[0])};
                      });
   return out;
 }

@@ -146,3 +146,7 @@ from .linalg import det, inverse, logdet, slogdet  # noqa: E402
 
 for _name in _PARITY_METHODS:
     setattr(Tensor, _name, globals()[_name])
+
+from . import metal  # noqa: E402  (the Metal backend: ember.metal.is_available(), ...)
+
+mps = metal  # PyTorch's torch.mps: synchronize(), is_available()

@@ -8,7 +8,7 @@ import numpy as np
 
 from . import _C
 from ._C import Tensor
-from ._device import check_device
+from ._device import check_device, device_str
 
 _NP_TO_DTYPE = {
     np.dtype("bool"): _C.bool,
@@ -33,8 +33,11 @@ def _size(size, op):
         raise TypeError(f"{op}: size must be a tuple of ints, got {size!r}") from None
 
 
-def _finish(t, requires_grad, device=None):
-    check_device(device)
+def _finish(t, requires_grad, device=None, like=None):
+    # made on the host, then moved (unified memory on Metal: one copy)
+    dev = device_str(device, like)
+    if t.device.type != dev:
+        t = _C._to_device(t, dev)
     if requires_grad:
         t.requires_grad_(True)
     return t
@@ -64,10 +67,10 @@ def tensor(data, dtype=None, device=None, requires_grad=False):
         t = data.detach().clone()
         if dtype is not None:
             t = t._to_dtype(dtype)
-        return _finish(t, requires_grad)
+        return _finish(t, requires_grad, device, like=data)
     from_numpy_obj = isinstance(data, (np.ndarray, np.generic))
     if not from_numpy_obj and hasattr(data, "__dlpack__") and not isinstance(data, (list, tuple)):
-        return _finish(tensor(from_dlpack(data), dtype=dtype), requires_grad)
+        return _finish(tensor(from_dlpack(data), dtype=dtype), requires_grad, device)
     try:
         arr = np.asarray(data)
     except ValueError as e:
@@ -96,18 +99,19 @@ def tensor(data, dtype=None, device=None, requires_grad=False):
     t = from_numpy(arr if arr.flags.c_contiguous else arr.copy()).clone()
     if dtype is not None:
         t = t._to_dtype(dtype)
-    return _finish(t, requires_grad)
+    return _finish(t, requires_grad, device)
 
 
 def as_tensor(data, dtype=None, device=None):
     """Like ``tensor`` but shares memory with a tensor or NumPy array when no conversion is needed."""
     check_device(device)
     if isinstance(data, Tensor):
-        return data if dtype is None else data._to_dtype(dtype)
+        t = data if dtype is None else data._to_dtype(dtype)
+        return t if device is None else _finish(t, False, device)
     if isinstance(data, np.ndarray) and data.dtype in _NP_TO_DTYPE:
         t = from_numpy(data) if all(s >= 0 for s in data.strides) else tensor(data)
-        return t if dtype is None else t._to_dtype(dtype)
-    return tensor(data, dtype=dtype)
+        return _finish(t if dtype is None else t._to_dtype(dtype), False, device)
+    return tensor(data, dtype=dtype, device=device)
 
 
 def from_numpy(ndarray):
@@ -136,15 +140,18 @@ def from_dlpack(ext_tensor):
 
 
 def empty(*size, dtype=None, device=None, requires_grad=False, **_):
-    return _finish(_C._empty(_size(size, "empty"), _default(dtype)), requires_grad, device)
+    dev = device_str(device)
+    return _finish(_C._empty(_size(size, "empty"), _default(dtype), dev), requires_grad, dev)
 
 
 def zeros(*size, dtype=None, device=None, requires_grad=False, **_):
-    return _finish(_C._zeros(_size(size, "zeros"), _default(dtype)), requires_grad, device)
+    dev = device_str(device)
+    return _finish(_C._zeros(_size(size, "zeros"), _default(dtype), dev), requires_grad, dev)
 
 
 def ones(*size, dtype=None, device=None, requires_grad=False, **_):
-    return _finish(_C._ones(_size(size, "ones"), _default(dtype)), requires_grad, device)
+    dev = device_str(device)
+    return _finish(_C._ones(_size(size, "ones"), _default(dtype), dev), requires_grad, dev)
 
 
 def _infer_fill_dtype(value):
@@ -159,7 +166,8 @@ def full(size, fill_value, dtype=None, device=None, requires_grad=False, **_):
     if isinstance(fill_value, Tensor):
         fill_value = fill_value.item()
     dt = _infer_fill_dtype(fill_value) if dtype is None else dtype
-    return _finish(_C._full(_size((size,), "full"), fill_value, dt), requires_grad, device)
+    dev = device_str(device)
+    return _finish(_C._full(_size((size,), "full"), fill_value, dt, dev), requires_grad, dev)
 
 
 def _like(x, dtype):
@@ -167,34 +175,40 @@ def _like(x, dtype):
 
 
 def empty_like(input, dtype=None, device=None, requires_grad=False, **_):
-    return _finish(_C._empty(input.shape, _like(input, dtype)), requires_grad, device)
+    dev = device_str(device, input)
+    return _finish(_C._empty(input.shape, _like(input, dtype), dev), requires_grad, dev)
 
 
 def zeros_like(input, dtype=None, device=None, requires_grad=False, **_):
-    return _finish(_C._zeros(input.shape, _like(input, dtype)), requires_grad, device)
+    dev = device_str(device, input)
+    return _finish(_C._zeros(input.shape, _like(input, dtype), dev), requires_grad, dev)
 
 
 def ones_like(input, dtype=None, device=None, requires_grad=False, **_):
-    return _finish(_C._ones(input.shape, _like(input, dtype)), requires_grad, device)
+    dev = device_str(device, input)
+    return _finish(_C._ones(input.shape, _like(input, dtype), dev), requires_grad, dev)
 
 
 def full_like(input, fill_value, dtype=None, device=None, requires_grad=False, **_):
-    return _finish(_C._full(input.shape, fill_value, _like(input, dtype)), requires_grad, device)
+    dev = device_str(device, input)
+    return _finish(_C._full(input.shape, fill_value, _like(input, dtype), dev), requires_grad, dev)
 
 
 def rand_like(input, dtype=None, device=None, requires_grad=False, generator=None, **_):
-    return _finish(_C._rand(input.shape, _like(input, dtype), generator), requires_grad, device)
+    t = _C._rand(input.shape, _like(input, dtype), generator)
+    return _finish(t, requires_grad, device, input)
 
 
 def randn_like(input, dtype=None, device=None, requires_grad=False, generator=None, **_):
-    return _finish(_C._randn(input.shape, _like(input, dtype), generator), requires_grad, device)
+    t = _C._randn(input.shape, _like(input, dtype), generator)
+    return _finish(t, requires_grad, device, input)
 
 
 def randint_like(input, low=0, high=None, dtype=None, device=None, generator=None, **_):
     if high is None:
         low, high = 0, low
     return _finish(
-        _C._randint(low, high, input.shape, _like(input, dtype), generator), False, device
+        _C._randint(low, high, input.shape, _like(input, dtype), generator), False, device, input
     )
 
 

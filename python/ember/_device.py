@@ -1,8 +1,18 @@
-"""``ember.device``: where a tensor lives (``cpu`` now; ``metal`` with the Metal backend)."""
+"""``ember.device``: where a tensor lives: ``cpu``, or ``metal`` (Apple GPUs; ``"mps"``, PyTorch's
+name, is an alias). A Metal tensor's ``device`` prints ``metal:0``; it compares equal to ``"mps"``,
+``"mps:0"`` and ``"metal"``, so PyTorch scripts that test ``x.device == "mps"`` keep working.
+"""
+
+from . import _C
+
+_ALIASES = {"mps": "metal"}
 
 
 class device:
-    """A device spec: ``ember.device("cpu")``. Compares equal to its string form."""
+    """A device spec: ``ember.device("cpu")``, ``ember.device("metal")`` / ``("mps")``.
+
+    Compares equal to its string forms (``"metal"``, ``"metal:0"``, ``"mps"``).
+    """
 
     __slots__ = ("type", "index")
 
@@ -12,15 +22,19 @@ class device:
         type = str(type)
         if ":" in type:
             type, idx = type.split(":", 1)
-            index = int(idx)
-        if type in ("metal", "mps"):
-            raise RuntimeError(
-                f"device '{type}': the metal backend is not built into this ember; use device='cpu'"
-            )
-        if type != "cpu":
-            raise ValueError(f"device: unknown device '{type}' (expected 'cpu' or 'metal')")
+            try:
+                index = int(idx)
+            except ValueError:
+                raise ValueError(f"device: invalid device index in '{type}:{idx}'") from None
+        type = _ALIASES.get(type, type)
+        if type not in ("cpu", "metal"):
+            raise ValueError(f"device: unknown device '{type}' (expected 'cpu', 'metal' or 'mps')")
+        if index not in (None, 0):
+            raise RuntimeError(f"device: {type}:{index} does not exist (ember has one {type} device)")
+        if type == "metal":
+            _C._parse_device("metal")  # raises, saying how to get the backend, when it is absent
         self.type = type
-        self.index = index
+        self.index = index if type == "cpu" else 0
 
     def __eq__(self, other):
         if isinstance(other, str):
@@ -37,7 +51,7 @@ class device:
         return self.type if self.index is None else f"{self.type}:{self.index}"
 
     def __repr__(self):
-        return f"device(type='{self.type}')"
+        return f"device(type='{self.type}')" if self.index is None else f"device(type='{self.type}', index={self.index})"
 
 
 def check_device(dev, op="tensor"):
@@ -45,3 +59,11 @@ def check_device(dev, op="tensor"):
     if dev is None:
         return
     device(dev)
+
+
+def device_str(dev, like=None):
+    """The core's name for a ``device=`` argument: ``"cpu"`` / ``"metal"``; None means ``like``'s
+    device (a tensor) or the CPU."""
+    if dev is None:
+        return "cpu" if like is None else like.device.type
+    return device(dev).type

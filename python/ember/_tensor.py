@@ -30,6 +30,8 @@ _LINEWIDTH = 80
 
 def _np_values(t):
     t = t.detach()
+    if t.device.type != "cpu":  # a host copy (synchronizes), not a device kernel
+        t = _C._to_device(t, "cpu")
     if t.dtype == _C.bfloat16:
         t = t._to_dtype(_C.float32)
     return t.numpy()
@@ -112,6 +114,8 @@ def _repr(self):
     else:
         fmt = _Formatter(_summarize(vals) if summarize else vals, self.dtype)
         body = _format_block(vals, fmt, len(prefix), summarize)
+    if self.device.type != "cpu":
+        suffixes.append(f"device='{self.device}'")
     default_float = self.dtype == _C.get_default_dtype()
     if not (default_float or self.dtype in (_C.int64, _C.bool)) or (
         self.numel() == 0 and not default_float
@@ -145,9 +149,11 @@ def _to(self, *args, **kwargs):
         else:
             raise TypeError(f"to: unexpected argument {a!r}")
     if device is not None:
-        from ._device import device as _dev
+        from ._device import device_str
 
-        _dev(device)
+        dev = device_str(device)
+        if dev != self.device.type:  # a transfer always copies (differentiable, as in PyTorch)
+            return _C._to_device(self, dev, dtype, copy)
     if dtype is None:
         return self.clone() if copy else self
     return self._to_dtype(dtype, copy)
@@ -222,7 +228,12 @@ def _backward(self, gradient=None, retain_graph=None, create_graph=False, inputs
 def _new_tensor(self, data, dtype=None, device=None, requires_grad=False):
     from ._creation import tensor
 
-    return tensor(data, dtype=self.dtype if dtype is None else dtype, requires_grad=requires_grad)
+    return tensor(
+        data,
+        dtype=self.dtype if dtype is None else dtype,
+        device=self.device if device is None else device,
+        requires_grad=requires_grad,
+    )
 
 
 def _new(maker):
@@ -230,7 +241,10 @@ def _new(maker):
         from . import _creation
 
         return getattr(_creation, maker)(
-            *size, dtype=self.dtype if dtype is None else dtype, requires_grad=requires_grad
+            *size,
+            dtype=self.dtype if dtype is None else dtype,
+            device=self.device if device is None else device,
+            requires_grad=requires_grad,
         )
 
     return new
@@ -240,7 +254,11 @@ def _new_full(self, size, fill_value, dtype=None, device=None, requires_grad=Fal
     from ._creation import full
 
     return full(
-        size, fill_value, dtype=self.dtype if dtype is None else dtype, requires_grad=requires_grad
+        size,
+        fill_value,
+        dtype=self.dtype if dtype is None else dtype,
+        device=self.device if device is None else device,
+        requires_grad=requires_grad,
     )
 
 
@@ -330,10 +348,12 @@ _methods = {
     "new_empty": _new("empty"),
     "new_full": _new_full,
     "type": _type,
-    "cpu": lambda self: self,
+    "cpu": lambda self: self if self.device.type == "cpu" else _C._to_device(self, "cpu"),
+    "mps": lambda self: _C._to_device(self, "metal"),
     "cuda": _cuda,
     "is_cuda": False,
-    "is_mps": False,
+    "is_mps": property(lambda self: self.device.type == "metal"),
+    "is_metal": property(lambda self: self.device.type == "metal"),
     "is_sparse": False,
     "is_quantized": False,
     "type_as": lambda self, other: self._to_dtype(other.dtype),

@@ -1,15 +1,17 @@
-"""``ember.backends.mps``: whether the Metal ("mps") backend is present."""
+"""``ember.backends.mps``: whether the Metal ("mps") backend is present (see ``ember.metal``)."""
 
 from __future__ import annotations
+
+from .. import _C
 
 __all__ = ["is_available", "is_built"]
 
 
 def is_built() -> bool:
-    """False: this ember was built without the Metal backend."""
-    return False
+    """Whether this ember was built with the Metal backend (on Linux: the CPU emulator)."""
+    return _C._metal_built()
 
 
 def is_available() -> bool:
-    """False: the Metal backend is not built into this ember (see :func:`is_built`)."""
-    return False
+    """Whether ``device="mps"`` (an alias of ``"metal"``) works in this process."""
+    return _C._device_available("metal")

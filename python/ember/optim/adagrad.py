@@ -67,7 +67,9 @@ class Adagrad(Optimizer):
             for p in group["params"]:
                 state = self.state[p]
                 state["step"] = self._step_tensor()
-                state["sum"] = _C._full(list(p.shape), group["initial_accumulator_value"], p.dtype)
+                state["sum"] = _C._full(
+                    list(p.shape), group["initial_accumulator_value"], p.dtype, p.device.type
+                )
 
     def __setstate__(self, state):
         super().__setstate__(state)
@@ -87,7 +89,7 @@ class Adagrad(Optimizer):
                 if "sum" not in state:
                     state["step"] = self._step_tensor()
                     state["sum"] = _C._full(
-                        list(p.shape), group["initial_accumulator_value"], p.dtype
+                        list(p.shape), group["initial_accumulator_value"], p.dtype, p.device.type
                     )
                 params.append(p)
                 grads.append(g)

@@ -486,12 +486,16 @@ class Module:
             raise TypeError(
                 f"nn.Module.to only accepts floating point dtypes, but got desired dtype={dtype!r}"
             )
+        dev = None
         if device is not None:
-            from ..._device import device as _dev
+            from ..._device import device_str
 
-            _dev(device)  # validates the name; the CPU is the only device tensors live on here
+            dev = device_str(device)
 
         def convert(t):
+            if dev is not None and t.device.type != dev:
+                to_float = dtype is not None and t.is_floating_point()
+                return _C._to_device(t, dev, dtype if to_float else None)
             if dtype is not None and t.is_floating_point() and t.dtype != dtype:
                 return t._to_dtype(dtype)
             return t
@@ -519,7 +523,10 @@ class Module:
         return self._apply(lambda t: t._to_dtype(dst_type))
 
     def cpu(self: Any):
-        return self
+        return self.to("cpu")
+
+    def mps(self: Any):
+        return self.to("metal")
 
     def cuda(self, *args, **kwargs):
         raise RuntimeError("cuda: ember has no CUDA backend (CPU, and Metal on Apple GPUs)")
