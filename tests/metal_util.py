@@ -10,8 +10,6 @@ import pytest
 import ember
 from conftest import to_np
 
-_C = ember._C
-
 
 def _metal_available() -> bool:
     try:
@@ -37,12 +35,12 @@ def across_schedules(fn):
     runs = []
     try:
         for schedule, seed, poison in VARIANTS:
-            _C._metal_set_emulator_options(schedule, seed, poison)
+            ember.metal._set_emulator_options(schedule, seed, poison)
             out = fn()
             out = out if isinstance(out, (tuple, list)) else (out,)
             runs.append([to_np(t.cpu()) if hasattr(t, "cpu") else np.asarray(t) for t in out])
     finally:
-        _C._metal_set_emulator_options(0, 1, 0xFF)
+        ember.metal._set_emulator_options(0, 1, 0xFF)
     for v, run in zip(VARIANTS[1:], runs[1:]):
         for a, b in zip(runs[0], run):
             assert a.shape == b.shape
@@ -58,11 +56,11 @@ def assert_close_dtype(actual, expected, dtype: str, scale: float = 1.0):
 
 
 def fallbacks() -> dict:
-    return dict(_C._fallback_counts())
+    return ember.metal.fallback_counts()
 
 
 def reset_fallbacks():
-    _C._reset_fallback_counts()
+    ember.metal.reset_fallback_counts()
 
 
 def rand(shape, dtype="float32", seed=0, scale=1.0):

@@ -27,7 +27,7 @@ def test_optimizer_steps(name, kw, dtype):
     grads = [[rand(s, dtype, seed=10 * k + i) for i, s in enumerate(shapes)] for k in range(3)]
 
     def run(dev):
-        ps = [p.to(dev).detach().requires_grad_() for p in params0]
+        ps = [p.to(dev).detach().clone().requires_grad_() for p in params0]  # .to("cpu") does not copy
         opt = getattr(ember.optim, name)(ps, **kw)
         for step in grads:
             for p, g in zip(ps, step):

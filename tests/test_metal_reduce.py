@@ -19,6 +19,8 @@ SHAPES = [((1,), None), ((7, 37), 1), ((37, 7), 0), ((3, 5, 11), (0, 2)), ((2, 3
 def test_value_reductions(op, shape, dim, dtype):
     if op in ("amax", "amin") and 0 in shape:
         pytest.skip("max/min of an empty dim raise (tested on CPU)")
+    if op == "prod" and isinstance(dim, tuple):
+        pytest.skip("prod takes one dim")
     x = rand(shape, dtype, seed=1, scale=0.5 if op == "prod" else 1.0)
     fn = getattr(ember, op)
     kw = {} if dim is None else {"dim": dim}
