@@ -210,3 +210,76 @@ def _restore_default_dtype():
     saved = ember.get_default_dtype()
     yield
     ember.set_default_dtype(saved)
+
+
+# --------------------------------------------------------------------------------------------
+# Metal: race exposure and kernel coverage (tests/test_metal_*.py; on Linux, the emulator build)
+# --------------------------------------------------------------------------------------------
+
+METAL = "metal" in DEVICES
+requires_metal = pytest.mark.skipif(
+    not METAL, reason="no Metal backend (Linux: EMBER_METAL_EMULATOR=1 bash scripts/dev_build.sh)"
+)
+
+# (fiber schedule, seed, threadgroup-memory poison byte): forward, reverse and two random orders,
+# NaN and huge poison. A race-free kernel gives bit-identical output under every one.
+METAL_VARIANTS = [(0, 1, 0xFF), (1, 1, 0x7F), (2, 7, 0xFF), (2, 11, 0x7F)]
+
+
+def _bits(x):
+    a = np.ascontiguousarray(to_np(x))
+    return a.shape, a.dtype, a.tobytes()
+
+
+def metal_variants(fn):
+    """Run ``fn()`` (returning a tensor or a tuple of tensors) under every emulator variant and
+    require bit-identical results; returns the first run's result. On a GPU it runs once."""
+    if not ember.metal.is_emulated():
+        return fn()
+    results = []
+    try:
+        for schedule, seed, poison in METAL_VARIANTS:
+            ember.metal._set_emulator_options(schedule, seed, poison)
+            r = fn()
+            rs = r if isinstance(r, tuple) else (r,)
+            results.append((r, [_bits(t) for t in rs]))
+    finally:
+        ember.metal._set_emulator_options(0, 1, 0xFF)
+    first = results[0][1]
+    for (schedule, seed, poison), (_, bits) in zip(METAL_VARIANTS[1:], results[1:]):
+        assert bits == first, (
+            f"output differs under schedule={schedule} seed={seed} poison={poison:#x}: a race"
+        )
+    return results[0][0]
+
+
+_metal_items: set[str] = set()
+_metal_done: set[str] = set()
+
+
+def pytest_collection_modifyitems(session, config, items):
+    _metal_items.update(
+        i.nodeid for i in items if Path(str(i.fspath)).name.startswith("test_metal_")
+    )
+
+
+def pytest_runtest_logreport(report):
+    if report.nodeid in _metal_items and report.when == "call":
+        _metal_done.add(report.nodeid)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Coverage: every registered Metal kernel (host name) ran at least once. Only enforced when
+    every test_metal_*.py test was collected (no -k / -m / node selection) and ran."""
+    if not METAL or exitstatus != 0:
+        return
+    opt = session.config.option
+    files = {p.name for p in Path(__file__).parent.glob("test_metal_*.py")}
+    collected = {n.split("::")[0].rsplit("/", 1)[-1] for n in _metal_items}
+    selected = any("::" in str(a) for a in session.config.args) or opt.keyword or opt.markexpr
+    if selected or collected != files or _metal_done != _metal_items:
+        return
+    missing = sorted(set(ember.metal._registered_kernels()) - ember.metal._executed_kernels())
+    if missing:
+        session.exitstatus = 1
+        print(f"\nMetal kernel coverage: {len(missing)} registered kernel(s) never ran: {missing}")

@@ -113,7 +113,7 @@ def test_device_is_cpu(device):
 
 
 def test_metal_device_errors_or_works():
-    """Until the Metal backend exists, device="metal" is a RuntimeError that names "metal"."""
+    """Without the Metal backend, device="metal" is a RuntimeError that names "metal"."""
     try:
         t = ember.zeros(2, device="metal")
     except RuntimeError as e:

@@ -57,9 +57,15 @@ int64_t elements_of(const T& arg) {
   } else return 0;
 }
 
+// > 0 while a CPU kernel runs as a device's fallback: kernels it calls run on the CPU too
+// (synchronously, on the device's unified memory), whatever device they are asked for.
+struct HostFallback {
+  static inline thread_local int depth = 0;
+};
+
 // Every tensor argument must live on the kernel's device: ops never copy between devices.
 inline void check_device_of(const char* slot, Device d, const Tensor& t) {
-  if (t.defined() && t.device() != d)
+  if (t.defined() && t.device() != d && HostFallback::depth == 0)
     EMBER_RUNTIME_ERROR(slot, ": expected all tensors to be on the same device, but found at least two devices, ",
                         device_str(d), " and ", device_str(t.device()));
 }
@@ -85,16 +91,25 @@ struct KernelCall<R (*)(P...)> {
   R operator()(P... args) const {
     (check_device_of(slot->name, device, args), ...);
     R (*fn)(P...) = slot->impls[int(device)];
-    if (device != Device::CPU) {
+    bool fallback = false;
+    if (device != Device::CPU && HostFallback::depth == 0) {
       const char* declined = fn && slot->declines[int(device)] ? slot->declines[int(device)](args...) : nullptr;
       if (!fn || declined) {
         count_fallback(slot->name, declined);
         synchronize(device);
         fn = slot->impls[int(Device::CPU)];
+        fallback = true;
       }
+    } else if (HostFallback::depth > 0) {
+      fn = slot->impls[int(Device::CPU)];
     }
     if (!fn) EMBER_RUNTIME_ERROR(slot->name, ": no kernel registered for device ", device_name(device));
     GilReleaseScope scope((int64_t(0) + ... + elements_of<std::decay_t<P>>(args)));
+    struct Depth {
+      bool on;
+      explicit Depth(bool b) : on(b) { HostFallback::depth += on; }
+      ~Depth() { HostFallback::depth -= on; }
+    } depth(fallback);
     return fn(std::forward<P>(args)...);
   }
 };

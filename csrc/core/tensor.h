@@ -60,7 +60,12 @@ class Tensor {
   void* raw_data() const {
     return static_cast<char*>(impl_->storage->data) + impl_->offset * itemsize();
   }
-  template <class T> T* data() const { return static_cast<T*>(raw_data()); }
+  // Host access: a device tensor is synchronized first (unified memory; a queued kernel may still
+  // write it). Device launch code binds raw_data(), which never waits.
+  template <class T> T* data() const {
+    if (impl_->storage->device != Device::CPU) [[unlikely]] synchronize(impl_->storage->device);
+    return static_cast<T*>(raw_data());
+  }
 
   // autograd
   bool requires_grad() const;

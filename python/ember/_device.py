@@ -30,7 +30,9 @@ class device:
         if type not in ("cpu", "metal"):
             raise ValueError(f"device: unknown device '{type}' (expected 'cpu', 'metal' or 'mps')")
         if index not in (None, 0):
-            raise RuntimeError(f"device: {type}:{index} does not exist (ember has one {type} device)")
+            raise RuntimeError(
+                f"device: {type}:{index} does not exist (ember has one {type} device)"
+            )
         if type == "metal":
             _C._parse_device("metal")  # raises, saying how to get the backend, when it is absent
         self.type = type
@@ -51,7 +53,11 @@ class device:
         return self.type if self.index is None else f"{self.type}:{self.index}"
 
     def __repr__(self):
-        return f"device(type='{self.type}')" if self.index is None else f"device(type='{self.type}', index={self.index})"
+        return (
+            f"device(type='{self.type}')"
+            if self.index is None
+            else f"device(type='{self.type}', index={self.index})"
+        )
 
 
 def check_device(dev, op="tensor"):

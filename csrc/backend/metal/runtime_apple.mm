@@ -9,6 +9,7 @@
 #import <Metal/Metal.h>
 #include <dlfcn.h>
 
+#include <algorithm>
 #include <mutex>
 
 #include "backend/metal/runtime.h"

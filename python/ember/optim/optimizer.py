@@ -321,7 +321,7 @@ class Optimizer:
 
     @staticmethod
     def _zeros_like(p: Tensor) -> Tensor:
-        return _C._zeros(list(p.shape), p.dtype)
+        return _C._zeros(list(p.shape), p.dtype, p.device.type)  # state on the param's device
 
     @staticmethod
     def _step_tensor() -> Tensor:

@@ -89,7 +89,7 @@ class SGD(Optimizer):
                     state = self.state[p]
                     buf = state.get("momentum_buffer")
                     if buf is None:
-                        buf = _C._empty(list(p.shape), p.dtype)
+                        buf = _C._empty(list(p.shape), p.dtype, p.device.type)
                         state["momentum_buffer"] = buf
                         fresh.append(True)
                     else:

@@ -279,8 +279,9 @@ class RNNBase(Module):
         c_shape = (self.num_layers * D, B, self.hidden_size)
         # initial states: [L * D, B, H_out] (LSTM also c: [L * D, B, H])
         if hx is None:
-            h0 = _C._zeros(list(h_shape), dtype)
-            c0 = _C._zeros(list(c_shape), dtype) if is_lstm else None
+            dev = input.device.type
+            h0 = _C._zeros(list(h_shape), dtype, dev)
+            c0 = _C._zeros(list(c_shape), dtype, dev) if is_lstm else None
         else:
             if is_lstm:
                 if not isinstance(hx, (tuple, list)) or len(hx) != 2:
@@ -497,7 +498,7 @@ class RNNCellBase(Module):
         out = []
         for i, s in enumerate(states):
             if s is None:
-                s = _C._zeros([x.shape[0], self.hidden_size], x.dtype)
+                s = _C._zeros([x.shape[0], self.hidden_size], x.dtype, x.device.type)
             else:
                 if s.ndim != input.ndim:
                     raise RuntimeError(
