@@ -19,9 +19,21 @@ BUILD = ROOT / "build" / "mutation"
 def build() -> Path:
     if not (BUILD / "build.ninja").exists():
         subprocess.run(
-            ["cmake", "-S", str(ROOT), "-B", str(BUILD), "-G", "Ninja", "-DCMAKE_BUILD_TYPE=Release",
-             "-DEMBER_METAL_EMULATOR=ON", f"-DPython_EXECUTABLE={sys.executable}"],
-            check=True, stdout=subprocess.DEVNULL)
+            [
+                "cmake",
+                "-S",
+                str(ROOT),
+                "-B",
+                str(BUILD),
+                "-G",
+                "Ninja",
+                "-DCMAKE_BUILD_TYPE=Release",
+                "-DEMBER_METAL_EMULATOR=ON",
+                f"-DPython_EXECUTABLE={sys.executable}",
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
     subprocess.run(["cmake", "--build", str(BUILD)], check=True, stdout=subprocess.DEVNULL)
     return next(BUILD.glob("_C*.so"))
 
@@ -29,19 +41,30 @@ def build() -> Path:
 def run_tests(so: Path, family: str) -> subprocess.CompletedProcess:
     with tempfile.TemporaryDirectory() as tmp:
         pkg = Path(tmp) / "ember"
-        shutil.copytree(ROOT / "python" / "ember", pkg, ignore=shutil.ignore_patterns("_C*.so", "__pycache__"))
+        shutil.copytree(
+            ROOT / "python" / "ember", pkg, ignore=shutil.ignore_patterns("_C*.so", "__pycache__")
+        )
         shutil.copy(so, pkg / so.name)
         test = ROOT / "tests" / f"test_metal_{family}.py"
-        return subprocess.run([sys.executable, "-m", "pytest", str(test), "-x", "-q", "-p", "no:cacheprovider"],
-                              cwd=ROOT, env={**os.environ, "PYTHONPATH": tmp},
-                              capture_output=True, text=True)
+        return subprocess.run(
+            [sys.executable, "-m", "pytest", str(test), "-x", "-q", "-p", "no:cacheprovider"],
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": tmp},
+            capture_output=True,
+            text=True,
+        )
 
 
 def main() -> int:
     families = sys.argv[1:]
     sources = sorted((ROOT / "metal").glob("*.metal"))
-    mutants = [(src, i) for src in sources if not families or src.stem in families
-               for i, line in enumerate(src.read_text().splitlines()) if "// barrier" in line]
+    mutants = [
+        (src, i)
+        for src in sources
+        if not families or src.stem in families
+        for i, line in enumerate(src.read_text().splitlines())
+        if "// barrier" in line
+    ]
     so = build()
     base = {src.stem: run_tests(so, src.stem).returncode for src, _ in mutants}
     bad = [f for f, rc in base.items() if rc != 0]
@@ -53,7 +76,7 @@ def main() -> int:
         text = src.read_text()
         lines = text.splitlines(keepends=True)
         try:
-            src.write_text("".join(lines[:i] + lines[i + 1:]))
+            src.write_text("".join(lines[:i] + lines[i + 1 :]))
             so = build()
             r = run_tests(so, src.stem)
         finally:

@@ -6,7 +6,14 @@ import pytest
 import ember
 import ember.nn.functional as F
 from conftest import to_np
-from metal_util import across_schedules, assert_close_dtype, fallbacks, rand, requires_metal, reset_fallbacks
+from metal_util import (
+    across_schedules,
+    assert_close_dtype,
+    fallbacks,
+    rand,
+    requires_metal,
+    reset_fallbacks,
+)
 
 pytestmark = requires_metal
 
@@ -26,8 +33,13 @@ def test_cross_entropy(rows, classes, reduction, ls, weighted):
 
     def run(dev):
         zd = z.to(dev).detach().requires_grad_()
-        loss = F.cross_entropy(zd, t.to(dev), weight=None if w is None else w.to(dev), reduction=reduction,
-                               label_smoothing=ls)
+        loss = F.cross_entropy(
+            zd,
+            t.to(dev),
+            weight=None if w is None else w.to(dev),
+            reduction=reduction,
+            label_smoothing=ls,
+        )
         loss.sum().backward()
         return loss, zd.grad
 

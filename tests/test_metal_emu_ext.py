@@ -17,8 +17,24 @@ CXX = os.environ.get("CXX") or shutil.which("g++") or shutil.which("clang++")
 def test_emulator_extensions(tmp_path):
     exe = tmp_path / "emu_ext"
     src = ROOT / "tests" / "metal_emu"
-    cmd = [CXX, "-std=c++20", "-O1", "-Wall", "-Wextra", "-Werror", f"-I{ROOT / 'csrc'}", f"-I{ROOT / 'metal'}"]
-    cmd += ["-x", "c++", str(src / "emu_ext_checks.metal"), "-x", "c++", str(src / "test_emu_ext.cpp")]
+    cmd = [
+        CXX,
+        "-std=c++20",
+        "-O1",
+        "-Wall",
+        "-Wextra",
+        "-Werror",
+        f"-I{ROOT / 'csrc'}",
+        f"-I{ROOT / 'metal'}",
+    ]
+    cmd += [
+        "-x",
+        "c++",
+        str(src / "emu_ext_checks.metal"),
+        "-x",
+        "c++",
+        str(src / "test_emu_ext.cpp"),
+    ]
     cmd += ["-o", str(exe), "-pthread"]
     build = subprocess.run(cmd, capture_output=True, text=True)
     assert build.returncode == 0, build.stderr[-4000:]

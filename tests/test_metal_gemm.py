@@ -6,7 +6,15 @@ import pytest
 
 import ember
 from conftest import to_np
-from metal_util import FLOAT_DTYPES, across_schedules, assert_close_dtype, fallbacks, rand, requires_metal, reset_fallbacks
+from metal_util import (
+    FLOAT_DTYPES,
+    across_schedules,
+    assert_close_dtype,
+    fallbacks,
+    rand,
+    requires_metal,
+    reset_fallbacks,
+)
 
 pytestmark = requires_metal
 
@@ -54,14 +62,21 @@ def test_bmm_and_broadcast_batch():
 
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
 def test_linear_bias_epilogue_and_addmm(dtype):
-    x, w, bias = rand((11, 19), dtype, seed=1), rand((7, 19), dtype, seed=2), rand((7,), dtype, seed=3)
+    x, w, bias = (
+        rand((11, 19), dtype, seed=1),
+        rand((7, 19), dtype, seed=2),
+        rand((7,), dtype, seed=3),
+    )
     inp = rand((11, 7), dtype, seed=4)
     ref1 = to_np(ember.nn.functional.linear(x, w, bias))
     ref2 = to_np(ember.addmm(inp, x, w.t(), beta=0.5, alpha=2.0))
     xm, wm, bm, im = (t.to("metal") for t in (x, w, bias, inp))
     reset_fallbacks()
     got = across_schedules(
-        lambda: (ember.nn.functional.linear(xm, wm, bm), ember.addmm(im, xm, wm.t(), beta=0.5, alpha=2.0))
+        lambda: (
+            ember.nn.functional.linear(xm, wm, bm),
+            ember.addmm(im, xm, wm.t(), beta=0.5, alpha=2.0),
+        )
     )
     scale = 4.0 if dtype != "float32" else 1.0
     assert_close_dtype(got[0], ref1, dtype, scale=_scale(ref1) * scale)

@@ -7,7 +7,15 @@ import pytest
 import ember
 import ember.nn.functional as F
 from conftest import to_np
-from metal_util import FLOAT_DTYPES, across_schedules, assert_close_dtype, fallbacks, rand, requires_metal, reset_fallbacks
+from metal_util import (
+    FLOAT_DTYPES,
+    across_schedules,
+    assert_close_dtype,
+    fallbacks,
+    rand,
+    requires_metal,
+    reset_fallbacks,
+)
 
 pytestmark = requires_metal
 
@@ -55,7 +63,9 @@ def test_scatter_last_write_wins():
     src = ember.tensor([[1.0, 2.0, 3.0]])
     ref = to_np(ember.scatter(ember.zeros((1, 2)), 1, idx, src))
     (got,) = across_schedules(
-        lambda: ember.scatter(ember.zeros((1, 2), device="metal"), 1, idx.to("metal"), src.to("metal"))
+        lambda: ember.scatter(
+            ember.zeros((1, 2), device="metal"), 1, idx.to("metal"), src.to("metal")
+        )
     )
     np.testing.assert_array_equal(got, ref)
 

@@ -2,10 +2,16 @@
 
 import pytest
 
-import ember
 import ember.nn.functional as F
 from conftest import to_np
-from metal_util import across_schedules, assert_close_dtype, fallbacks, rand, requires_metal, reset_fallbacks
+from metal_util import (
+    across_schedules,
+    assert_close_dtype,
+    fallbacks,
+    rand,
+    requires_metal,
+    reset_fallbacks,
+)
 
 pytestmark = requires_metal
 

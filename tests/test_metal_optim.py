@@ -5,7 +5,15 @@ import pytest
 
 import ember
 from conftest import to_np
-from metal_util import FLOAT_DTYPES, across_schedules, assert_close_dtype, fallbacks, rand, requires_metal, reset_fallbacks
+from metal_util import (
+    FLOAT_DTYPES,
+    across_schedules,
+    assert_close_dtype,
+    fallbacks,
+    rand,
+    requires_metal,
+    reset_fallbacks,
+)
 
 pytestmark = requires_metal
 
@@ -27,7 +35,9 @@ def test_optimizer_steps(name, kw, dtype):
     grads = [[rand(s, dtype, seed=10 * k + i) for i, s in enumerate(shapes)] for k in range(3)]
 
     def run(dev):
-        ps = [p.to(dev).detach().clone().requires_grad_() for p in params0]  # .to("cpu") does not copy
+        ps = [
+            p.to(dev).detach().clone().requires_grad_() for p in params0
+        ]  # .to("cpu") does not copy
         opt = getattr(ember.optim, name)(ps, **kw)
         for step in grads:
             for p, g in zip(ps, step):

@@ -6,11 +6,27 @@ import pytest
 
 import ember
 from conftest import to_np
-from metal_util import FLOAT_DTYPES, across_schedules, assert_close_dtype, fallbacks, rand, requires_metal, reset_fallbacks
+from metal_util import (
+    FLOAT_DTYPES,
+    across_schedules,
+    assert_close_dtype,
+    fallbacks,
+    rand,
+    requires_metal,
+    reset_fallbacks,
+)
 
 pytestmark = requires_metal
 
-SHAPES = [((1,), None), ((7, 37), 1), ((37, 7), 0), ((3, 5, 11), (0, 2)), ((2, 3), None), ((0, 5), 1), ((5, 0), 1)]
+SHAPES = [
+    ((1,), None),
+    ((7, 37), 1),
+    ((37, 7), 0),
+    ((3, 5, 11), (0, 2)),
+    ((2, 3), None),
+    ((0, 5), 1),
+    ((5, 0), 1),
+]
 
 
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
@@ -56,7 +72,7 @@ def test_nan_wins(op):
 
 
 @pytest.mark.parametrize("op", ["all", "any"])
-@pytest.mark.parametrize("shape,dim", [((7, 37), 1), ((37, 7), 0), ((5,), None)])
+@pytest.mark.parametrize("shape,dim", [((7, 37), 1), ((37, 7), 0), ((5,), None), ((2, 5001), 1)])
 def test_all_any(op, shape, dim):
     rng = np.random.default_rng(3)
     a = rng.random(shape) < (0.97 if op == "all" else 0.03)
@@ -71,9 +87,13 @@ def test_all_any(op, shape, dim):
 def test_two_pass_long_rows(dtype):
     # a few outputs over > 4096 elements each: partials per threadgroup, then a second pass
     x = rand((2, 5003), dtype, seed=4)
-    for fn in (lambda t: ember.sum(t, dim=1), lambda t: ember.argmax(t, dim=1), lambda t: ember.sum(t)):
+    for fn in (
+        lambda t: ember.sum(t, dim=1),
+        lambda t: ember.argmax(t, dim=1),
+        lambda t: ember.sum(t),
+    ):
         ref = to_np(fn(x))
-        (got,) = across_schedules(lambda: fn(x.to("metal")))
+        (got,) = across_schedules(lambda fn=fn: fn(x.to("metal")))
         assert_close_dtype(got, ref, dtype, scale=100.0)
 
 

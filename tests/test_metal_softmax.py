@@ -6,14 +6,24 @@ import pytest
 
 import ember
 from conftest import to_np
-from metal_util import FLOAT_DTYPES, across_schedules, assert_close_dtype, fallbacks, rand, requires_metal, reset_fallbacks
+from metal_util import (
+    FLOAT_DTYPES,
+    across_schedules,
+    assert_close_dtype,
+    fallbacks,
+    rand,
+    requires_metal,
+    reset_fallbacks,
+)
 
 pytestmark = requires_metal
 
 
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
 @pytest.mark.parametrize("log", [False, True])
-@pytest.mark.parametrize("shape,dim", [((1, 1), -1), ((7, 37), -1), ((3, 67), 1), ((5, 3), 0), ((2, 3, 129), -1)])
+@pytest.mark.parametrize(
+    "shape,dim", [((1, 1), -1), ((7, 37), -1), ((3, 67), 1), ((5, 3), 0), ((2, 3, 129), -1)]
+)
 def test_softmax_forward(shape, dim, log, dtype):
     x = rand(shape, dtype, seed=1, scale=8.0)  # large logits: the max shift matters
     fn = ember.log_softmax if log else ember.softmax
@@ -26,7 +36,9 @@ def test_softmax_forward(shape, dim, log, dtype):
 
 
 def test_softmax_inf_and_nan_rows():
-    x = ember.tensor([[0.0, float("-inf"), 1.0], [float("nan"), 1.0, 2.0], [float("inf"), 0.0, 0.0]])
+    x = ember.tensor(
+        [[0.0, float("-inf"), 1.0], [float("nan"), 1.0, 2.0], [float("inf"), 0.0, 0.0]]
+    )
     ref = to_np(ember.softmax(x, dim=1))
     (got,) = across_schedules(lambda: ember.softmax(x.to("metal"), dim=1))
     np.testing.assert_allclose(got, ref, equal_nan=True, rtol=1e-6)

@@ -14,10 +14,14 @@ pytestmark = requires_metal
 
 def _train(device, opt_name):
     ember.manual_seed(0)
-    model = nn.Sequential(nn.Linear(13, 32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU(), nn.Linear(32, 5))
+    model = nn.Sequential(
+        nn.Linear(13, 32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU(), nn.Linear(32, 5)
+    )
     model.to(device)
-    opt = ember.optim.SGD(model.parameters(), lr=0.05, momentum=0.9) if opt_name == "sgd" else ember.optim.Adam(
-        model.parameters(), lr=1e-2
+    opt = (
+        ember.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+        if opt_name == "sgd"
+        else ember.optim.Adam(model.parameters(), lr=1e-2)
     )
     rng = np.random.default_rng(1)
     x = ember.tensor(rng.standard_normal((24, 13)).astype(np.float32)).to(device)
