@@ -5,6 +5,7 @@ file recompiles) and runs that family's tests (tests/test_metal_<family>.py, whi
 kernel under several fiber schedules and threadgroup-memory poisons). A mutant must make some test
 fail. Usage: python scripts/metal_mutation.py [family ...]   (slow: one relink per barrier)."""
 
+import fcntl
 import os
 import shutil
 import subprocess
@@ -13,10 +14,19 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-BUILD = ROOT / "build" / "mutation"
+# the emulator build of scripts/dev_build.sh (EMBER_METAL_EMULATOR=1) when present: only the mutated
+# kernel file recompiles; builds take the same machine-wide lock as dev_build.sh
+BUILD = Path(os.environ.get("EMBER_MUTATION_BUILD", ROOT / "build" / "dev-metal"))
+LOCK = "/tmp/ember-build.lock"
 
 
 def build() -> Path:
+    with open(LOCK, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _build()
+
+
+def _build() -> Path:
     if not (BUILD / "build.ninja").exists():
         subprocess.run(
             [

@@ -32,7 +32,7 @@ def test_matmul(m, k, n, dtype):
     reset_fallbacks()
     (got,) = across_schedules(lambda: am @ bm)
     assert_close_dtype(got, ref, dtype, scale=_scale(ref) * (4 if dtype != "float32" else 1))
-    assert not fallbacks(), fallbacks()
+    assert not any(k.startswith(("gemm", "matmul")) for k in fallbacks()), fallbacks()
 
 
 @pytest.mark.parametrize("ta,tb", [(True, False), (False, True), (True, True)])
