@@ -70,8 +70,7 @@ static inline float attn_score(const device float* q, const device float* k, con
         acc[t] = a;
       }
     }
-    threadgroup_barrier(mem_flags::mem_threadgroup);  // barrier
-    m = m_new;
+    m = m_new;  // the next tile's simd_max keeps lanes from overwriting tile_p while it is read
   }
   const bool empty = l == 0.0f;  // nothing to attend: output 0, lse +inf (as the CPU kernel)
   for (uint t = 0; t < kAttnPer; ++t) {

@@ -13,9 +13,7 @@ static inline float ce_sum(float v, bool is_max, threadgroup float* tg, uint lan
   }
   threadgroup_barrier(mem_flags::mem_threadgroup);  // barrier
   float w = lane < nsg ? tg[lane] : (is_max ? -numeric_limits<float>::infinity() : 0.0f);
-  w = is_max ? simd_max(w) : simd_sum(w);
-  threadgroup_barrier(mem_flags::mem_threadgroup);  // barrier (tg is reused by the next reduction)
-  return w;
+  return is_max ? simd_max(w) : simd_sum(w);  // each call site has its own tg array
 }
 
 static inline bool ce_ignored(long t, constant CrossEntropyParams& p) {
@@ -36,20 +34,22 @@ static inline bool ce_ignored(long t, constant CrossEntropyParams& p) {
     uint lane [[thread_index_in_simdgroup]],
     uint sg [[simdgroup_index_in_threadgroup]],
     uint nsg [[simdgroups_per_threadgroup]]) {
-  EMBER_THREADGROUP(float, tg, [32]);
+  EMBER_THREADGROUP(float, tg_max, [32]);
+  EMBER_THREADGROUP(float, tg_sum, [32]);
+  EMBER_THREADGROUP(float, tg_wz, [32]);
   const device float* zr = z + size_t(row) * p.V;
   float m = -numeric_limits<float>::infinity();
   for (uint c = tid; c < p.V; c += ntg) {
     m = max(m, zr[c]);
   }
-  m = ce_sum(m, true, tg, lane, sg, nsg);
+  m = ce_sum(m, true, tg_max, lane, sg, nsg);
   float s = 0.0f, wz = 0.0f;
   for (uint c = tid; c < p.V; c += ntg) {
     s += exp(zr[c] - m);
     wz += (p.has_weight != 0 ? weight[c] : 1.0f) * zr[c];
   }
-  s = ce_sum(s, false, tg, lane, sg, nsg);
-  wz = p.ls > 0.0f ? ce_sum(wz, false, tg, lane, sg, nsg) : 0.0f;
+  s = ce_sum(s, false, tg_sum, lane, sg, nsg);
+  wz = p.ls > 0.0f ? ce_sum(wz, false, tg_wz, lane, sg, nsg) : 0.0f;
   if (tid == 0) {
     const float l = isinf(m) ? m : m + log(s);
     lse[row] = l;

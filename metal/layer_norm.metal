@@ -7,7 +7,8 @@
 
 using namespace metal;
 
-// every thread gets the threadgroup's sum of v
+// every thread gets the threadgroup's sum of v; each call site passes its own tg array, so no
+// second barrier is needed before the next sum's writes
 static inline float norm_sum(float v, threadgroup float* tg, uint lane, uint sg, uint nsg) {
   v = simd_sum(v);
   if (lane == 0) {
@@ -15,9 +16,7 @@ static inline float norm_sum(float v, threadgroup float* tg, uint lane, uint sg,
   }
   threadgroup_barrier(mem_flags::mem_threadgroup);  // barrier
   float w = lane < nsg ? tg[lane] : 0.0f;
-  w = simd_sum(w);
-  threadgroup_barrier(mem_flags::mem_threadgroup);  // barrier (tg is reused by the next sum)
-  return w;
+  return simd_sum(w);
 }
 
 [[kernel]] void layer_norm_fwd(
@@ -34,7 +33,8 @@ static inline float norm_sum(float v, threadgroup float* tg, uint lane, uint sg,
     uint lane [[thread_index_in_simdgroup]],
     uint sg [[simdgroup_index_in_threadgroup]],
     uint nsg [[simdgroups_per_threadgroup]]) {
-  EMBER_THREADGROUP(float, tg, [32]);
+  EMBER_THREADGROUP(float, tg_mean, [32]);
+  EMBER_THREADGROUP(float, tg_var, [32]);
   const device float* xr = x + size_t(row) * p.n;
   device float* yr = y + size_t(row) * p.n;
   float mu = 0.0f;
@@ -43,14 +43,14 @@ static inline float norm_sum(float v, threadgroup float* tg, uint lane, uint sg,
     for (uint i = tid; i < p.n; i += ntg) {
       s += xr[i];
     }
-    mu = norm_sum(s, tg, lane, sg, nsg) / float(p.n);
+    mu = norm_sum(s, tg_mean, lane, sg, nsg) / float(p.n);
   }
   float q = 0.0f;  // two passes: the variance of (x - mean) stays accurate for large means
   for (uint i = tid; i < p.n; i += ntg) {
     float d = xr[i] - mu;
     q += d * d;
   }
-  const float r = rsqrt(norm_sum(q, tg, lane, sg, nsg) / float(p.n) + p.eps);
+  const float r = rsqrt(norm_sum(q, tg_var, lane, sg, nsg) / float(p.n) + p.eps);
   for (uint i = tid; i < p.n; i += ntg) {
     float v = (xr[i] - mu) * r;
     if (p.has_weight != 0) {
@@ -84,7 +84,8 @@ static inline float norm_sum(float v, threadgroup float* tg, uint lane, uint sg,
     uint lane [[thread_index_in_simdgroup]],
     uint sg [[simdgroup_index_in_threadgroup]],
     uint nsg [[simdgroups_per_threadgroup]]) {
-  EMBER_THREADGROUP(float, tg, [32]);
+  EMBER_THREADGROUP(float, tg_1, [32]);
+  EMBER_THREADGROUP(float, tg_2, [32]);
   const size_t base = size_t(row) * p.n;
   const float mu = p.rms != 0 ? 0.0f : mean[row], r = rstd[row];
   float s1 = 0.0f, s2 = 0.0f;
@@ -93,8 +94,8 @@ static inline float norm_sum(float v, threadgroup float* tg, uint lane, uint sg,
     s1 += gw;
     s2 += gw * (x[base + i] - mu) * r;
   }
-  const float m1 = p.rms != 0 ? 0.0f : norm_sum(s1, tg, lane, sg, nsg) / float(p.n);
-  const float m2 = norm_sum(s2, tg, lane, sg, nsg) / float(p.n);
+  const float m1 = p.rms != 0 ? 0.0f : norm_sum(s1, tg_1, lane, sg, nsg) / float(p.n);
+  const float m2 = norm_sum(s2, tg_2, lane, sg, nsg) / float(p.n);
   for (uint i = tid; i < p.n; i += ntg) {
     float gw = g[base + i] * (p.has_weight != 0 ? weight[i] : 1.0f);
     float xhat = (x[base + i] - mu) * r;
