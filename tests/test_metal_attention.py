@@ -25,7 +25,7 @@ CASES = [
     (1, 1, 1, 1, 1, 4, 4, False, None),
     (2, 2, 2, 37, 37, 8, 8, True, None),
     (1, 4, 2, 5, 41, 16, 12, False, "float"),
-    (1, 2, 1, 33, 33, 8, 8, False, "bool"),
+    (1, 2, 1, 33, 33, 8, 8, False, "inf"),
 ]
 
 
@@ -41,10 +41,10 @@ def test_attention_forward_backward(case):
     mask = None
     if mask_kind == "float":
         mask = rand((seq_l, seq_s), seed=5)
-    elif mask_kind == "bool":
-        m = np.random.default_rng(6).random((seq_l, seq_s)) < 0.7
-        m[3, :] = False  # a row that attends to nothing
-        mask = ember.tensor(m)
+    elif mask_kind == "inf":  # -inf entries, and a row that attends to nothing
+        m = np.where(np.random.default_rng(6).random((seq_l, seq_s)) < 0.7, 0.0, -np.inf)
+        m[3, :] = -np.inf
+        mask = ember.tensor(m.astype(np.float32))
 
     def run(dev):
         qd, kd, vd = (t.to(dev).detach().requires_grad_() for t in (q, k, v))
