@@ -3,6 +3,7 @@ and backward, regular and adaptive windows, padding, overlapping windows, ceil m
 
 import pytest
 
+import ember
 import ember.nn.functional as F
 from conftest import to_np
 from metal_util import (
@@ -53,3 +54,20 @@ def test_max_pool_indices():
     got = across_schedules(lambda: F.max_pool2d(x.to("metal"), 2, return_indices=True))
     for a, r in zip(got, ref):
         assert_close_dtype(a, r, "float32")
+
+
+def test_max_pool_double_backward():
+    # d/d(grad_out) of the max-pool backward gathers through the indices (pool_gather)
+    x, w = rand((2, 3, 6, 5), seed=4), rand((2, 3, 6, 5), seed=5)
+
+    def run(dev):
+        xd = x.to(dev).detach().requires_grad_()
+        y = F.max_pool2d(xd, 2)
+        gy = ember.ones_like(y).requires_grad_()
+        (gx,) = ember.autograd.grad(y, xd, grad_outputs=gy, create_graph=True)
+        (gx * w.to(dev)).sum().backward()
+        return gy.grad
+
+    ref = to_np(run("cpu"))
+    (got,) = across_schedules(lambda: run("metal"))
+    assert_close_dtype(got, ref, "float32")
