@@ -101,3 +101,14 @@ def test_matmul_backward():
 def test_empty_k():
     a, b = ember.zeros((3, 0), device="metal"), ember.zeros((0, 4), device="metal")
     np.testing.assert_array_equal(to_np((a @ b).cpu()), np.zeros((3, 4), np.float32))
+
+
+@pytest.mark.parametrize("act", ["relu", "gelu", "gelu_tanh"])
+def test_linear_activation_epilogue(act):
+    x, w, bias = rand((13, 21), seed=1), rand((9, 21), seed=2), rand((9,), seed=3)
+    ref = to_np(ember._C._linear_act(x, w, bias, act))
+    xm, wm, bm = (t.to("metal") for t in (x, w, bias))
+    reset_fallbacks()
+    (got,) = across_schedules(lambda: ember._C._linear_act(xm, wm, bm, act))
+    assert_close_dtype(got, ref, "float32", scale=_scale(ref))
+    assert not any(k.startswith("gemm") for k in fallbacks()), fallbacks()
