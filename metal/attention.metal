@@ -5,16 +5,17 @@
 // Backward from the saved log-sum-exp, deterministic without atomics: attn_bwd_dq walks the keys
 // per query row, attn_bwd_dkv walks the query rows (of every head sharing the key/value head) per
 // key row; attn_bwd_delta precomputes D_i = sum_e g[i, e] * out[i, e].
-#include "ember_kernel.h"
 #include "attention_params.h"
+#include "ember_kernel.h"
 
 using namespace metal;
 
 static constant constexpr uint kAttnPer = EMBER_ATTN_MAX_E / 32;  // accumulators per lane
 
 // score of query row (n, h, i) and key j: scale * q.k + mask; -inf when causally hidden
-static inline float attn_score(const device float* q, const device float* k, const device float* mask,
-                               constant AttnParams& p, uint n, uint h, uint i, uint j) {
+static inline float attn_score(const device float* q, const device float* k,
+                               const device float* mask, constant AttnParams& p, uint n, uint h,
+                               uint i, uint j) {
   if (p.causal != 0 && j > i) {
     return -numeric_limits<float>::infinity();
   }
@@ -32,16 +33,12 @@ static inline float attn_score(const device float* q, const device float* k, con
   return s;
 }
 
-[[kernel]] void attn_fwd(
-    const device float* q [[buffer(0)]],
-    const device float* k [[buffer(1)]],
-    const device float* v [[buffer(2)]],
-    const device float* mask [[buffer(3)]],
-    device float* out [[buffer(4)]],
-    device float* lse [[buffer(5)]],
-    constant AttnParams& p [[buffer(6)]],
-    uint row [[threadgroup_position_in_grid]],
-    uint lane [[thread_index_in_simdgroup]]) {
+[[kernel]] void attn_fwd(const device float* q [[buffer(0)]], const device float* k [[buffer(1)]],
+                         const device float* v [[buffer(2)]],
+                         const device float* mask [[buffer(3)]], device float* out [[buffer(4)]],
+                         device float* lse [[buffer(5)]], constant AttnParams& p [[buffer(6)]],
+                         uint row [[threadgroup_position_in_grid]],
+                         uint lane [[thread_index_in_simdgroup]]) {
   EMBER_THREADGROUP(float, tile_p, [32]);
   const uint i = row % p.L, h = (row / p.L) % p.H, n = row / (p.L * p.H), hk = h / (p.H / p.Hk);
   float m = -numeric_limits<float>::infinity(), l = 0.0f;
@@ -52,7 +49,8 @@ static inline float attn_score(const device float* q, const device float* k, con
   const uint end = p.causal != 0 ? min(p.S, i + 1) : p.S;
   for (uint j0 = 0; j0 < end; j0 += 32) {
     const uint j = j0 + lane;
-    const float s = j < end ? attn_score(q, k, mask, p, n, h, i, j) : -numeric_limits<float>::infinity();
+    const float s =
+        j < end ? attn_score(q, k, mask, p, n, h, i, j) : -numeric_limits<float>::infinity();
     const float m_new = max(m, simd_max(s));
     // rows whose scores so far are all -inf keep weight 0 (exp(-inf - -inf) would be NaN)
     const float pj = isinf(m_new) ? 0.0f : exp(s - m_new);
@@ -85,13 +83,12 @@ static inline float attn_score(const device float* q, const device float* k, con
 }
 
 // D[row] = sum_e g[row, e] * out[row, e]
-[[kernel]] void attn_bwd_delta(
-    const device float* g [[buffer(0)]],
-    const device float* out [[buffer(1)]],
-    device float* delta [[buffer(2)]],
-    constant AttnParams& p [[buffer(3)]],
-    uint row [[threadgroup_position_in_grid]],
-    uint lane [[thread_index_in_simdgroup]]) {
+[[kernel]] void attn_bwd_delta(const device float* g [[buffer(0)]],
+                               const device float* out [[buffer(1)]],
+                               device float* delta [[buffer(2)]],
+                               constant AttnParams& p [[buffer(3)]],
+                               uint row [[threadgroup_position_in_grid]],
+                               uint lane [[thread_index_in_simdgroup]]) {
   float s = 0.0f;
   for (uint e = lane; e < p.Ev; e += 32) {
     s += g[long(row) * p.Ev + e] * out[long(row) * p.Ev + e];
@@ -104,16 +101,11 @@ static inline float attn_score(const device float* q, const device float* k, con
 
 // dq[i] = scale * sum_j P_ij (g_i . v_j - D_i) k_j
 [[kernel]] void attn_bwd_dq(
-    const device float* q [[buffer(0)]],
-    const device float* k [[buffer(1)]],
-    const device float* v [[buffer(2)]],
-    const device float* mask [[buffer(3)]],
-    const device float* g [[buffer(4)]],
-    const device float* lse [[buffer(5)]],
-    const device float* delta [[buffer(6)]],
-    device float* dq [[buffer(7)]],
-    constant AttnParams& p [[buffer(8)]],
-    uint row [[threadgroup_position_in_grid]],
+    const device float* q [[buffer(0)]], const device float* k [[buffer(1)]],
+    const device float* v [[buffer(2)]], const device float* mask [[buffer(3)]],
+    const device float* g [[buffer(4)]], const device float* lse [[buffer(5)]],
+    const device float* delta [[buffer(6)]], device float* dq [[buffer(7)]],
+    constant AttnParams& p [[buffer(8)]], uint row [[threadgroup_position_in_grid]],
     uint lane [[thread_index_in_simdgroup]]) {
   EMBER_THREADGROUP(float, tile_ds, [32]);
   const uint i = row % p.L, h = (row / p.L) % p.H, n = row / (p.L * p.H), hk = h / (p.H / p.Hk);
@@ -158,18 +150,12 @@ static inline float attn_score(const device float* q, const device float* k, con
 
 // per key row j of kv head hk: dv[j] = sum_{h, i} P_ij g_i, dk[j] = scale * sum_{h, i} dS_ij q_i
 [[kernel]] void attn_bwd_dkv(
-    const device float* q [[buffer(0)]],
-    const device float* k [[buffer(1)]],
-    const device float* v [[buffer(2)]],
-    const device float* mask [[buffer(3)]],
-    const device float* g [[buffer(4)]],
-    const device float* lse [[buffer(5)]],
-    const device float* delta [[buffer(6)]],
-    device float* dk [[buffer(7)]],
-    device float* dv [[buffer(8)]],
-    constant AttnParams& p [[buffer(9)]],
-    uint krow [[threadgroup_position_in_grid]],
-    uint lane [[thread_index_in_simdgroup]]) {
+    const device float* q [[buffer(0)]], const device float* k [[buffer(1)]],
+    const device float* v [[buffer(2)]], const device float* mask [[buffer(3)]],
+    const device float* g [[buffer(4)]], const device float* lse [[buffer(5)]],
+    const device float* delta [[buffer(6)]], device float* dk [[buffer(7)]],
+    device float* dv [[buffer(8)]], constant AttnParams& p [[buffer(9)]],
+    uint krow [[threadgroup_position_in_grid]], uint lane [[thread_index_in_simdgroup]]) {
   EMBER_THREADGROUP(float, tile_p, [32]);
   EMBER_THREADGROUP(float, tile_ds, [32]);
   const uint j = krow % p.S, hk = (krow / p.S) % p.Hk, n = krow / (p.S * p.Hk), rep = p.H / p.Hk;
@@ -189,7 +175,8 @@ static inline float attn_score(const device float* q, const device float* k, con
         pij = exp(attn_score(q, k, mask, p, n, h, i, j) - lse[row]);
         float dp = 0.0f;
         for (uint e = 0; e < p.Ev; ++e) {
-          dp += g[long(row) * p.Ev + e] * v[long(n) * p.v_n + long(hk) * p.v_h + long(j) * p.v_s + e];
+          dp +=
+              g[long(row) * p.Ev + e] * v[long(n) * p.v_n + long(hk) * p.v_h + long(j) * p.v_s + e];
         }
         ds = pij * (dp - delta[row]);
       }

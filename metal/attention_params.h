@@ -2,6 +2,10 @@
 // csrc/backend/metal/attention.cpp. Element strides of the [N, H, L|S, E] operands (last stride 1).
 #pragma once
 
+#if !defined(__METAL_VERSION__)
+typedef unsigned int uint;  // MSL spelling, for the host and the emulator (same type as theirs)
+#endif
+
 #define EMBER_ATTN_MAX_E 128  // head dims up to this (per-thread accumulators: 128 / 32)
 
 struct AttnParams {

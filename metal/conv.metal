@@ -6,8 +6,8 @@
 //   grad weight (batch z = g):               dw[k, r] = sum_{n, p} dy[n, k, p] * col(x)[r, (n, p)]
 // with r = (c, i, j) over C/groups * kh * kw and p = (oh, ow). The input gradient is a direct
 // gather per dx element (each output position that reads it, for every k, i, j).
-#include "ember_kernel.h"
 #include "conv_params.h"
+#include "ember_kernel.h"
 
 using namespace metal;
 
@@ -16,11 +16,13 @@ static constant constexpr uint kCN = 32;
 static constant constexpr uint kCK = 16;
 
 // col(x)[r, p] of image n, channel group g (0 outside the padded input)
-static inline float conv_col(const device float* x, constant ConvParams& p, uint n, uint g, uint r, uint pos) {
+static inline float conv_col(const device float* x, constant ConvParams& p, uint n, uint g, uint r,
+                             uint pos) {
   const uint Cg = p.C / p.groups;
   const uint j = r % p.kw, i = (r / p.kw) % p.kh, c = r / (p.kw * p.kh);
   const uint ow = pos % p.Wo, oh = pos / p.Wo;
-  const int h = int(oh * p.sh) - int(p.ph) + int(i * p.dh), w = int(ow * p.sw) - int(p.pw) + int(j * p.dw);
+  const int h = int(oh * p.sh) - int(p.ph) + int(i * p.dh),
+            w = int(ow * p.sw) - int(p.pw) + int(j * p.dw);
   if (h < 0 || w < 0 || h >= int(p.H) || w >= int(p.W)) {
     return 0.0f;
   }
@@ -33,10 +35,8 @@ template <uint Mode>
     const device float* x [[buffer(0)]],
     const device float* wt [[buffer(1)]],  // forward: w; weight gradient: dy
     device float* out [[buffer(2)]],       // forward: y; weight gradient: dw
-    const device float* bias [[buffer(3)]],
-    constant ConvParams& p [[buffer(4)]],
-    uint3 group [[threadgroup_position_in_grid]],
-    uint tid [[thread_index_in_threadgroup]],
+    const device float* bias [[buffer(3)]], constant ConvParams& p [[buffer(4)]],
+    uint3 group [[threadgroup_position_in_grid]], uint tid [[thread_index_in_threadgroup]],
     uint sg [[simdgroup_index_in_threadgroup]]) {
   EMBER_THREADGROUP(float, As, [kCM * kCK]);
   EMBER_THREADGROUP(float, Bs, [kCK * kCN]);
@@ -112,16 +112,15 @@ template <uint Mode>
 }
 
 // dx[n, c, h, w] = sum over k of the group, i, j with h = oh*sh - ph + i*dh (same for w)
-[[kernel]] void conv_grad_input(
-    const device float* dy [[buffer(0)]],
-    const device float* w [[buffer(1)]],
-    device float* dx [[buffer(2)]],
-    constant ConvParams& p [[buffer(3)]],
-    uint e [[thread_position_in_grid]]) {
+[[kernel]] void conv_grad_input(const device float* dy [[buffer(0)]],
+                                const device float* w [[buffer(1)]], device float* dx [[buffer(2)]],
+                                constant ConvParams& p [[buffer(3)]],
+                                uint e [[thread_position_in_grid]]) {
   if (e >= p.N * p.C * p.H * p.W) {
     return;
   }
-  const uint x_w = e % p.W, x_h = (e / p.W) % p.H, c = (e / (p.W * p.H)) % p.C, n = e / (p.W * p.H * p.C);
+  const uint x_w = e % p.W, x_h = (e / p.W) % p.H, c = (e / (p.W * p.H)) % p.C,
+             n = e / (p.W * p.H * p.C);
   const uint Cg = p.C / p.groups, Kg = p.K / p.groups, g = c / Cg, cl = c % Cg;
   float s = 0.0f;
   for (uint i = 0; i < p.kh; ++i) {
@@ -137,7 +136,8 @@ template <uint Mode>
       }
       const uint ow = uint(tw) / p.sw;
       for (uint k = g * Kg; k < (g + 1) * Kg; ++k) {
-        s += w[((size_t(k) * Cg + cl) * p.kh + i) * p.kw + j] * dy[((size_t(n) * p.K + k) * p.Ho + oh) * p.Wo + ow];
+        s += w[((size_t(k) * Cg + cl) * p.kh + i) * p.kw + j] *
+             dy[((size_t(n) * p.K + k) * p.Ho + oh) * p.Wo + ow];
       }
     }
   }

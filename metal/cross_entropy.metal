@@ -1,12 +1,13 @@
 // cross_entropy.metal -- fused cross entropy over rows of float logits z [rows, V] with int64
 // targets, optional class weights and label smoothing; forward saves lse per row, backward
 // recomputes softmax from it. One threadgroup per row (a multiple of 32 threads).
-#include "ember_kernel.h"
 #include "cross_entropy_params.h"
+#include "ember_kernel.h"
 
 using namespace metal;
 
-static inline float ce_sum(float v, bool is_max, threadgroup float* tg, uint lane, uint sg, uint nsg) {
+static inline float ce_sum(float v, bool is_max, threadgroup float* tg, uint lane, uint sg,
+                           uint nsg) {
   v = is_max ? simd_max(v) : simd_sum(v);
   if (lane == 0) {
     tg[sg] = v;
@@ -22,18 +23,12 @@ static inline bool ce_ignored(long t, constant CrossEntropyParams& p) {
 }
 
 [[kernel]] void cross_entropy_fwd(
-    const device float* z [[buffer(0)]],
-    const device long* target [[buffer(1)]],
-    const device float* weight [[buffer(2)]],
-    device float* loss [[buffer(3)]],
-    device float* lse [[buffer(4)]],
-    constant CrossEntropyParams& p [[buffer(5)]],
-    uint row [[threadgroup_position_in_grid]],
-    uint tid [[thread_index_in_threadgroup]],
-    uint ntg [[threads_per_threadgroup]],
-    uint lane [[thread_index_in_simdgroup]],
-    uint sg [[simdgroup_index_in_threadgroup]],
-    uint nsg [[simdgroups_per_threadgroup]]) {
+    const device float* z [[buffer(0)]], const device long* target [[buffer(1)]],
+    const device float* weight [[buffer(2)]], device float* loss [[buffer(3)]],
+    device float* lse [[buffer(4)]], constant CrossEntropyParams& p [[buffer(5)]],
+    uint row [[threadgroup_position_in_grid]], uint tid [[thread_index_in_threadgroup]],
+    uint ntg [[threads_per_threadgroup]], uint lane [[thread_index_in_simdgroup]],
+    uint sg [[simdgroup_index_in_threadgroup]], uint nsg [[simdgroups_per_threadgroup]]) {
   EMBER_THREADGROUP(float, tg_max, [32]);
   EMBER_THREADGROUP(float, tg_sum, [32]);
   EMBER_THREADGROUP(float, tg_wz, [32]);
@@ -69,14 +64,10 @@ static inline bool ce_ignored(long t, constant CrossEntropyParams& p) {
 
 // grad[r, c] = gs[r] * (p_c * ((1 - ls) w_t + ls/V * wsum) - (1 - ls) w_t [c == t] - ls/V * w_c)
 [[kernel]] void cross_entropy_bwd(
-    const device float* z [[buffer(0)]],
-    const device long* target [[buffer(1)]],
-    const device float* weight [[buffer(2)]],
-    const device float* lse [[buffer(3)]],
-    const device float* gs [[buffer(4)]],
-    device float* grad [[buffer(5)]],
-    constant CrossEntropyParams& p [[buffer(6)]],
-    uint2 pos [[thread_position_in_grid]]) {
+    const device float* z [[buffer(0)]], const device long* target [[buffer(1)]],
+    const device float* weight [[buffer(2)]], const device float* lse [[buffer(3)]],
+    const device float* gs [[buffer(4)]], device float* grad [[buffer(5)]],
+    constant CrossEntropyParams& p [[buffer(6)]], uint2 pos [[thread_position_in_grid]]) {
   const uint c = pos.x, row = pos.y;
   if (c >= p.V) {
     return;
@@ -90,7 +81,8 @@ static inline bool ce_ignored(long t, constant CrossEntropyParams& p) {
   }
   const float wt = p.has_weight != 0 ? weight[t] : 1.0f, eps_c = p.ls / float(p.V);
   const float coef = g * ((1.0f - p.ls) * wt + eps_c * p.wsum);
-  float v = coef * exp(min(z[k] - lse[row], 0.0f)) - g * eps_c * (p.has_weight != 0 ? weight[c] : 1.0f);
+  float v =
+      coef * exp(min(z[k] - lse[row], 0.0f)) - g * eps_c * (p.has_weight != 0 ? weight[c] : 1.0f);
   if (long(c) == t) {
     v -= g * (1.0f - p.ls) * wt;
   }

@@ -1,5 +1,10 @@
-// cross_entropy_params.h -- parameters of metal/cross_entropy.metal, shared with csrc/backend/metal/cross_entropy.cpp.
+// cross_entropy_params.h -- parameters of metal/cross_entropy.metal, shared with
+// csrc/backend/metal/cross_entropy.cpp.
 #pragma once
+
+#if !defined(__METAL_VERSION__)
+typedef unsigned int uint;  // MSL spelling, for the host and the emulator (same type as theirs)
+#endif
 
 struct CrossEntropyParams {
   uint rows, V;

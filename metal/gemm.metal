@@ -12,10 +12,13 @@ static constant constexpr uint kBM = 32;
 static constant constexpr uint kBN = 32;
 static constant constexpr uint kBK = 16;
 
-static inline float gemm_erf(float x) {  // MSL has no erf: Abramowitz-Stegun 7.1.26 (|error| < 1.5e-7)
+// MSL has no erf: Abramowitz-Stegun 7.1.26 (|error| < 1.5e-7)
+static inline float gemm_erf(float x) {
   float t = 1.0f / (1.0f + 0.3275911f * abs(x));
-  float y = 1.0f - (((((1.061405429f * t - 1.453152027f) * t) + 1.421413741f) * t - 0.284496736f) * t + 0.254829592f) *
-                       t * exp(-x * x);
+  float y =
+      1.0f - (((((1.061405429f * t - 1.453152027f) * t) + 1.421413741f) * t - 0.284496736f) * t +
+              0.254829592f) *
+                 t * exp(-x * x);
   return x < 0.0f ? -y : y;
 }
 
@@ -33,15 +36,12 @@ static inline float gemm_activation(uint act, float v) {
 }
 
 template <typename T>
-[[kernel]] void gemm_tiled(
-    const device T* a [[buffer(0)]],
-    const device T* b [[buffer(1)]],
-    device T* out [[buffer(2)]],
-    const device T* bias [[buffer(3)]],
-    constant GemmParams& p [[buffer(4)]],
-    uint3 group [[threadgroup_position_in_grid]],
-    uint tid [[thread_index_in_threadgroup]],
-    uint sg [[simdgroup_index_in_threadgroup]]) {
+[[kernel]] void gemm_tiled(const device T* a [[buffer(0)]], const device T* b [[buffer(1)]],
+                           device T* out [[buffer(2)]], const device T* bias [[buffer(3)]],
+                           constant GemmParams& p [[buffer(4)]],
+                           uint3 group [[threadgroup_position_in_grid]],
+                           uint tid [[thread_index_in_threadgroup]],
+                           uint sg [[simdgroup_index_in_threadgroup]]) {
   EMBER_THREADGROUP(float, As, [kBM * kBK]);
   EMBER_THREADGROUP(float, Bs, [kBK * kBN]);
   EMBER_THREADGROUP(float, Cs, [kBM * kBN]);

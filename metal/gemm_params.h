@@ -1,6 +1,10 @@
 // gemm_params.h -- parameters of metal/gemm.metal, shared with csrc/backend/metal/gemm.cpp.
 #pragma once
 
+#if !defined(__METAL_VERSION__)
+typedef unsigned int uint;  // MSL spelling, for the host and the emulator (same type as theirs)
+#endif
+
 struct GemmParams {
   uint M, N, K, batch;
   int a_b, a_m, a_k;  // element strides of a [batch, M, K] (0 for a broadcast batch)

@@ -12,8 +12,8 @@ using namespace metal;
 static constant constexpr uint kNoError = 0xFFFFFFFFu;
 
 // offsets of element e of dims [d0, d1) for the three operands
-static inline void index_offsets3(uint e, uint d0, uint d1, constant IndexParams& p, thread long& a, thread long& b,
-                                  thread long& c) {
+static inline void index_offsets3(uint e, uint d0, uint d1, constant IndexParams& p, thread long& a,
+                                  thread long& b, thread long& c) {
   for (int d = int(d1) - 1; d >= int(d0); --d) {
     uint i = e % p.shape[d];
     e /= p.shape[d];
@@ -28,11 +28,10 @@ static inline long index_size(constant IndexParams& p) {
 }
 
 // error[0] <- the first element (row-major) whose index is outside [lo, size)
-[[kernel]] void index_check(
-    const device long* index [[buffer(0)]],
-    device atomic_uint* error [[buffer(1)]],
-    constant IndexParams& p [[buffer(2)]],
-    uint e [[thread_position_in_grid]]) {
+[[kernel]] void index_check(const device long* index [[buffer(0)]],
+                            device atomic_uint* error [[buffer(1)]],
+                            constant IndexParams& p [[buffer(2)]],
+                            uint e [[thread_position_in_grid]]) {
   if (e >= p.par_count) {
     return;
   }
@@ -46,12 +45,11 @@ static inline long index_size(constant IndexParams& p) {
 }
 
 // offs = (add ? offs : 0) + wrap(index) * stride; bad indices are left to index_check's report
-[[kernel]] void index_to_offsets(
-    device long* offs [[buffer(0)]],
-    const device long* index [[buffer(1)]],
-    device atomic_uint* error [[buffer(2)]],
-    constant IndexParams& p [[buffer(3)]],
-    uint e [[thread_position_in_grid]]) {
+[[kernel]] void index_to_offsets(device long* offs [[buffer(0)]],
+                                 const device long* index [[buffer(1)]],
+                                 device atomic_uint* error [[buffer(2)]],
+                                 constant IndexParams& p [[buffer(3)]],
+                                 uint e [[thread_position_in_grid]]) {
   if (e >= p.par_count) {
     return;
   }
@@ -70,12 +68,10 @@ static inline long index_size(constant IndexParams& p) {
 }
 
 template <typename T>
-[[kernel]] void index_gather(
-    device T* out [[buffer(0)]],
-    const device T* src [[buffer(1)]],
-    const device long* index [[buffer(2)]],
-    constant IndexParams& p [[buffer(3)]],
-    uint e [[thread_position_in_grid]]) {
+[[kernel]] void index_gather(device T* out [[buffer(0)]], const device T* src [[buffer(1)]],
+                             const device long* index [[buffer(2)]],
+                             constant IndexParams& p [[buffer(3)]],
+                             uint e [[thread_position_in_grid]]) {
   if (e >= p.par_count) {
     return;
   }
@@ -85,12 +81,10 @@ template <typename T>
 }
 
 template <typename T>
-[[kernel]] void index_scatter(
-    device T* dst [[buffer(0)]],
-    const device T* src [[buffer(1)]],
-    const device long* index [[buffer(2)]],
-    constant IndexParams& p [[buffer(3)]],
-    uint t [[thread_position_in_grid]]) {
+[[kernel]] void index_scatter(device T* dst [[buffer(0)]], const device T* src [[buffer(1)]],
+                              const device long* index [[buffer(2)]],
+                              constant IndexParams& p [[buffer(3)]],
+                              uint t [[thread_position_in_grid]]) {
   if (t >= p.par_count) {
     return;
   }

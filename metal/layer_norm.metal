@@ -20,18 +20,12 @@ static inline float norm_sum(float v, threadgroup float* tg, uint lane, uint sg,
 }
 
 [[kernel]] void layer_norm_fwd(
-    const device float* x [[buffer(0)]],
-    const device float* weight [[buffer(1)]],
-    const device float* bias [[buffer(2)]],
-    device float* y [[buffer(3)]],
-    device float* mean [[buffer(4)]],
-    device float* rstd [[buffer(5)]],
-    constant LayerNormParams& p [[buffer(6)]],
-    uint row [[threadgroup_position_in_grid]],
-    uint tid [[thread_index_in_threadgroup]],
-    uint ntg [[threads_per_threadgroup]],
-    uint lane [[thread_index_in_simdgroup]],
-    uint sg [[simdgroup_index_in_threadgroup]],
+    const device float* x [[buffer(0)]], const device float* weight [[buffer(1)]],
+    const device float* bias [[buffer(2)]], device float* y [[buffer(3)]],
+    device float* mean [[buffer(4)]], device float* rstd [[buffer(5)]],
+    constant LayerNormParams& p [[buffer(6)]], uint row [[threadgroup_position_in_grid]],
+    uint tid [[thread_index_in_threadgroup]], uint ntg [[threads_per_threadgroup]],
+    uint lane [[thread_index_in_simdgroup]], uint sg [[simdgroup_index_in_threadgroup]],
     uint nsg [[simdgroups_per_threadgroup]]) {
   EMBER_THREADGROUP(float, tg_mean, [32]);
   EMBER_THREADGROUP(float, tg_var, [32]);
@@ -71,18 +65,12 @@ static inline float norm_sum(float v, threadgroup float* tg, uint lane, uint sg,
 
 // gx = rstd * (g*w - mean(g*w) - xhat * mean(g*w * xhat))   (rms: without the mean(g*w) term)
 [[kernel]] void layer_norm_bwd_rows(
-    const device float* g [[buffer(0)]],
-    const device float* x [[buffer(1)]],
-    const device float* weight [[buffer(2)]],
-    const device float* mean [[buffer(3)]],
-    const device float* rstd [[buffer(4)]],
-    device float* gx [[buffer(5)]],
-    constant LayerNormParams& p [[buffer(6)]],
-    uint row [[threadgroup_position_in_grid]],
-    uint tid [[thread_index_in_threadgroup]],
-    uint ntg [[threads_per_threadgroup]],
-    uint lane [[thread_index_in_simdgroup]],
-    uint sg [[simdgroup_index_in_threadgroup]],
+    const device float* g [[buffer(0)]], const device float* x [[buffer(1)]],
+    const device float* weight [[buffer(2)]], const device float* mean [[buffer(3)]],
+    const device float* rstd [[buffer(4)]], device float* gx [[buffer(5)]],
+    constant LayerNormParams& p [[buffer(6)]], uint row [[threadgroup_position_in_grid]],
+    uint tid [[thread_index_in_threadgroup]], uint ntg [[threads_per_threadgroup]],
+    uint lane [[thread_index_in_simdgroup]], uint sg [[simdgroup_index_in_threadgroup]],
     uint nsg [[simdgroups_per_threadgroup]]) {
   EMBER_THREADGROUP(float, tg_1, [32]);
   EMBER_THREADGROUP(float, tg_2, [32]);
@@ -104,15 +92,13 @@ static inline float norm_sum(float v, threadgroup float* tg, uint lane, uint sg,
 }
 
 // gw[c] = sum_r g * xhat, gb[c] = sum_r g
-[[kernel]] void layer_norm_bwd_cols(
-    const device float* g [[buffer(0)]],
-    const device float* x [[buffer(1)]],
-    const device float* mean [[buffer(2)]],
-    const device float* rstd [[buffer(3)]],
-    device float* gw [[buffer(4)]],
-    device float* gb [[buffer(5)]],
-    constant LayerNormParams& p [[buffer(6)]],
-    uint c [[thread_position_in_grid]]) {
+[[kernel]] void layer_norm_bwd_cols(const device float* g [[buffer(0)]],
+                                    const device float* x [[buffer(1)]],
+                                    const device float* mean [[buffer(2)]],
+                                    const device float* rstd [[buffer(3)]],
+                                    device float* gw [[buffer(4)]], device float* gb [[buffer(5)]],
+                                    constant LayerNormParams& p [[buffer(6)]],
+                                    uint c [[thread_position_in_grid]]) {
   if (c >= p.n) {
     return;
   }

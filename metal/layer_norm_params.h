@@ -1,5 +1,10 @@
-// layer_norm_params.h -- parameters of metal/layer_norm.metal, shared with csrc/backend/metal/layer_norm.cpp.
+// layer_norm_params.h -- parameters of metal/layer_norm.metal, shared with
+// csrc/backend/metal/layer_norm.cpp.
 #pragma once
+
+#if !defined(__METAL_VERSION__)
+typedef unsigned int uint;  // MSL spelling, for the host and the emulator (same type as theirs)
+#endif
 
 struct LayerNormParams {
   uint rows, n;
@@ -7,7 +12,7 @@ struct LayerNormParams {
   uint rms;         // 1: rms_norm (no mean, no bias)
   uint has_weight;  // weight [n] bound
   uint has_bias;
-  uint want_gx;     // backward: which gradients to write
+  uint want_gx;  // backward: which gradients to write
   uint want_gw;
   uint want_gb;
 };

@@ -7,12 +7,9 @@
 using namespace metal;
 
 template <typename T>
-[[kernel]] void sgd_step(
-    device T* param [[buffer(0)]],
-    const device T* grad [[buffer(1)]],
-    device T* buf [[buffer(2)]],
-    constant SgdParams& p [[buffer(3)]],
-    uint i [[thread_position_in_grid]]) {
+[[kernel]] void sgd_step(device T* param [[buffer(0)]], const device T* grad [[buffer(1)]],
+                         device T* buf [[buffer(2)]], constant SgdParams& p [[buffer(3)]],
+                         uint i [[thread_position_in_grid]]) {
   if (i >= p.n) {
     return;
   }
@@ -30,14 +27,11 @@ template <typename T>
 }
 
 template <typename T>
-[[kernel]] void adam_step(
-    device T* param [[buffer(0)]],
-    const device T* grad [[buffer(1)]],
-    device T* exp_avg [[buffer(2)]],
-    device T* exp_avg_sq [[buffer(3)]],
-    device T* max_exp_avg_sq [[buffer(4)]],
-    constant AdamParams& p [[buffer(5)]],
-    uint i [[thread_position_in_grid]]) {
+[[kernel]] void adam_step(device T* param [[buffer(0)]], const device T* grad [[buffer(1)]],
+                          device T* exp_avg [[buffer(2)]], device T* exp_avg_sq [[buffer(3)]],
+                          device T* max_exp_avg_sq [[buffer(4)]],
+                          constant AdamParams& p [[buffer(5)]],
+                          uint i [[thread_position_in_grid]]) {
   if (i >= p.n) {
     return;
   }

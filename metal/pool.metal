@@ -9,14 +9,11 @@ using namespace metal;
 
 // max: a tap wins when larger than the running max or NaN (the first maximum or the last NaN, as
 // on the CPU)
-[[kernel]] void max_pool_fwd(
-    const device float* x [[buffer(0)]],
-    device float* out [[buffer(1)]],
-    device long* idx [[buffer(2)]],
-    const device int* tab [[buffer(3)]],
-    constant PoolParams& p [[buffer(4)]],
-    constant uint& want_idx [[buffer(5)]],
-    uint e [[thread_position_in_grid]]) {
+[[kernel]] void max_pool_fwd(const device float* x [[buffer(0)]], device float* out [[buffer(1)]],
+                             device long* idx [[buffer(2)]], const device int* tab [[buffer(3)]],
+                             constant PoolParams& p [[buffer(4)]],
+                             constant uint& want_idx [[buffer(5)]],
+                             uint e [[thread_position_in_grid]]) {
   if (e >= p.P * p.OH * p.OW) {
     return;
   }
@@ -45,12 +42,10 @@ using namespace metal;
   }
 }
 
-[[kernel]] void avg_pool_fwd(
-    const device float* x [[buffer(0)]],
-    device float* out [[buffer(1)]],
-    const device int* tab [[buffer(2)]],
-    constant PoolParams& p [[buffer(3)]],
-    uint e [[thread_position_in_grid]]) {
+[[kernel]] void avg_pool_fwd(const device float* x [[buffer(0)]], device float* out [[buffer(1)]],
+                             const device int* tab [[buffer(2)]],
+                             constant PoolParams& p [[buffer(3)]],
+                             uint e [[thread_position_in_grid]]) {
   if (e >= p.P * p.OH * p.OW) {
     return;
   }
@@ -68,17 +63,16 @@ using namespace metal;
       s += xp[(bh[oh] + th * int(p.step_h)) * int(p.W) + bw[ow] + tw * int(p.step_w)];
     }
   }
-  const float div = p.divisor_override > 0 ? float(p.divisor_override) : float(dh[oh]) * float(dw[ow]);
+  const float div =
+      p.divisor_override > 0 ? float(p.divisor_override) : float(dh[oh]) * float(dw[ow]);
   out[e] = s / div;
 }
 
 // gx[plane] = sum over windows of g / divisor at each tap (one thread per plane)
-[[kernel]] void avg_pool_bwd(
-    device float* gx [[buffer(0)]],
-    const device float* g [[buffer(1)]],
-    const device int* tab [[buffer(2)]],
-    constant PoolParams& p [[buffer(3)]],
-    uint pl [[thread_position_in_grid]]) {
+[[kernel]] void avg_pool_bwd(device float* gx [[buffer(0)]], const device float* g [[buffer(1)]],
+                             const device int* tab [[buffer(2)]],
+                             constant PoolParams& p [[buffer(3)]],
+                             uint pl [[thread_position_in_grid]]) {
   if (pl >= p.P) {
     return;
   }
@@ -94,7 +88,8 @@ using namespace metal;
   }
   for (uint oh = 0; oh < p.OH; ++oh) {
     for (uint ow = 0; ow < p.OW; ++ow) {
-      const float div = p.divisor_override > 0 ? float(p.divisor_override) : float(dh[oh]) * float(dw[ow]);
+      const float div =
+          p.divisor_override > 0 ? float(p.divisor_override) : float(dh[oh]) * float(dw[ow]);
       const float v = g[(size_t(pl) * p.OH + oh) * p.OW + ow] / div;
       for (int th = 0; th < ch[oh]; ++th) {
         for (int tw = 0; tw < cw[ow]; ++tw) {
@@ -106,12 +101,10 @@ using namespace metal;
 }
 
 // out[p, i] = x[p, idx[p, i]] (0 outside the plane)
-[[kernel]] void pool_gather(
-    device float* out [[buffer(0)]],
-    const device float* x [[buffer(1)]],
-    const device long* idx [[buffer(2)]],
-    constant PoolParams& p [[buffer(3)]],
-    uint e [[thread_position_in_grid]]) {
+[[kernel]] void pool_gather(device float* out [[buffer(0)]], const device float* x [[buffer(1)]],
+                            const device long* idx [[buffer(2)]],
+                            constant PoolParams& p [[buffer(3)]],
+                            uint e [[thread_position_in_grid]]) {
   if (e >= p.P * p.L) {
     return;
   }
@@ -120,12 +113,10 @@ using namespace metal;
 }
 
 // gx = 0, then gx[p, idx[p, i]] += g[p, i] in index order (one thread per plane)
-[[kernel]] void pool_scatter(
-    device float* gx [[buffer(0)]],
-    const device float* g [[buffer(1)]],
-    const device long* idx [[buffer(2)]],
-    constant PoolParams& p [[buffer(3)]],
-    uint pl [[thread_position_in_grid]]) {
+[[kernel]] void pool_scatter(device float* gx [[buffer(0)]], const device float* g [[buffer(1)]],
+                             const device long* idx [[buffer(2)]],
+                             constant PoolParams& p [[buffer(3)]],
+                             uint pl [[thread_position_in_grid]]) {
   if (pl >= p.P) {
     return;
   }

@@ -1,5 +1,5 @@
-// reduce.metal -- sum / prod / max / min / argmax / argmin / all / any of a strided tensor viewed as
-// [outer..., reduced...]: one threadgroup reduces one chunk of one output's elements (strided
+// reduce.metal -- sum / prod / max / min / argmax / argmin / all / any of a strided tensor viewed
+// as [outer..., reduced...]: one threadgroup reduces one chunk of one output's elements (strided
 // reads, so rows, columns and whole tensors alike). With several chunks per output (long
 // reductions) pass 1 writes float partials and reduce_combine folds them (pass 2).
 // Values accumulate in float; indices are the first extreme (NaN counts as the extreme, as on CPU).
@@ -11,9 +11,7 @@ using namespace metal;
 
 static constant constexpr uint kNone = 0xFFFFFFFFu;  // "no element yet" index (identity of max/min)
 
-static inline float reduce_identity(uint op) {
-  return (op == 1 || op == 6) ? 1.0f : 0.0f;
-}
+static inline float reduce_identity(uint op) { return (op == 1 || op == 6) ? 1.0f : 0.0f; }
 
 // (v, i) <- combine((v, i), (w, j)); deterministic: ties and NaNs go to the smaller index
 static inline void reduce_combine_pair(uint op, thread float& v, thread uint& i, float w, uint j) {
@@ -59,8 +57,9 @@ static inline long reduce_offset(uint e, uint nd, constant uint* shape, constant
 }
 
 // the threadgroup's (v, i) into lane 0 of SIMD-group 0
-static inline void reduce_threadgroup(uint op, thread float& v, thread uint& i, threadgroup float* tg_v,
-                                      threadgroup uint* tg_i, uint lane, uint sg, uint nsg) {
+static inline void reduce_threadgroup(uint op, thread float& v, thread uint& i,
+                                      threadgroup float* tg_v, threadgroup uint* tg_i, uint lane,
+                                      uint sg, uint nsg) {
   for (ushort off = 16; off > 0; off /= 2) {
     float w = simd_shuffle_down(v, off);
     uint j = simd_shuffle_down(i, off);
@@ -83,7 +82,8 @@ static inline void reduce_threadgroup(uint op, thread float& v, thread uint& i, 
 }
 
 template <typename T>
-static inline void reduce_write(constant ReduceParams& p, uint row, float v, uint i, device T* out, device long* idx) {
+static inline void reduce_write(constant ReduceParams& p, uint row, float v, uint i, device T* out,
+                                device long* idx) {
   if (p.want_out != 0) {
     out[row] = T(v);
   }
@@ -94,17 +94,11 @@ static inline void reduce_write(constant ReduceParams& p, uint row, float v, uin
 
 template <typename T>
 [[kernel]] void reduce_strided(
-    const device T* x [[buffer(0)]],
-    device T* out [[buffer(1)]],
-    device long* idx [[buffer(2)]],
-    device float* part_v [[buffer(3)]],
-    device uint* part_i [[buffer(4)]],
-    constant ReduceParams& p [[buffer(5)]],
-    uint2 group [[threadgroup_position_in_grid]],
-    uint tid [[thread_index_in_threadgroup]],
-    uint ntg [[threads_per_threadgroup]],
-    uint lane [[thread_index_in_simdgroup]],
-    uint sg [[simdgroup_index_in_threadgroup]],
+    const device T* x [[buffer(0)]], device T* out [[buffer(1)]], device long* idx [[buffer(2)]],
+    device float* part_v [[buffer(3)]], device uint* part_i [[buffer(4)]],
+    constant ReduceParams& p [[buffer(5)]], uint2 group [[threadgroup_position_in_grid]],
+    uint tid [[thread_index_in_threadgroup]], uint ntg [[threads_per_threadgroup]],
+    uint lane [[thread_index_in_simdgroup]], uint sg [[simdgroup_index_in_threadgroup]],
     uint nsg [[simdgroups_per_threadgroup]]) {
   EMBER_THREADGROUP(float, tg_v, [32]);
   EMBER_THREADGROUP(uint, tg_i, [32]);
@@ -131,16 +125,11 @@ template <typename T>
 // pass 2: fold the nchunks partials of each output (one threadgroup per output)
 template <typename T>
 [[kernel]] void reduce_partials(
-    const device float* part_v [[buffer(0)]],
-    const device uint* part_i [[buffer(1)]],
-    device T* out [[buffer(2)]],
-    device long* idx [[buffer(3)]],
-    constant ReduceParams& p [[buffer(4)]],
-    uint row [[threadgroup_position_in_grid]],
-    uint tid [[thread_index_in_threadgroup]],
-    uint ntg [[threads_per_threadgroup]],
-    uint lane [[thread_index_in_simdgroup]],
-    uint sg [[simdgroup_index_in_threadgroup]],
+    const device float* part_v [[buffer(0)]], const device uint* part_i [[buffer(1)]],
+    device T* out [[buffer(2)]], device long* idx [[buffer(3)]],
+    constant ReduceParams& p [[buffer(4)]], uint row [[threadgroup_position_in_grid]],
+    uint tid [[thread_index_in_threadgroup]], uint ntg [[threads_per_threadgroup]],
+    uint lane [[thread_index_in_simdgroup]], uint sg [[simdgroup_index_in_threadgroup]],
     uint nsg [[simdgroups_per_threadgroup]]) {
   EMBER_THREADGROUP(float, tg_v, [32]);
   EMBER_THREADGROUP(uint, tg_i, [32]);

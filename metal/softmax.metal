@@ -7,7 +7,8 @@
 using namespace metal;
 
 // every thread gets the threadgroup's max (is_max) or sum of v
-static inline float softmax_allreduce(float v, bool is_max, threadgroup float* tg, uint lane, uint sg, uint nsg) {
+static inline float softmax_allreduce(float v, bool is_max, threadgroup float* tg, uint lane,
+                                      uint sg, uint nsg) {
   v = is_max ? simd_max(v) : simd_sum(v);
   if (lane == 0) {
     tg[sg] = v;
@@ -25,23 +26,22 @@ static inline float softmax_allreduce(float v, bool is_max, threadgroup float* t
 }
 
 template <typename T>
-[[kernel]] void softmax_rows(
-    const device T* x [[buffer(0)]],
-    device T* y [[buffer(1)]],
-    constant SoftmaxParams& p [[buffer(2)]],
-    uint row [[threadgroup_position_in_grid]],
-    uint tid [[thread_index_in_threadgroup]],
-    uint ntg [[threads_per_threadgroup]],
-    uint lane [[thread_index_in_simdgroup]],
-    uint sg [[simdgroup_index_in_threadgroup]],
-    uint nsg [[simdgroups_per_threadgroup]]) {
+[[kernel]] void softmax_rows(const device T* x [[buffer(0)]], device T* y [[buffer(1)]],
+                             constant SoftmaxParams& p [[buffer(2)]],
+                             uint row [[threadgroup_position_in_grid]],
+                             uint tid [[thread_index_in_threadgroup]],
+                             uint ntg [[threads_per_threadgroup]],
+                             uint lane [[thread_index_in_simdgroup]],
+                             uint sg [[simdgroup_index_in_threadgroup]],
+                             uint nsg [[simdgroups_per_threadgroup]]) {
   EMBER_THREADGROUP(float, tg_max, [33]);
   EMBER_THREADGROUP(float, tg_sum, [33]);
   const device T* xr = x + size_t(row) * p.n;
   device T* yr = y + size_t(row) * p.n;
   float m = -numeric_limits<float>::infinity();
   for (uint i = tid; i < p.n; i += ntg) {
-    m = max(m, float(xr[i]));  // MSL max ignores NaN; a NaN still reaches the sum, so its row is NaN
+    m = max(m,
+            float(xr[i]));  // MSL max ignores NaN; a NaN still reaches the sum, so its row is NaN
   }
   m = softmax_allreduce(m, true, tg_max, lane, sg, nsg);
   float s = 0.0f;

@@ -18,8 +18,10 @@ static void report(bool ok, const std::string& name, const std::string& detail) 
   std::printf("%s  %-36s %s\n", ok ? "PASS" : "FAIL", name.c_str(), detail.c_str());
   (ok ? g_passed : g_failed)++;
 }
-static const Options kVariants[] = {{Schedule::Forward, 1, 0, 0xFF}, {Schedule::Reverse, 1, 0, 0x7F},
-                                    {Schedule::Random, 7, 0, 0xFF}, {Schedule::Random, 11, 2, 0x7F}};
+static const Options kVariants[] = {{Schedule::Forward, 1, 0, 0xFF},
+                                    {Schedule::Reverse, 1, 0, 0x7F},
+                                    {Schedule::Random, 7, 0, 0xFF},
+                                    {Schedule::Random, 11, 2, 0x7F}};
 
 static uint16_t bf16_bits(float f) {  // reference rounding: nearest even, NaN quiet
   uint32_t u;
@@ -75,19 +77,27 @@ static void test_mma(const char* kname, int kind, bool transpose_b, std::mt19937
     enc.set_buffer(3, d.data());
     enc.set_bytes(4, &tb, sizeof tb);
     ember::emu::Result r = enc.dispatch_threadgroups(dim3{1, 1, 1}, dim3{32, 1, 1}, o);
-    if (!r.ok) { ok = false; why = r.error; break; }
+    if (!r.ok) {
+      ok = false;
+      why = r.error;
+      break;
+    }
     for (int i = 0; i < 8; ++i)
       for (int j = 0; j < 8; ++j) {
         double s = c[i * 8 + j];
-        for (int k = 0; k < 8; ++k) s += double(af[i * 8 + k]) * (transpose_b ? bf[j * 8 + k] : bf[k * 8 + j]);
+        for (int k = 0; k < 8; ++k)
+          s += double(af[i * 8 + k]) * (transpose_b ? bf[j * 8 + k] : bf[k * 8 + j]);
         err = std::max(err, std::fabs(s - d[i * 8 + j]));
       }
-    if (first.empty()) first = d;
-    else same = same && std::memcmp(first.data(), d.data(), 256) == 0;
+    if (first.empty())
+      first = d;
+    else
+      same = same && std::memcmp(first.data(), d.data(), 256) == 0;
   }
   ok = ok && err < 1e-5 && same;
   report(ok, std::string(kname) + (transpose_b ? " B^T" : ""),
-         why.empty() ? "max|err| " + std::to_string(err) + (same ? ", bit-identical" : ", RACE") : why);
+         why.empty() ? "max|err| " + std::to_string(err) + (same ? ", bit-identical" : ", RACE")
+                     : why);
 }
 
 int main() {
@@ -103,8 +113,8 @@ int main() {
     enc.set_buffer(0, a.data());
     enc.set_buffer(1, d.data());
     ember::emu::Result r = enc.dispatch_threadgroups(dim3{1, 1, 1}, dim3{32, 1, 1});
-    report(!r.ok && r.error.find("every lane") != std::string::npos, "simdgroup_load refuses a partial SIMD-group",
-           r.ok ? "no error reported" : r.error);
+    report(!r.ok && r.error.find("every lane") != std::string::npos,
+           "simdgroup_load refuses a partial SIMD-group", r.ok ? "no error reported" : r.error);
   }
   {  // 97 groups of 61 threads spread over 3 OS threads
     const unsigned groups = 97, tg = 61, n = groups * tg;
@@ -133,20 +143,24 @@ int main() {
       // integers are exact; float sums of integers below 2^24 are exact in any order
       if (!r.ok || count != n || maxv != vmax || sum != float(exact)) {
         ok = false;
-        detail = r.ok ? "count " + std::to_string(count) + " max " + std::to_string(maxv) + " sum " + std::to_string(sum)
+        detail = r.ok ? "count " + std::to_string(count) + " max " + std::to_string(maxv) +
+                            " sum " + std::to_string(sum)
                       : r.error;
       }
     }
     report(ok, "atomics across 3 worker threads", ok ? "count/max/sum exact" : detail);
   }
   {
-    std::vector<float> x = {1.0f, -2.5f, 3.14159265f, 1e-40f, 65504.0f, 3.0e38f, INFINITY, -INFINITY, NAN, 0.0f, -0.0f};
-    for (uint32_t u : {0x3f808000u, 0x3f818000u, 0x3f80c000u, 0x7f7fffffu, 0x0001ffffu}) {  // exact ties, overflow
+    std::vector<float> x = {1.0f,     -2.5f,     3.14159265f, 1e-40f, 65504.0f, 3.0e38f,
+                            INFINITY, -INFINITY, NAN,         0.0f,   -0.0f};
+    for (uint32_t u : {0x3f808000u, 0x3f818000u, 0x3f80c000u, 0x7f7fffffu,
+                       0x0001ffffu}) {  // exact ties, overflow
       float f;
       std::memcpy(&f, &u, 4);
       x.push_back(f);
     }
-    for (int i = 0; i < 1000; ++i) x.push_back(std::ldexp(float(rng()) / 4294967296.0f - 0.5f, int(rng() % 60) - 30));
+    for (int i = 0; i < 1000; ++i)
+      x.push_back(std::ldexp(float(rng()) / 4294967296.0f - 0.5f, int(rng() % 60) - 30));
     unsigned n = unsigned(x.size());
     std::vector<uint16_t> y(n);
     std::vector<float> back(n);
@@ -161,7 +175,8 @@ int main() {
       bool same = y[i] == bf16_bits(x[i]) && (std::memcmp(&back[i], &want, 4) == 0);
       bad += !same;
     }
-    report(r.ok && bad == 0, "bfloat rounds to nearest even", r.ok ? std::to_string(bad) + " mismatches" : r.error);
+    report(r.ok && bad == 0, "bfloat rounds to nearest even",
+           r.ok ? std::to_string(bad) + " mismatches" : r.error);
   }
   (void)half_float;
   std::printf("%d passed, %d failed\n", g_passed, g_failed);

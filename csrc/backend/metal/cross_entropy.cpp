@@ -29,30 +29,40 @@ bool ce_supported(const Tensor& z, const Tensor& w) {
          z.numel() < (int64_t(1) << 31);
 }
 
-const char* ce_declines(const Tensor&, const Tensor&, const Tensor& z, const Tensor&, const Tensor& w, int64_t, double) {
+const char* ce_declines(const Tensor&, const Tensor&, const Tensor& z, const Tensor&,
+                        const Tensor& w, int64_t, double) {
   return ce_supported(z, w) ? nullptr : "cross_entropy";
 }
 
-void ce_metal(const Tensor& loss, const Tensor& lse, const Tensor& z, const Tensor& target, const Tensor& w,
-              int64_t ignore_index, double ls) {
+void ce_metal(const Tensor& loss, const Tensor& lse, const Tensor& z, const Tensor& target,
+              const Tensor& w, int64_t ignore_index, double ls) {
   CrossEntropyParams p = make_params(z, w, ignore_index, ls);
   Dispatch("cross_entropy_fwd")
-      .buffer(0, z.raw_data()).buffer(1, target.raw_data()).buffer(2, w.defined() ? w.raw_data() : z.raw_data())
-      .buffer(3, loss.raw_data()).buffer(4, lse.raw_data()).value(5, p)
+      .buffer(0, z.raw_data())
+      .buffer(1, target.raw_data())
+      .buffer(2, w.defined() ? w.raw_data() : z.raw_data())
+      .buffer(3, loss.raw_data())
+      .buffer(4, lse.raw_data())
+      .value(5, p)
       .threadgroups({p.rows, 1, 1}, {simd_threads(p.V), 1, 1});
 }
 
-const char* ce_bwd_declines(const Tensor&, const Tensor&, const Tensor& z, const Tensor&, const Tensor& w,
-                            const Tensor&, int64_t, double) {
+const char* ce_bwd_declines(const Tensor&, const Tensor&, const Tensor& z, const Tensor&,
+                            const Tensor& w, const Tensor&, int64_t, double) {
   return ce_supported(z, w) ? nullptr : "cross_entropy_backward";
 }
 
-void ce_bwd_metal(const Tensor& grad, const Tensor& gs, const Tensor& z, const Tensor& target, const Tensor& w,
-                  const Tensor& lse, int64_t ignore_index, double ls) {
+void ce_bwd_metal(const Tensor& grad, const Tensor& gs, const Tensor& z, const Tensor& target,
+                  const Tensor& w, const Tensor& lse, int64_t ignore_index, double ls) {
   CrossEntropyParams p = make_params(z, w, ignore_index, ls);
   Dispatch("cross_entropy_bwd")
-      .buffer(0, z.raw_data()).buffer(1, target.raw_data()).buffer(2, w.defined() ? w.raw_data() : z.raw_data())
-      .buffer(3, lse.raw_data()).buffer(4, gs.raw_data()).buffer(5, grad.raw_data()).value(6, p)
+      .buffer(0, z.raw_data())
+      .buffer(1, target.raw_data())
+      .buffer(2, w.defined() ? w.raw_data() : z.raw_data())
+      .buffer(3, lse.raw_data())
+      .buffer(4, gs.raw_data())
+      .buffer(5, grad.raw_data())
+      .value(6, p)
       .threadgroups({(p.V + 63) / 64, p.rows, 1}, {64, 1, 1});
 }
 

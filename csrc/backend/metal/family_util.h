@@ -14,10 +14,14 @@ namespace ember::metal {
 // host-name suffix of a floating dtype the kernels are instantiated for; null otherwise
 inline const char* float_suffix(Dtype d) {
   switch (d) {
-    case Dtype::Float32: return "float32";
-    case Dtype::Float16: return "float16";
-    case Dtype::BFloat16: return "bfloat16";
-    default: return nullptr;
+    case Dtype::Float32:
+      return "float32";
+    case Dtype::Float16:
+      return "float16";
+    case Dtype::BFloat16:
+      return "bfloat16";
+    default:
+      return nullptr;
   }
 }
 

@@ -9,15 +9,16 @@ namespace ember::metal {
 namespace {
 
 bool gemm_supported(const Tensor& out, const Tensor& a, const Tensor& b) {
-  if (!float_suffix(out.dtype()) || a.dtype() != out.dtype() || b.dtype() != out.dtype()) return false;
+  if (!float_suffix(out.dtype()) || a.dtype() != out.dtype() || b.dtype() != out.dtype())
+    return false;
   if (out.dim() != 3 || a.dim() != 3 || b.dim() != 3) return false;
   if (out.strides()[2] != 1 && out.shape()[2] > 1) return false;
   if (out.shape()[0] > 65535) return false;
   return offsets_fit_int32(a) && offsets_fit_int32(b) && offsets_fit_int32(out);
 }
 
-void launch(const Tensor& out, const Tensor& a, const Tensor& b, double alpha, double beta, const Tensor& bias,
-            GemmActivation act) {
+void launch(const Tensor& out, const Tensor& a, const Tensor& b, double alpha, double beta,
+            const Tensor& bias, GemmActivation act) {
   const int64_t B = out.shape()[0], M = out.shape()[1], N = out.shape()[2], K = a.shape()[2];
   if (out.numel() == 0) return;
   GemmParams p{};
@@ -32,7 +33,9 @@ void launch(const Tensor& out, const Tensor& a, const Tensor& b, double alpha, d
   const void* ap = K > 0 ? a.raw_data() : unused_binding(out);
   const void* bp = K > 0 ? b.raw_data() : unused_binding(out);
   Dispatch(std::string("gemm_tiled_") + float_suffix(out.dtype()))
-      .buffer(0, ap).buffer(1, bp).buffer(2, out.raw_data())
+      .buffer(0, ap)
+      .buffer(1, bp)
+      .buffer(2, out.raw_data())
       .buffer(3, bias.defined() ? bias.raw_data() : unused_binding(out))
       .value(4, p)
       .threadgroups({uint32_t((N + 31) / 32), uint32_t((M + 31) / 32), uint32_t(B)}, {128, 1, 1});
@@ -45,13 +48,16 @@ void matmul_metal(const Tensor& out, const Tensor& a, const Tensor& b) {
   launch(out, a, b, 1.0, 0.0, Tensor(), GemmActivation::None);
 }
 
-const char* gemm_declines(const Tensor& out, const Tensor& a, const Tensor& b, const kernel::GemmEpilogue& e) {
+const char* gemm_declines(const Tensor& out, const Tensor& a, const Tensor& b,
+                          const kernel::GemmEpilogue& e) {
   if (!gemm_supported(out, a, b)) return "gemm";
-  if (e.bias.defined() && (e.bias.dtype() != out.dtype() || (e.bias.dim() == 1 && e.bias.strides()[0] != 1)))
+  if (e.bias.defined() &&
+      (e.bias.dtype() != out.dtype() || (e.bias.dim() == 1 && e.bias.strides()[0] != 1)))
     return "gemm_bias";
   return nullptr;
 }
-void gemm_metal(const Tensor& out, const Tensor& a, const Tensor& b, const kernel::GemmEpilogue& e) {
+void gemm_metal(const Tensor& out, const Tensor& a, const Tensor& b,
+                const kernel::GemmEpilogue& e) {
   launch(out, a, b, e.alpha, e.beta, e.bias, e.act);
 }
 

@@ -12,7 +12,8 @@ namespace {
 
 // fills the walk over `shape` for operands a, b, c (c may be undefined). Scatter (serial_on_a0):
 // dims where a has stride 0 -- where writes may collide -- go last and are walked serially.
-bool make_walk(IndexParams& p, const Tensor& a, const Tensor& b, const Tensor& c, bool serial_on_a0) {
+bool make_walk(IndexParams& p, const Tensor& a, const Tensor& b, const Tensor& c,
+               bool serial_on_a0) {
   const int nd = int(a.dim());
   if (nd > EMBER_INDEX_MAX_DIMS || a.numel() >= (int64_t(1) << 31)) return false;
   for (const Tensor* t : {&a, &b, &c})
@@ -60,7 +61,8 @@ void checked(const Tensor& index, int64_t size, const char* op, int64_t dim, Lau
     rem /= index.shape()[d];
   }
   const int64_t v = index.data<int64_t>()[off];
-  EMBER_INDEX_ERROR(op, ": index ", v, " is out of bounds for dimension ", dim, " with size ", size);
+  EMBER_INDEX_ERROR(op, ": index ", v, " is out of bounds for dimension ", dim, " with size ",
+                    size);
 }
 
 const char* check_declines(const Tensor& index, int64_t, const char*, int64_t) {
@@ -72,18 +74,22 @@ void check_metal(const Tensor& index, int64_t size, const char* op, int64_t dim)
   make_walk(p, index, index, Tensor(), false);
   set_size(p, size);
   checked(index, size, op, dim, [&](void* err) {
-    Dispatch("index_check").buffer(0, index.raw_data()).buffer(1, err).value(2, p)
+    Dispatch("index_check")
+        .buffer(0, index.raw_data())
+        .buffer(1, err)
+        .value(2, p)
         .threadgroups({(p.par_count + 255) / 256, 1, 1}, {256, 1, 1});
   });
 }
 
-const char* offsets_declines(const Tensor& offs, const Tensor& index, int64_t, int64_t stride, bool, const char*,
-                             int64_t) {
+const char* offsets_declines(const Tensor& offs, const Tensor& index, int64_t, int64_t stride, bool,
+                             const char*, int64_t) {
   IndexParams p{};
-  return make_walk(p, offs, index, Tensor(), false) && fits_int32(stride) ? nullptr : "index_offsets";
+  return make_walk(p, offs, index, Tensor(), false) && fits_int32(stride) ? nullptr
+                                                                          : "index_offsets";
 }
-void offsets_metal(const Tensor& offs, const Tensor& index, int64_t size, int64_t stride, bool add, const char* op,
-                   int64_t dim) {
+void offsets_metal(const Tensor& offs, const Tensor& index, int64_t size, int64_t stride, bool add,
+                   const char* op, int64_t dim) {
   if (offs.numel() == 0) return;
   IndexParams p{};
   make_walk(p, offs, index, Tensor(), false);
@@ -91,12 +97,17 @@ void offsets_metal(const Tensor& offs, const Tensor& index, int64_t size, int64_
   p.stride = int(stride);
   p.add = add;
   checked(index, size, op, dim, [&](void* err) {
-    Dispatch("index_to_offsets").buffer(0, offs.raw_data()).buffer(1, index.raw_data()).buffer(2, err).value(3, p)
+    Dispatch("index_to_offsets")
+        .buffer(0, offs.raw_data())
+        .buffer(1, index.raw_data())
+        .buffer(2, err)
+        .value(3, p)
         .threadgroups({(p.par_count + 255) / 256, 1, 1}, {256, 1, 1});
   });
 }
 
-const char* gather_declines(const Tensor& out, const Tensor& src, const Tensor& index, int64_t stride) {
+const char* gather_declines(const Tensor& out, const Tensor& src, const Tensor& index,
+                            int64_t stride) {
   IndexParams p{};
   if (!make_walk(p, out, src, index, false) || !fits_int32(stride)) return "index_gather";
   return nullptr;
@@ -107,19 +118,22 @@ void gather_metal(const Tensor& out, const Tensor& src, const Tensor& index, int
   make_walk(p, out, src, index, false);
   p.stride = int(stride);
   Dispatch("index_gather_" + std::to_string(out.itemsize()))
-      .buffer(0, out.raw_data()).buffer(1, src.raw_data()).buffer(2, index.raw_data()).value(3, p)
+      .buffer(0, out.raw_data())
+      .buffer(1, src.raw_data())
+      .buffer(2, index.raw_data())
+      .value(3, p)
       .threadgroups({(p.par_count + 255) / 256, 1, 1}, {256, 1, 1});
 }
 
-const char* scatter_declines(const Tensor& dst, const Tensor& src, const Tensor& index, int64_t stride, bool,
-                             const Scalar&) {
+const char* scatter_declines(const Tensor& dst, const Tensor& src, const Tensor& index,
+                             int64_t stride, bool, const Scalar&) {
   IndexParams p{};
   if (!float_suffix(dst.dtype()) || !make_walk(p, dst, src, index, true) || !fits_int32(stride))
     return "index_scatter";
   return nullptr;
 }
-void scatter_metal(const Tensor& dst, const Tensor& src, const Tensor& index, int64_t stride, bool accumulate,
-                   const Scalar& alpha) {
+void scatter_metal(const Tensor& dst, const Tensor& src, const Tensor& index, int64_t stride,
+                   bool accumulate, const Scalar& alpha) {
   if (dst.numel() == 0) return;
   IndexParams p{};
   make_walk(p, dst, src, index, true);
@@ -127,7 +141,10 @@ void scatter_metal(const Tensor& dst, const Tensor& src, const Tensor& index, in
   p.add = accumulate;
   p.alpha = float(alpha.to_double());
   Dispatch(std::string("index_scatter_") + float_suffix(dst.dtype()))
-      .buffer(0, dst.raw_data()).buffer(1, src.raw_data()).buffer(2, index.raw_data()).value(3, p)
+      .buffer(0, dst.raw_data())
+      .buffer(1, src.raw_data())
+      .buffer(2, index.raw_data())
+      .value(3, p)
       .threadgroups({(p.par_count + 63) / 64, 1, 1}, {64, 1, 1});
 }
 

@@ -15,8 +15,8 @@ const char* list_declines(const TensorList& params, const char* name) {
   return nullptr;
 }
 
-const char* sgd_declines(const TensorList& params, const TensorList&, const TensorList&, const std::vector<bool>&,
-                         const SgdHyper&) {
+const char* sgd_declines(const TensorList& params, const TensorList&, const TensorList&,
+                         const std::vector<bool>&, const SgdHyper&) {
   return list_declines(params, "sgd_step");
 }
 
@@ -32,20 +32,23 @@ void sgd_metal(const TensorList& params, const TensorList& grads, const TensorLi
     s.has_wd = h.weight_decay != 0, s.has_momentum = h.momentum != 0;
     s.fresh = s.has_momentum && fresh[t], s.nesterov = h.nesterov;
     Dispatch(std::string("sgd_step_") + float_suffix(p.dtype()))
-        .buffer(0, p.raw_data()).buffer(1, grads[t].raw_data())
-        .buffer(2, s.has_momentum ? bufs[t].raw_data() : unused_binding(p)).value(3, s)
+        .buffer(0, p.raw_data())
+        .buffer(1, grads[t].raw_data())
+        .buffer(2, s.has_momentum ? bufs[t].raw_data() : unused_binding(p))
+        .value(3, s)
         .threadgroups({(s.n + 255) / 256, 1, 1}, {256, 1, 1});
   }
 }
 
-const char* adam_declines(const TensorList& params, const TensorList&, const TensorList&, const TensorList&,
-                          const TensorList&, const std::vector<double>&, const AdamHyper&) {
+const char* adam_declines(const TensorList& params, const TensorList&, const TensorList&,
+                          const TensorList&, const TensorList&, const std::vector<double>&,
+                          const AdamHyper&) {
   return list_declines(params, "adam_step");
 }
 
 void adam_metal(const TensorList& params, const TensorList& grads, const TensorList& exp_avgs,
-                const TensorList& exp_avg_sqs, const TensorList& max_exp_avg_sqs, const std::vector<double>& steps,
-                const AdamHyper& h) {
+                const TensorList& exp_avg_sqs, const TensorList& max_exp_avg_sqs,
+                const std::vector<double>& steps, const AdamHyper& h) {
   for (size_t t = 0; t < params.size(); ++t) {
     const Tensor& p = params[t];
     if (p.numel() == 0) continue;
@@ -60,9 +63,12 @@ void adam_metal(const TensorList& params, const TensorList& grads, const TensorL
     s.has_wd = h.weight_decay != 0 && !h.decoupled_weight_decay;
     s.amsgrad = h.amsgrad;
     Dispatch(std::string("adam_step_") + float_suffix(p.dtype()))
-        .buffer(0, p.raw_data()).buffer(1, grads[t].raw_data()).buffer(2, exp_avgs[t].raw_data())
+        .buffer(0, p.raw_data())
+        .buffer(1, grads[t].raw_data())
+        .buffer(2, exp_avgs[t].raw_data())
         .buffer(3, exp_avg_sqs[t].raw_data())
-        .buffer(4, h.amsgrad ? max_exp_avg_sqs[t].raw_data() : unused_binding(p)).value(5, s)
+        .buffer(4, h.amsgrad ? max_exp_avg_sqs[t].raw_data() : unused_binding(p))
+        .value(5, s)
         .threadgroups({(s.n + 255) / 256, 1, 1}, {256, 1, 1});
   }
 }

@@ -24,8 +24,10 @@ struct Tables {
 
 PoolParams params(const PoolPlan& plan, int64_t P) {
   PoolParams p{};
-  p.P = uint(P), p.H = uint(plan.h.in), p.W = uint(plan.w.in), p.OH = uint(plan.h.out), p.OW = uint(plan.w.out);
-  p.step_h = uint(plan.h.step), p.step_w = uint(plan.w.step), p.divisor_override = int(plan.divisor_override);
+  p.P = uint(P), p.H = uint(plan.h.in), p.W = uint(plan.w.in), p.OH = uint(plan.h.out),
+  p.OW = uint(plan.w.out);
+  p.step_h = uint(plan.h.step), p.step_w = uint(plan.w.step),
+  p.divisor_override = int(plan.divisor_override);
   return p;
 }
 
@@ -44,8 +46,12 @@ void max_metal(const Tensor& out, const Tensor& idx, const Tensor& x, const Pool
   PoolParams p = params(plan, x.shape()[0]);
   const uint32_t want = idx.defined();
   Dispatch("max_pool_fwd")
-      .buffer(0, x.numel() ? x.raw_data() : out.raw_data()).buffer(1, out.raw_data())
-      .buffer(2, idx.defined() ? idx.raw_data() : out.raw_data()).buffer(3, tab.buf.p).value(4, p).value(5, want)
+      .buffer(0, x.numel() ? x.raw_data() : out.raw_data())
+      .buffer(1, out.raw_data())
+      .buffer(2, idx.defined() ? idx.raw_data() : out.raw_data())
+      .buffer(3, tab.buf.p)
+      .value(4, p)
+      .value(5, want)
       .threadgroups({groups(out.numel()), 1, 1}, {256, 1, 1});
 }
 
@@ -57,7 +63,9 @@ void avg_metal(const Tensor& out, const Tensor& x, const PoolPlan& plan) {
   Tables tab(plan);
   PoolParams p = params(plan, x.shape()[0]);
   Dispatch("avg_pool_fwd")
-      .buffer(0, x.numel() ? x.raw_data() : out.raw_data()).buffer(1, out.raw_data()).buffer(2, tab.buf.p)
+      .buffer(0, x.numel() ? x.raw_data() : out.raw_data())
+      .buffer(1, out.raw_data())
+      .buffer(2, tab.buf.p)
       .value(3, p)
       .threadgroups({groups(out.numel()), 1, 1}, {256, 1, 1});
 }
@@ -70,7 +78,9 @@ void avg_bwd_metal(const Tensor& gx, const Tensor& g, const PoolPlan& plan) {
   Tables tab(plan);
   PoolParams p = params(plan, gx.shape()[0]);
   Dispatch("avg_pool_bwd")
-      .buffer(0, gx.raw_data()).buffer(1, g.numel() ? g.raw_data() : gx.raw_data()).buffer(2, tab.buf.p)
+      .buffer(0, gx.raw_data())
+      .buffer(1, g.numel() ? g.raw_data() : gx.raw_data())
+      .buffer(2, tab.buf.p)
       .value(3, p)
       .threadgroups({groups(p.P), 1, 1}, {256, 1, 1});
 }
@@ -81,8 +91,8 @@ PoolParams plane_params(const Tensor& planes, const Tensor& idx) {
   return p;
 }
 bool planes_ok(const Tensor& t, const Tensor& idx) {
-  return t.dtype() == Dtype::Float32 && t.dim() == 2 && idx.dim() == 2 && t.numel() < (int64_t(1) << 31) &&
-         idx.numel() < (int64_t(1) << 31);
+  return t.dtype() == Dtype::Float32 && t.dim() == 2 && idx.dim() == 2 &&
+         t.numel() < (int64_t(1) << 31) && idx.numel() < (int64_t(1) << 31);
 }
 
 const char* gather_declines(const Tensor&, const Tensor& x, const Tensor& idx) {
@@ -92,7 +102,9 @@ void gather_metal(const Tensor& out, const Tensor& x, const Tensor& idx) {
   if (out.numel() == 0) return;
   PoolParams p = plane_params(x, idx);
   Dispatch("pool_gather")
-      .buffer(0, out.raw_data()).buffer(1, x.numel() ? x.raw_data() : out.raw_data()).buffer(2, idx.raw_data())
+      .buffer(0, out.raw_data())
+      .buffer(1, x.numel() ? x.raw_data() : out.raw_data())
+      .buffer(2, idx.raw_data())
       .value(3, p)
       .threadgroups({groups(out.numel()), 1, 1}, {256, 1, 1});
 }
@@ -105,7 +117,11 @@ void scatter_metal(const Tensor& gx, const Tensor& g, const Tensor& idx) {
   PoolParams p = plane_params(gx, idx);
   const void* gp = g.numel() ? g.raw_data() : gx.raw_data();
   const void* ip = idx.numel() ? idx.raw_data() : gx.raw_data();
-  Dispatch("pool_scatter").buffer(0, gx.raw_data()).buffer(1, gp).buffer(2, ip).value(3, p)
+  Dispatch("pool_scatter")
+      .buffer(0, gx.raw_data())
+      .buffer(1, gp)
+      .buffer(2, ip)
+      .value(3, p)
       .threadgroups({groups(p.P), 1, 1}, {256, 1, 1});
 }
 

@@ -36,9 +36,11 @@ const char* suffix_for(ReduceOp op, Dtype d) {
   return float_suffix(d);
 }
 
-const char* reduce_declines(ReduceOp op, const Tensor& out, const Tensor& idx, const Tensor& x, int nreduce) {
+const char* reduce_declines(ReduceOp op, const Tensor& out, const Tensor& idx, const Tensor& x,
+                            int nreduce) {
   const char* name = kOpNames[int(op)];
-  if (!suffix_for(op, x.dtype()) || !offsets_fit_int32(x) || x.numel() >= (int64_t(1) << 31)) return name;
+  if (!suffix_for(op, x.dtype()) || !offsets_fit_int32(x) || x.numel() >= (int64_t(1) << 31))
+    return name;
   if (out.defined() && !out.is_contiguous()) return name;
   if (idx.defined() && !idx.is_contiguous()) return name;
   ReduceParams p{};
@@ -62,7 +64,8 @@ void reduce_metal(ReduceOp op, const Tensor& out, const Tensor& idx, const Tenso
   p.rows = uint(rows);
   p.count = uint(count);
   p.nchunks = 1;
-  if (count > kTwoPassCount && rows < 64) p.nchunks = uint(std::min<int64_t>((count + kChunk - 1) / kChunk, 256));
+  if (count > kTwoPassCount && rows < 64)
+    p.nchunks = uint(std::min<int64_t>((count + kChunk - 1) / kChunk, 256));
   p.chunk = uint(std::max<int64_t>((count + p.nchunks - 1) / p.nchunks, 1));
   p.want_out = out.defined();
   p.want_idx = idx.defined();
@@ -74,18 +77,30 @@ void reduce_metal(ReduceOp op, const Tensor& out, const Tensor& idx, const Tenso
   const uint32_t threads = simd_threads(p.chunk);
   if (p.nchunks == 1) {
     Dispatch("reduce_strided_" + sfx)
-        .buffer(0, xp).buffer(1, op_).buffer(2, ip).buffer(3, ip).buffer(4, ip)
+        .buffer(0, xp)
+        .buffer(1, op_)
+        .buffer(2, ip)
+        .buffer(3, ip)
+        .buffer(4, ip)
         .value(5, p)
         .threadgroups({1, uint32_t(rows), 1}, {threads, 1, 1});
     return;
   }
-  Scratch pv(size_t(rows) * p.nchunks * sizeof(float)), pi(size_t(rows) * p.nchunks * sizeof(uint32_t));
+  Scratch pv(size_t(rows) * p.nchunks * sizeof(float)),
+      pi(size_t(rows) * p.nchunks * sizeof(uint32_t));
   Dispatch("reduce_strided_" + sfx)
-      .buffer(0, xp).buffer(1, op_).buffer(2, ip).buffer(3, pv.p).buffer(4, pi.p)
+      .buffer(0, xp)
+      .buffer(1, op_)
+      .buffer(2, ip)
+      .buffer(3, pv.p)
+      .buffer(4, pi.p)
       .value(5, p)
       .threadgroups({p.nchunks, uint32_t(rows), 1}, {threads, 1, 1});
   Dispatch("reduce_partials_" + sfx)
-      .buffer(0, pv.p).buffer(1, pi.p).buffer(2, op_).buffer(3, ip)
+      .buffer(0, pv.p)
+      .buffer(1, pi.p)
+      .buffer(2, op_)
+      .buffer(3, ip)
       .value(4, p)
       .threadgroups({uint32_t(rows), 1, 1}, {simd_threads(p.nchunks), 1, 1});
 }

@@ -8,8 +8,8 @@ namespace ember::metal {
 namespace {
 
 const char* softmax_declines(const Tensor& out, const Tensor& x, bool log) {
-  if (!float_suffix(x.dtype()) || out.dtype() != x.dtype() || !x.is_contiguous() || !out.is_contiguous() ||
-      x.numel() >= (int64_t(1) << 31))
+  if (!float_suffix(x.dtype()) || out.dtype() != x.dtype() || !x.is_contiguous() ||
+      !out.is_contiguous() || x.numel() >= (int64_t(1) << 31))
     return log ? "log_softmax" : "softmax";
   return nullptr;
 }
@@ -19,7 +19,9 @@ void softmax_metal(const Tensor& out, const Tensor& x, bool log) {
   const int64_t n = x.shape().back(), rows = x.numel() / n;
   SoftmaxParams p{uint(n), log ? 1u : 0u};
   Dispatch(std::string("softmax_rows_") + float_suffix(x.dtype()))
-      .buffer(0, x.raw_data()).buffer(1, out.raw_data()).value(2, p)
+      .buffer(0, x.raw_data())
+      .buffer(1, out.raw_data())
+      .value(2, p)
       .threadgroups({uint32_t(rows), 1, 1}, {simd_threads(n), 1, 1});
 }
 

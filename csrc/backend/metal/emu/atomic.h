@@ -8,8 +8,13 @@
 #include <type_traits>
 
 namespace metal {
-enum memory_order { memory_order_relaxed, memory_order_acquire, memory_order_release, memory_order_acq_rel,
-                    memory_order_seq_cst };
+enum memory_order {
+  memory_order_relaxed,
+  memory_order_acquire,
+  memory_order_release,
+  memory_order_acq_rel,
+  memory_order_seq_cst
+};
 
 template <class T>
 struct atomic {
@@ -23,22 +28,33 @@ using atomic_uint = atomic<unsigned>;
 using atomic_float = atomic<float>;
 static_assert(sizeof(atomic_float) == 4 && alignof(atomic_uint) == 4);
 
-template <class T> using atomic_arg = std::type_identity_t<T>;  // the operand converts to the object's type
+template <class T>
+using atomic_arg = std::type_identity_t<T>;  // the operand converts to the object's type
 constexpr auto kEmuOrder = std::memory_order_relaxed;
 
-template <class T> T atomic_load_explicit(const atomic<T>* o, memory_order) { return o->ref().load(kEmuOrder); }
-template <class T> void atomic_store_explicit(atomic<T>* o, atomic_arg<T> v, memory_order) { o->ref().store(v, kEmuOrder); }
-template <class T> T atomic_exchange_explicit(atomic<T>* o, atomic_arg<T> v, memory_order) {
+template <class T>
+T atomic_load_explicit(const atomic<T>* o, memory_order) {
+  return o->ref().load(kEmuOrder);
+}
+template <class T>
+void atomic_store_explicit(atomic<T>* o, atomic_arg<T> v, memory_order) {
+  o->ref().store(v, kEmuOrder);
+}
+template <class T>
+T atomic_exchange_explicit(atomic<T>* o, atomic_arg<T> v, memory_order) {
   return o->ref().exchange(v, kEmuOrder);
 }
-template <class T> T atomic_fetch_add_explicit(atomic<T>* o, atomic_arg<T> v, memory_order) {
+template <class T>
+T atomic_fetch_add_explicit(atomic<T>* o, atomic_arg<T> v, memory_order) {
   return o->ref().fetch_add(v, kEmuOrder);
 }
-template <class T> T atomic_fetch_sub_explicit(atomic<T>* o, atomic_arg<T> v, memory_order) {
+template <class T>
+T atomic_fetch_sub_explicit(atomic<T>* o, atomic_arg<T> v, memory_order) {
   return o->ref().fetch_sub(v, kEmuOrder);
 }
-template <class T> bool atomic_compare_exchange_weak_explicit(atomic<T>* o, T* expected, atomic_arg<T> desired,
-                                                              memory_order, memory_order) {
+template <class T>
+bool atomic_compare_exchange_weak_explicit(atomic<T>* o, T* expected, atomic_arg<T> desired,
+                                           memory_order, memory_order) {
   return o->ref().compare_exchange_weak(*expected, desired, kEmuOrder, kEmuOrder);
 }
 // integer-only read-modify-write operations (as in MSL)
@@ -57,9 +73,15 @@ T atomic_fetch_min_explicit(atomic<T>* o, atomic_arg<T> v, memory_order) {
   return cur;
 }
 template <class T, class = std::enable_if_t<std::is_integral_v<T>>>
-T atomic_fetch_and_explicit(atomic<T>* o, atomic_arg<T> v, memory_order) { return o->ref().fetch_and(v, kEmuOrder); }
+T atomic_fetch_and_explicit(atomic<T>* o, atomic_arg<T> v, memory_order) {
+  return o->ref().fetch_and(v, kEmuOrder);
+}
 template <class T, class = std::enable_if_t<std::is_integral_v<T>>>
-T atomic_fetch_or_explicit(atomic<T>* o, atomic_arg<T> v, memory_order) { return o->ref().fetch_or(v, kEmuOrder); }
+T atomic_fetch_or_explicit(atomic<T>* o, atomic_arg<T> v, memory_order) {
+  return o->ref().fetch_or(v, kEmuOrder);
+}
 template <class T, class = std::enable_if_t<std::is_integral_v<T>>>
-T atomic_fetch_xor_explicit(atomic<T>* o, atomic_arg<T> v, memory_order) { return o->ref().fetch_xor(v, kEmuOrder); }
+T atomic_fetch_xor_explicit(atomic<T>* o, atomic_arg<T> v, memory_order) {
+  return o->ref().fetch_xor(v, kEmuOrder);
+}
 }  // namespace metal

@@ -10,7 +10,8 @@ namespace metal {
 struct bfloat {
   uint16_t bits = 0;
   bfloat() = default;
-  template <class U, class = std::enable_if_t<std::is_arithmetic_v<U> || std::is_same_v<U, _Float16>>>
+  template <class U,
+            class = std::enable_if_t<std::is_arithmetic_v<U> || std::is_same_v<U, _Float16>>>
   bfloat(U v) : bits(from_float(float(v))) {}
   operator float() const {
     uint32_t u = uint32_t(bits) << 16;
@@ -26,7 +27,7 @@ struct bfloat {
     uint32_t u;
     std::memcpy(&u, &f, 4);
     if ((u & 0x7fffffffu) > 0x7f800000u) return uint16_t((u >> 16) | 0x40);  // NaN: keep it quiet
-    u += 0x7fffu + ((u >> 16) & 1u);                                        // round to nearest even
+    u += 0x7fffu + ((u >> 16) & 1u);  // round to nearest even
     return uint16_t(u >> 16);
   }
 };

@@ -4,7 +4,8 @@
 //   q = lane / 4;  row = (q & 4) + (lane / 2) % 4;  col = (q & 2) * 2 + (lane % 2) * 2.
 // load / store / multiply(-accumulate) are SIMD-group collectives: they rendezvous like simd_*
 // and fail unless all 32 lanes take part (a partial or divergent SIMD-group is a kernel bug).
-// Products accumulate in float in k order. Included by msl_emu_dialect.h after the simd_* functions.
+// Products accumulate in float in k order. Included by msl_emu_dialect.h after the simd_*
+// functions.
 #pragma once
 #include <source_location>
 #include <string>
@@ -14,14 +15,17 @@ using ulong = unsigned long;
 using ulong2 = vec<ulong, 2>;
 
 namespace emu_sgm {
-inline uint lane_id() { return ::ember::emu::builtin_value(::ember::emu::Builtin::bi_thread_index_in_simdgroup).x; }
+inline uint lane_id() {
+  return ::ember::emu::builtin_value(::ember::emu::Builtin::bi_thread_index_in_simdgroup).x;
+}
 inline uint lane_row(uint lane) { return ((lane / 4) & 4) + (lane / 2) % 4; }
 inline uint lane_col(uint lane) { return ((lane / 4) & 2) * 2 + (lane % 2) * 2; }
 template <class V>
 void require_all_lanes(const V& s, const char* op, const std::source_location& loc) {
   if (s.mask != 0xFFFFFFFFu)
     ::ember::emu::fail(std::string(op) + " at line " + std::to_string(loc.line()) +
-                ": every lane of the SIMD-group must take part (some lanes exited, diverged or the group is partial)");
+                       ": every lane of the SIMD-group must take part (some lanes exited, diverged "
+                       "or the group is partial)");
 }
 }  // namespace emu_sgm
 
@@ -48,7 +52,8 @@ simdgroup_matrix<T, R, C> make_filled_simdgroup_matrix(T value) {
   return m;
 }
 
-// element (r, c) <- src[(origin.y + r) * elements_per_row + origin.x + c] (r and c swapped when transposed)
+// element (r, c) <- src[(origin.y + r) * elements_per_row + origin.x + c] (r and c swapped when
+// transposed)
 template <class T, class U>
 void simdgroup_load(simdgroup_matrix<T, 8, 8>& d, const U* src, ulong elements_per_row = 8,
                     ulong2 matrix_origin = ulong2(0, 0), bool transpose_matrix = false,
@@ -75,8 +80,10 @@ void simdgroup_store(const simdgroup_matrix<T, 8, 8>& a, U* dst, ulong elements_
 
 // d = a * b + c over the whole SIMD-group; each lane then keeps its own two elements of d
 template <class T, class Ta, class Tb, class Tc>
-void simdgroup_multiply_accumulate(simdgroup_matrix<T, 8, 8>& d, const simdgroup_matrix<Ta, 8, 8>& a,
-                                   const simdgroup_matrix<Tb, 8, 8>& b, const simdgroup_matrix<Tc, 8, 8>& c,
+void simdgroup_multiply_accumulate(simdgroup_matrix<T, 8, 8>& d,
+                                   const simdgroup_matrix<Ta, 8, 8>& a,
+                                   const simdgroup_matrix<Tb, 8, 8>& b,
+                                   const simdgroup_matrix<Tc, 8, 8>& c,
                                    std::source_location loc = std::source_location::current()) {
   struct Pack {
     vec<Ta, 2> a;
@@ -105,7 +112,8 @@ void simdgroup_multiply_accumulate(simdgroup_matrix<T, 8, 8>& d, const simdgroup
 
 template <class T, class Ta, class Tb>
 void simdgroup_multiply(simdgroup_matrix<T, 8, 8>& d, const simdgroup_matrix<Ta, 8, 8>& a,
-                        const simdgroup_matrix<Tb, 8, 8>& b, std::source_location loc = std::source_location::current()) {
+                        const simdgroup_matrix<Tb, 8, 8>& b,
+                        std::source_location loc = std::source_location::current()) {
   simdgroup_multiply_accumulate(d, a, b, make_filled_simdgroup_matrix<T, 8, 8>(T(0)), loc);
 }
 }  // namespace metal
