@@ -247,6 +247,12 @@ T simd_shuffle_up(T v, ushort delta, EMU_SIMD_LOC) {  // the lower `delta` lanes
 #undef EMU_SIMD_LOC
 }  // namespace metal
 
+// extensions (one header each): bfloat, atomics, math, simdgroup_matrix
+#include "backend/metal/emu/bfloat.h"
+#include "backend/metal/emu/atomic.h"
+#include "backend/metal/emu/math_ext.h"
+#include "backend/metal/emu/simdgroup_matrix.h"
+
 // ---- builtin argument conversion: uint / ushort / int scalars (x) and 2- or 3-component vectors
 namespace ember::emu {
 template <class V>
