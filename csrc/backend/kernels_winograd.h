@@ -16,8 +16,12 @@ using WinogradGradWeightFn = void (*)(const Tensor& dw, const Tensor& x, const T
 // Whether the conv kernels use Winograd for x [N, C, H, W], K output channels, padding (ph, pw).
 using WinogradApplicableFn = bool (*)(int64_t N, int64_t C, int64_t H, int64_t W, int64_t K, int64_t ph, int64_t pw);
 
+// Lets conv2d pick Winograd (true, the default) or never; returns the previous setting.
+using WinogradSetEnabledFn = bool (*)(bool on);
+
 inline KernelSlot<WinogradForwardFn> winograd3x3_forward{"winograd3x3_forward"};
 inline KernelSlot<WinogradGradWeightFn> winograd3x3_grad_weight{"winograd3x3_grad_weight"};
 inline KernelSlot<WinogradApplicableFn> winograd3x3_applicable{"winograd3x3_applicable"};
+inline KernelSlot<WinogradSetEnabledFn> winograd3x3_set_enabled{"winograd3x3_set_enabled"};
 
 }  // namespace ember::kernel

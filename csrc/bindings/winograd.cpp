@@ -85,7 +85,7 @@ void init_winograd(nb::module_& m) {
         },
         "N"_a, "C"_a, "H"_a, "W"_a, "K"_a, "ph"_a, "pw"_a,
         "Whether conv2d uses the Winograd kernels for this problem.");
-  m.def("_winograd3x3_set_enabled", &cpu::winograd3x3_set_enabled, "on"_a,
+  m.def("_winograd3x3_set_enabled", [](bool on) { return kernel::winograd3x3_set_enabled(Device::CPU)(on); }, "on"_a,
         "Lets conv2d pick Winograd (True, the default) or never; returns the previous setting.");
 }
 

@@ -83,5 +83,6 @@ void grad_weight_slot(const Tensor& dw, const Tensor& x, const Tensor& dy, int64
 EMBER_REGISTER_KERNEL(winograd3x3_forward, CPU, &forward_slot);
 EMBER_REGISTER_KERNEL(winograd3x3_grad_weight, CPU, &grad_weight_slot);
 EMBER_REGISTER_KERNEL(winograd3x3_applicable, CPU, &winograd3x3_applicable);
+EMBER_REGISTER_KERNEL(winograd3x3_set_enabled, CPU, &winograd3x3_set_enabled);
 
 }  // namespace ember::cpu
