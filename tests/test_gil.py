@@ -84,7 +84,9 @@ def test_two_threads_of_matmuls_overlap(one_thread_each):
             results.append(f"baseline {baseline:.2f}: no spare core")
             continue
         ratio = overlap_ratio(work)
-        if ratio < 0.85:
+        # a held GIL serializes the two threads (ratio ~1.0 or more); a busy machine leaves
+        # some overlap even when the calibration passed, so only near-serial runs count
+        if ratio < 0.92:
             return
         results.append(f"concurrent / sequential time = {ratio:.2f} (baseline {baseline:.2f})")
     if all("no spare core" in r for r in results):
