@@ -225,8 +225,15 @@ inline void fwd_block(float* out, float* lse, const View4<float>& q, const View4
     w.done = need;
   }
 
-  float* qb = w.qb.take(kBr * Ep);
-  pack_rows(qb, Ep, q.at(n, h, i0), q.s2, br, E, float(p.scale) * kLog2e, 0, brp);
+  // Q is read in place when its rows fill whole register tiles and the scale is positive (the
+  // scale, times log2(e), then goes into the exponent: 2^(c s - c m)); else a pre-scaled copy.
+  const float qmul = float(p.scale) * kLog2e;
+  const bool q_direct = br == brp && qmul > 0 && std::isfinite(qmul);
+  const float c2 = q_direct ? qmul : 1.0f;  // scores times c2: log2 units
+  float* qb = q_direct ? nullptr : w.qb.take(kBr * Ep);
+  if (!q_direct) pack_rows(qb, Ep, q.at(n, h, i0), q.s2, br, E, qmul, 0, brp);
+  const float* qa = q_direct ? q.at(n, h, i0) : qb;
+  const int64_t ldq = q_direct ? q.s2 : Ep;
   float* ob = w.ob.take(kBr * Evp);  // (written whole by the first key block)
   float* s = w.s.take(kBr * kBcF);
   float* m = w.m.take(kBr);
@@ -240,7 +247,7 @@ inline void fwd_block(float* out, float* lse, const View4<float>& q, const View4
   for (int64_t j0 = 0; j0 < jend; j0 += kBcF) {
     const int64_t bc = std::min(kBcF, jend - j0);
     std::fill(rmax, rmax + brp, splat(-std::numeric_limits<float>::infinity()));
-    score_tile_max(s, kBcF, qb, Ep, kp, E, i0, brp, j0, bc, causal, rmax, iota);
+    score_tile_max(s, kBcF, qa, ldq, kp, E, i0, brp, j0, bc, causal, rmax, iota);
     for (int64_t r = 0; r < brp; ++r) {  // online softmax of each row, in place (masked scores: -inf)
       float* row = s + r * kBcF;
       const int64_t nv = r < br ? visible(i0 + r, j0, bc, causal) : 0;
@@ -252,16 +259,16 @@ inline void fwd_block(float* out, float* lse, const View4<float>& q, const View4
         std::fill(row, row + kg, 0.0f);
         continue;
       }
-      const V mxv = splat(mx);
+      const V mxv = splat(mx * c2), cv = splat(c2);
       V sv = V{};
       for (int64_t c = 0; c < kg; c += kW) {  // (columns past the visible ones hold -inf: 2^-inf = 0)
-        const V pv = exp2_nonpos(simd_load(row + c) - mxv);
+        const V pv = exp2_nonpos(simd_load(row + c) * cv - mxv);
         sv += pv;
         simd_store(row + c, pv);
       }
       float sum = 0;
       for (int i = 0; i < kW; ++i) sum += sv[i];
-      if (mx != m[r]) corr[r] = exp2_nonpos(splat(m[r] - mx))[0];  // 0 when m was -inf
+      if (mx != m[r]) corr[r] = exp2_nonpos(splat((m[r] - mx) * c2))[0];  // 0 when m was -inf
       l[r] = l[r] * corr[r] + sum;
       m[r] = mx;
     }
@@ -276,7 +283,8 @@ inline void fwd_block(float* out, float* lse, const View4<float>& q, const View4
   for (int64_t r = 0; r < br; ++r) {
     const float inv = l[r] > 0 ? 1.0f / l[r] : 0.0f;  // a row with nothing to attend gives 0
     for (int64_t e = 0; e < Ev; ++e) out[r * Ev + e] = ob[r * Evp + e] * inv;
-    lse[r] = l[r] > 0 ? float((double(m[r]) + std::log2(double(l[r]))) * kLn2) : std::numeric_limits<float>::infinity();
+    lse[r] = l[r] > 0 ? float((double(m[r]) * c2 + std::log2(double(l[r]))) * kLn2)
+                      : std::numeric_limits<float>::infinity();
   }
 }
 
