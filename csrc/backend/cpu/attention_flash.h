@@ -116,6 +116,51 @@ inline void score_tile(float* s, int64_t lds, const float* qs, int64_t ldq, cons
              nullptr);
 }
 
+// Forward score tile: like score_tile, but each register tile's epilogue sets the columns a row
+// may not see to -inf and folds the row into rmax[r] (a per-lane running max, NaN kept), so the
+// softmax needs no separate max pass and no masking.
+inline void score_tile_max(float* s, int64_t lds, const float* qs, int64_t ldq, const float* kpanels, int64_t E,
+                           int64_t i0, int64_t brp, int64_t j0, int64_t bc, bool causal, V* rmax, V iota) {
+  const V ninf = splat(-std::numeric_limits<float>::infinity());
+  for (int64_t c0 = 0; c0 < bc; c0 += kNR)
+    for (int64_t rg = 0; rg < brp; rg += kMR) {
+      if (visible(i0 + rg + kMR - 1, j0, bc, causal) <= c0) continue;
+      const float* b = kpanels + (j0 + c0) / kNR * E * kNR;
+      const float* a = qs + rg * ldq;
+      V acc[kMR][kNV];
+#pragma GCC unroll 8
+      for (int r = 0; r < kMR; ++r)
+#pragma GCC unroll 4
+        for (int v = 0; v < kNV; ++v) acc[r][v] = V{};
+      for (int64_t k = 0; k < E; ++k) {
+        V bv[kNV];
+#pragma GCC unroll 4
+        for (int v = 0; v < kNV; ++v) bv[v] = simd_load(b + k * kNR + v * kW);
+#pragma GCC unroll 8
+        for (int r = 0; r < kMR; ++r) {
+          const V ar = splat(a[r * ldq + k]);
+#pragma GCC unroll 4
+          for (int v = 0; v < kNV; ++v) acc[r][v] = ar * bv[v] + acc[r][v];
+        }
+      }
+      const bool full = visible(i0 + rg, j0, bc, causal) - c0 >= kNR;  // every row sees the whole tile
+#pragma GCC unroll 8
+      for (int r = 0; r < kMR; ++r) {
+        float* cr = s + (rg + r) * lds + c0;
+        const float lim = float(visible(i0 + rg + r, j0, bc, causal) - c0);
+        V mx = rmax[rg + r];
+#pragma GCC unroll 4
+        for (int v = 0; v < kNV; ++v) {
+          V x = acc[r][v];
+          if (!full) x = iota + float(v * kW) < lim ? x : ninf;
+          simd_store(cr + v * kW, x);
+          mx = (x > mx) | (x != x) ? x : mx;
+        }
+        rmax[rg + r] = mx;
+      }
+    }
+}
+
 // Packs rows [j_from, j_to) of x (rows of n values, row stride rs) into kNR-column panels of x^T:
 // out[(j / kNR) * n * kNR + e * kNR + j % kNR]; rows past `rows` are zeros.
 inline void pack_panels(float* out, const float* x, int64_t rs, int64_t rows, int64_t n, int64_t j_from,
@@ -180,8 +225,15 @@ inline void fwd_block(float* out, float* lse, const View4<float>& q, const View4
     w.done = need;
   }
 
-  float* qb = w.qb.take(kBr * Ep);
-  pack_rows(qb, Ep, q.at(n, h, i0), q.s2, br, E, float(p.scale) * kLog2e, 0, brp);
+  // Q is read in place when its rows fill whole register tiles and the scale is positive (the
+  // scale, times log2(e), then goes into the exponent: 2^(c s - c m)); else a pre-scaled copy.
+  const float qmul = float(p.scale) * kLog2e;
+  const bool q_direct = br == brp && qmul > 0 && std::isfinite(qmul);
+  const float c2 = q_direct ? qmul : 1.0f;  // scores times c2: log2 units
+  float* qb = q_direct ? nullptr : w.qb.take(kBr * Ep);
+  if (!q_direct) pack_rows(qb, Ep, q.at(n, h, i0), q.s2, br, E, qmul, 0, brp);
+  const float* qa = q_direct ? q.at(n, h, i0) : qb;
+  const int64_t ldq = q_direct ? q.s2 : Ep;
   float* ob = w.ob.take(kBr * Evp);  // (written whole by the first key block)
   float* s = w.s.take(kBr * kBcF);
   float* m = w.m.take(kBr);
@@ -191,46 +243,32 @@ inline void fwd_block(float* out, float* lse, const View4<float>& q, const View4
   std::fill(l, l + brp, 0.0f);
   const V iota = lane_iota();
 
+  V rmax[kBr];
   for (int64_t j0 = 0; j0 < jend; j0 += kBcF) {
     const int64_t bc = std::min(kBcF, jend - j0);
-    score_tile(s, kBcF, qb, Ep, kp, E, i0, brp, j0, bc, causal);
-    for (int64_t r = 0; r < brp; ++r) {  // online softmax of each row, in place
+    std::fill(rmax, rmax + brp, splat(-std::numeric_limits<float>::infinity()));
+    score_tile_max(s, kBcF, qa, ldq, kp, E, i0, brp, j0, bc, causal, rmax, iota);
+    for (int64_t r = 0; r < brp; ++r) {  // online softmax of each row, in place (masked scores: -inf)
       float* row = s + r * kBcF;
       const int64_t nv = r < br ? visible(i0 + r, j0, bc, causal) : 0;
       const int64_t kg = round_up(std::max<int64_t>(visible(i0 + r / kMR * kMR + kMR - 1, j0, bc, causal), 0), kW);
       corr[r] = 1;
-      const int64_t nfull = std::max<int64_t>(nv, 0) / kW * kW;  // whole vectors of visible keys
-      V mv = splat(-std::numeric_limits<float>::infinity());
-      for (int64_t c = 0; c < nfull; c += kW) {
-        const V x = simd_load(row + c);
-        mv = (x > mv) | (x != x) ? x : mv;  // a NaN score is kept: its row's output is NaN
-      }
-      if (nfull < nv) {
-        const V x = simd_load(row + nfull);
-        mv = (iota < float(nv - nfull)) & ((x > mv) | (x != x)) ? x : mv;
-      }
       float mx = m[r];
-      for (int i = 0; i < kW; ++i) mx = mv[i] > mx || mv[i] != mv[i] ? mv[i] : mx;
+      for (int i = 0; i < kW; ++i) mx = rmax[r][i] > mx || rmax[r][i] != rmax[r][i] ? rmax[r][i] : mx;
       if (nv <= 0 || mx == -std::numeric_limits<float>::infinity()) {  // nothing to attend yet
         std::fill(row, row + kg, 0.0f);
         continue;
       }
-      const V mxv = splat(mx);
+      const V mxv = splat(mx * c2), cv = splat(c2);
       V sv = V{};
-      for (int64_t c = 0; c < nfull; c += kW) {
-        const V pv = exp2_nonpos(simd_load(row + c) - mxv);
-        sv += pv;
-        simd_store(row + c, pv);
-      }
-      for (int64_t c = nfull; c < kg; c += kW) {  // the partly visible vector, then zeros
-        const V y = exp2_nonpos(simd_load(row + c) - mxv);
-        const V pv = iota + float(c) < float(nv) ? y : V{};
+      for (int64_t c = 0; c < kg; c += kW) {  // (columns past the visible ones hold -inf: 2^-inf = 0)
+        const V pv = exp2_nonpos(simd_load(row + c) * cv - mxv);
         sv += pv;
         simd_store(row + c, pv);
       }
       float sum = 0;
       for (int i = 0; i < kW; ++i) sum += sv[i];
-      if (mx != m[r]) corr[r] = exp2_nonpos(splat(m[r] - mx))[0];  // 0 when m was -inf
+      if (mx != m[r]) corr[r] = exp2_nonpos(splat((m[r] - mx) * c2))[0];  // 0 when m was -inf
       l[r] = l[r] * corr[r] + sum;
       m[r] = mx;
     }
@@ -245,7 +283,8 @@ inline void fwd_block(float* out, float* lse, const View4<float>& q, const View4
   for (int64_t r = 0; r < br; ++r) {
     const float inv = l[r] > 0 ? 1.0f / l[r] : 0.0f;  // a row with nothing to attend gives 0
     for (int64_t e = 0; e < Ev; ++e) out[r * Ev + e] = ob[r * Evp + e] * inv;
-    lse[r] = l[r] > 0 ? float((double(m[r]) + std::log2(double(l[r]))) * kLn2) : std::numeric_limits<float>::infinity();
+    lse[r] = l[r] > 0 ? float((double(m[r]) * c2 + std::log2(double(l[r]))) * kLn2)
+                      : std::numeric_limits<float>::infinity();
   }
 }
 
