@@ -285,3 +285,23 @@ def test_declined_dtypes_fall_back_per_op():
     y = (x + x).exp()  # no float64 on Metal GPUs
     np.testing.assert_allclose(to_np(y), np.exp([2.0, 4.0]))
     assert ember.metal.fallback_counts() == {"binary/add": 1, "unary/exp": 1}
+
+
+@pytest.mark.parametrize("op", ["maximum", "where", "pow"])
+def test_backward_zeros_stay_on_metal(op):
+    # the backward formulas' zeros_like must be made on the gradient's device
+    fns = {
+        "maximum": lambda a, b: ember.maximum(a, b),
+        "where": lambda a, b: ember.where(a > 0, a, b),
+        "pow": lambda a, b: a.abs() ** b,
+    }
+    a0 = ember.tensor([[1.0, -2.0, 3.0], [0.5, 0.0, -1.0]])
+    b0 = ember.tensor([[1.0, 2.0, 0.0], [0.5, -3.0, 2.0]])
+    grads = []
+    for dev in ("cpu", "metal"):
+        a, b = (t.detach().to(dev).requires_grad_(True) for t in (a0, b0))
+        fns[op](a, b).sum().backward()
+        grads.append([to_np(a.grad), to_np(b.grad)])
+        assert a.grad.device == a.device and b.grad.device == b.device
+    for cpu, metal in zip(*grads):
+        np.testing.assert_allclose(metal, cpu, rtol=1e-6, atol=1e-6)

@@ -4,6 +4,7 @@ Usage:
     python bench/py/compare.py                      # every workload
     python bench/py/compare.py --only softmax       # workloads whose name contains "softmax"
     python bench/py/compare.py --threads 1 --repeat 50
+    python bench/py/compare.py --device metal       # GPU: ember "metal" vs torch "mps" and MLX
 
 Prints the median wall time in ms of each framework per workload, the ratios ember/torch and
 ember/numpy (lower is better) and the workload's target. Benchmarks are not tests: the exit
@@ -994,6 +995,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--no-check", action="store_true", help="skip the result check vs numpy")
     p.add_argument("--list", action="store_true", help="list workload names and exit")
     p.add_argument("--json", metavar="PATH", help="also write the machine info and every row here")
+    p.add_argument(
+        "--device",
+        choices=("cpu", "metal"),
+        default="cpu",
+        help="metal: the GPU workloads on ember's Metal backend vs PyTorch MPS and MLX "
+        "(bench/py/workloads_metal.py)",
+    )
+    p.add_argument("--quick", action="store_true", help="--device metal: tiny sizes")
     args = p.parse_args(argv)
     if args.repeat < 1 or args.warmup < 0:
         p.error("--repeat must be >= 1 and --warmup >= 0")
@@ -1034,6 +1043,12 @@ def set_threads(n: int) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.device == "metal":
+        from workloads_metal import run_metal  # (bench/py is the script dir)
+
+        if args.threads is not None:
+            set_threads(args.threads)
+        return run_metal(args)
     if args.list:
         print("\n".join(WORKLOADS))
         return 0

@@ -33,6 +33,7 @@ void init_device(nb::module_& m) {
   m.def("_metal_built", [] { return true; });
   m.def("_metal_runtime_name", [] { return std::string(metal::runtime_name()); });
   m.def("_metal_executed_kernels", [] { return metal::executed_kernels(); });
+  m.def("_metal_clear_executed_kernels", [] { metal::clear_executed_kernels(); });
   m.def("_metal_registered_kernels", [] { return metal::registered_kernels(); });
   m.def("_metal_set_emulator_options", [](int schedule, uint64_t seed, int poison) {
     metal::set_emulator_options(schedule, seed, poison);

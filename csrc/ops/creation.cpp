@@ -122,7 +122,7 @@ Tensor ones(const Shape& shape, Dtype dtype, Device device) {
 Tensor full(const Shape& shape, const Scalar& value, Dtype dtype, Device device) {
   return filled(shape, value, dtype, "full", device);
 }
-Tensor zeros_like(const Tensor& x) { return zeros(x.shape(), x.dtype()); }
+Tensor zeros_like(const Tensor& x) { return zeros(x.shape(), x.dtype(), x.device()); }
 
 // ---- ranges
 

@@ -89,6 +89,7 @@ inline void Dispatch::threadgroups(Dim3 grid, Dim3 threads) {
 
 // Host names of every kernel that ran since start-up (tests check that each registered one did).
 std::set<std::string> executed_kernels();
+void clear_executed_kernels();  // (scripts/metal_coverage.py: kernels per op)
 std::vector<std::string> registered_kernels();
 
 // The emulator's race exposure (no-ops on a GPU): fiber schedule 0 forward, 1 reverse, 2 random

@@ -238,6 +238,12 @@ std::set<std::string> executed_kernels() {
   return s.executed;
 }
 
+void clear_executed_kernels() {
+  State& s = state();
+  std::lock_guard<std::recursive_mutex> g(s.mu);
+  s.executed.clear();
+}
+
 std::vector<std::string> registered_kernels() {
   State& s = state();
   std::lock_guard<std::recursive_mutex> g(s.mu);

@@ -129,6 +129,11 @@ std::set<std::string> executed_kernels() {
   std::lock_guard<std::recursive_mutex> g(q.mu);
   return q.executed;
 }
+void clear_executed_kernels() {
+  Queue& q = queue();
+  std::lock_guard<std::recursive_mutex> g(q.mu);
+  q.executed.clear();
+}
 std::vector<std::string> registered_kernels() {
   std::vector<std::string> names;
   for (const auto& kv : emu::registry()) names.push_back(kv.first);
