@@ -96,8 +96,8 @@ def test_options_are_validated():
         ember.compile(f, options={"bogus": 1, "zzz": 2, "fusion": True})
     with pytest.raises(ValueError, match="cache_size_limit"):
         ember.compile(f, options={"cache_size_limit": "8"})
-    with pytest.raises(NotImplementedError, match="dynamic=True"):
-        ember.compile(f, dynamic=True)
+    with pytest.raises(ValueError, match="dynamic must be None, True or False"):
+        ember.compile(f, dynamic="yes")
     assert ember.compile(f, disable=True) is f
     for mode in ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"):
         g = ember.compile(f, mode=mode)
@@ -323,6 +323,33 @@ def test_shape_change_retraces_or_raises_under_fullgraph():
     strict(ember.randn(32, 784))
     with pytest.raises(RuntimeError, match=r"x: shape \(32, 784\) -> \(16, 784\)"):
         strict(ember.randn(16, 784))
+
+
+def test_dynamic_true_retraces_per_shape_cached_and_bounded():
+    def f(x):
+        return (x * 3).sum(0)
+
+    cf = ember.compile(f, dynamic=True, fullgraph=True)
+    for n in (32, 16, 8, 16, 32, 8):
+        x = ember.randn(n, 5)
+        for _ in range(3):  # warm-up, trace, replay
+            np.testing.assert_allclose(_np(cf(x)), _np(f(x)), rtol=1e-6)
+    assert len(cf._cache) == 3 and cf.traces == 3  # one graph per shape, reused
+    y = ember.randn(4, 5, 2)  # a new rank is a new shape too
+    np.testing.assert_allclose(_np(cf(y)), _np(f(y)), rtol=1e-6)
+    with pytest.raises(RuntimeError, match="x: dtype ember.float32 -> ember.float64"):  # not a shape change
+        cf(ember.randn(8, 5, dtype=ember.float64))
+
+    bounded = ember.compile(f, dynamic=True, options={"cache_size_limit": 2})
+    with pytest.warns(GraphBreakWarning, match="cache_size_limit"):
+        for n in (3, 4, 5):
+            x = ember.randn(n, 2)
+            np.testing.assert_allclose(_np(bounded(x)), _np(f(x)), rtol=1e-6)
+    assert len(bounded._cache) == 2
+    strict = ember.compile(f, dynamic=True, fullgraph=True, options={"cache_size_limit": 1})
+    strict(ember.randn(3, 2))
+    with pytest.raises(RuntimeError, match=r"cache_size_limit.*x: shape \(3, 2\) -> \(4, 2\)"):
+        strict(ember.randn(4, 2))
 
 
 def test_dtype_scalar_and_structure_guards():
@@ -563,3 +590,72 @@ def test_constants_updated_in_place_restart_each_call():
     x = ember.ones(2)
     for _ in range(4):
         np.testing.assert_array_equal(_np(cf(x)), [2.0, 4.0])
+
+
+# ---------------------------------------------------------------------------------------------
+# GELU block: the one-pass GELU backward and gradient accumulation folded into the GEMM
+
+
+def _gelu_block_fn(ws, approximate="none"):
+    def fwd_bwd(x, g):
+        y = F.linear(F.gelu(F.linear(x, ws[0], ws[1]), approximate=approximate), ws[2], ws[3])
+        (y * g).sum().backward()  # no zero_grad: .grad accumulates over calls
+        return y.detach()
+
+    return fwd_bwd
+
+
+@pytest.mark.parametrize("dtype", [ember.float32, ember.float64])
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+def test_gelu_block_grads_accumulate_like_eager(dtype, approximate):
+    b, d, h = 13, 17, 37  # odd sizes
+
+    def params():
+        ember.manual_seed(3)
+        return [
+            (ember.randn(*s, dtype=dtype) * 0.3).requires_grad_(True)
+            for s in ((h, d), (h,), (d, h), (d,))
+        ]
+
+    w_eager, w_comp = params(), params()
+    eager, comp = _gelu_block_fn(w_eager, approximate), ember.compile(_gelu_block_fn(w_comp, approximate))
+    ember.manual_seed(5)
+    for _ in range(5):
+        x = ember.randn(d, b, dtype=dtype).t()  # non-contiguous input
+        g = ember.randn(b, d, dtype=dtype)
+        np.testing.assert_allclose(_np(comp(x, g)), _np(eager(x, g)), rtol=1e-6, atol=1e-7)
+    for p, q in zip(w_eager, w_comp):
+        np.testing.assert_allclose(_np(q.grad), _np(p.grad), rtol=1e-6, atol=1e-7)
+    ops = [r["op"] for r in comp.graph(x, g).graph_view() if r["kind"] == "op"]
+    assert "gelu_backward" in ops
+    if dtype == ember.float32:  # weight gradients accumulate inside the GEMM
+        assert ops.count("gemm+accumulate") == 2
+
+
+def test_gemm_accumulate_grad_read_after_backward():
+    w = ember.randn(5, 3, requires_grad=True)
+    w2 = ember.randn(5, 3, requires_grad=True)
+    seen = []
+
+    def step(x):
+        (x @ w.t()).sum().backward()
+        seen_now = w.grad * 1.0  # reads the accumulator after the accumulation
+        return seen_now
+
+    def step2(x):
+        (x @ w2.t()).sum().backward()
+        return w2.grad * 1.0
+
+    cf = ember.compile(step)
+    for _ in range(4):
+        x = ember.randn(7, 3)
+        seen.append((_np(cf(x)), _np(step2(x))))
+    for a, b in seen:
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+
+
+def test_gelu_mlp_train_steps_equal_eager():
+    build = lambda: nn.Sequential(nn.Linear(19, 41), nn.GELU(), nn.Linear(41, 10))  # noqa: E731
+    cf = _train_equal(build, _classes(23, 19), ember.optim.AdamW, steps=6, lr=1e-2)
+    (entry,) = cf._cache.values()
+    assert "gelu_backward" in [n["op"] for n in entry.graph.describe()["nodes"]]

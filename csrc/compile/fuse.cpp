@@ -107,6 +107,9 @@ struct Program {
 bool is_full(const Tensor& t, const Buffer& b) {
   return t.is_contiguous() && t.offset() == 0 && size_t(t.numel()) * 4 == b.nbytes;
 }
+bool same_layout(const Tensor& a, const Tensor& b) {
+  return a.shape() == b.shape() && a.strides() == b.strides() && a.offset() == b.offset();
+}
 bool is_broadcast_scalar(const Tensor& t) {
   for (int64_t s : t.strides())
     if (s != 0) return false;
@@ -136,6 +139,7 @@ void Graph::fuse_elementwise() {
            n.tensors[0].dim() == 0;
   };
   auto member = [&](const Node& n) -> bool {
+    if (!n.run) return false;  // absorbed by a GEMM fusion
     bool un = n.op == "unary" && fusable_unary(UnaryOp(n.code));
     bool bin = n.op == "binary" && fusable_binary(BinaryOp(n.code));
     if (!(un || bin) || n.tensors.size() != (un ? 2u : 3u)) return false;
@@ -344,6 +348,70 @@ void Graph::fuse_gemm_epilogues() {
     a.label = unary_name(a.code);
     buffers[gout].fused_away = true;
     ++next_group_;
+    ++stats.fused_groups;
+    stats.fused_nodes += 2;
+  }
+}
+
+// ---- gradient accumulation: gemm -> T, then G += T (a .grad accumulating, bias-free GEMM)
+// becomes one GEMM with beta = 1 writing into G, when nothing between touches G and T feeds
+// nothing else. Within one K block the GEMM adds the finished product to G, as the add did, so
+// only products over several K blocks (K > 256) would round differently: those are left alone.
+
+void Graph::fuse_gemm_accumulate() {
+  std::vector<int> use_count(buffers.size(), 0);
+  for (const Node& n : nodes)
+    for (int b : n.bufs)
+      if (b >= 0) ++use_count[b];
+  for (size_t k = 0; k < nodes.size(); ++k) {
+    Node& g = nodes[k];
+    if (g.op != "gemm" || !g.run || g.tensors.size() < 4 || g.tensors[3].defined()) continue;
+    if (g.scalars.size() < 2 || g.scalars[1] != 0 || g.code != int(GemmActivation::None)) continue;
+    const int t = g.bufs[0];
+    const Tensor& go = g.tensors[0];
+    if (buffers[t].kind != BufKind::Arena || use_count[t] != 2 || !is_full(go, buffers[t])) continue;
+    if (go.dtype() != Dtype::Float32 || go.dim() != 3 || go.shape()[0] != 1) continue;
+    if (g.tensors[1].shape().back() > 256) continue;  // K: one K block of the GEMM
+    // the add reading T, and that nothing before it touches its accumulator
+    size_t j = k + 1;
+    while (j < nodes.size() && std::find(nodes[j].bufs.begin(), nodes[j].bufs.end(), t) == nodes[j].bufs.end()) ++j;
+    if (j == nodes.size()) continue;
+    Node& a = nodes[j];
+    if (a.op != "binary" || a.code != int(BinaryOp::Add) || !a.run || a.tensors.size() != 3) continue;
+    const int acc = a.bufs[0];
+    const int other = a.bufs[1] == t ? 2 : 1;
+    if (a.bufs[3 - other] != t || a.bufs[other] != acc || acc == t) continue;
+    const Tensor& ao = a.tensors[0];
+    if (!same_layout(ao, a.tensors[other]) || !same_layout(a.tensors[3 - other], ao) || !ao.is_contiguous() ||
+        ao.numel() != go.numel() || ao.dtype() != go.dtype())
+      continue;
+    bool touched = false;
+    for (size_t m = k + 1; m < j && !touched; ++m)
+      touched = std::find(nodes[m].bufs.begin(), nodes[m].bufs.end(), acc) != nodes[m].bufs.end();
+    if (touched) continue;
+    // the GEMM's output view, on the accumulator's memory
+    auto impl = std::make_shared<TensorImpl>();
+    impl->storage = ao.storage();
+    impl->shape = go.shape();
+    impl->strides = go.strides();
+    impl->offset = ao.offset();
+    impl->dtype = go.dtype();
+    impl->refresh();
+    buffers[acc].views.push_back(impl);
+    Tensor out(impl);
+    Tensor ga = g.tensors[1], gb = g.tensors[2];
+    kernel::GemmEpilogue ep;
+    ep.alpha = g.scalars[0];
+    ep.beta = 1;
+    auto fn = kernel::gemm.host();
+    g.run = [fn, out, ga, gb, ep] { fn(out, ga, gb, ep); };
+    g.tensors[0] = out;
+    g.bufs[0] = acc;
+    g.label = "gemm+accumulate";
+    a.run = nullptr;
+    a.label = "add";
+    a.group = g.group = next_group_++;
+    buffers[t].fused_away = true;
     ++stats.fused_groups;
     stats.fused_nodes += 2;
   }

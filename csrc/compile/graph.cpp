@@ -40,6 +40,7 @@ void Graph::finalize(bool fuse) {
   label_nodes();
   if (fuse) {
     fuse_gemm_epilogues();
+    fuse_gemm_accumulate();
     fuse_elementwise();
   }
   // Lifetimes: an absorbed member of a fused chain touches its buffers when the chain runs (at

@@ -92,6 +92,7 @@ class Graph {
   void label_nodes();
   void fuse_elementwise();
   void fuse_gemm_epilogues();
+  void fuse_gemm_accumulate();
   void plan_buffers();
 };
 

@@ -5,6 +5,7 @@
 
 #include "autograd/node.h"
 #include "backend/kernels.h"
+#include "backend/kernels_act.h"
 #include "ops/ops.h"
 
 namespace ember {
@@ -16,6 +17,18 @@ namespace {
 const char* binary_name(BinaryOp op) { return op_tables::kBinaryNames[int(op)]; }
 const char* unary_name(UnaryOp op) { return op_tables::kUnaryNames[int(op)]; }
 bool unary_has(UnaryOp op, uint8_t flag) { return op_tables::kUnaryFlags[int(op)] & flag; }
+
+// GELU's backward as one kernel pass (CPU, float32/64) when no graph of the backward is built;
+// create_graph and other devices use the differentiable chain of ops.
+Tensor gelu_backward_kernel(const Tensor& g, const Tensor& x, bool tanh) {
+  if (autograd::GradMode::enabled() || x.device() != Device::CPU || g.device() != Device::CPU ||
+      g.dtype() != x.dtype() || g.shape() != x.shape() || (x.dtype() != Dtype::Float32 && x.dtype() != Dtype::Float64))
+    return Tensor();
+  const Tensor gc = contiguous(g), xc = contiguous(x);
+  Tensor out = empty(x.shape(), x.dtype(), x.device());
+  kernel::gelu_backward(Device::CPU)(out, gc, xc, tanh);
+  return out;
+}
 
 bool is_comparison(BinaryOp op) { return op_tables::kBinaryFlags[int(op)] & op_flags::kCompare; }
 bool is_bitwise(BinaryOp op) { return op_tables::kBinaryFlags[int(op)] & op_flags::kBitwise; }
@@ -415,6 +428,7 @@ void record_unary(UnaryOp op, const Tensor& x, const Tensor& out, double p0, dou
     case UnaryOp::GeluErf:
       name = "GeluBackward0", saved = {x};
       fn = [](L g, L s, N) -> TensorList {
+        if (Tensor r = gelu_backward_kernel(g[0], s[0], false); r.defined()) return {r};
         Tensor cdf = (unary(UnaryOp::Erf, s[0] * M_SQRT1_2) + 1.0) * 0.5;
         Tensor pdf = unary(UnaryOp::Exp, s[0] * s[0] * -0.5) * 0.39894228040143267794;
         return {g[0] * (cdf + s[0] * pdf)};
@@ -423,6 +437,7 @@ void record_unary(UnaryOp op, const Tensor& x, const Tensor& out, double p0, dou
     case UnaryOp::GeluTanh:
       name = "GeluBackward0", saved = {x};
       fn = [](L g, L s, N) -> TensorList {
+        if (Tensor r = gelu_backward_kernel(g[0], s[0], true); r.defined()) return {r};
         const double k = 0.79788456080286535588, c = 0.044715;
         Tensor x2 = s[0] * s[0];
         Tensor t = unary(UnaryOp::Tanh, s[0] * (x2 * c + 1.0) * k);

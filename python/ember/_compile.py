@@ -70,8 +70,9 @@ def _flatten(obj: Any, path: str, tensors: list, desc: list) -> None:
         desc.append((path, ("object", id(obj))))
 
 
-def _describe_change(old: tuple, new: tuple) -> str:
-    """The first difference of two signatures, as `x: shape (32, 784) -> (16, 784)`."""
+def _describe_change(old: tuple, new: tuple, ignore_shapes: bool = False) -> str:
+    """The first difference of two signatures, as `x: shape (32, 784) -> (16, 784)`
+    (``ignore_shapes``: the first one other than a tensor's shape)."""
     old_d, new_d = dict(old), dict(new)
     for path, item in new:
         before = old_d.get(path)
@@ -81,7 +82,7 @@ def _describe_change(old: tuple, new: tuple) -> str:
             return f"{path}: new argument"
         if before[0] == "tensor" and item[0] == "tensor":
             for i, what in ((1, "shape"), (2, "dtype"), (3, "device"), (4, "requires_grad")):
-                if before[i] != item[i]:
+                if before[i] != item[i] and not (ignore_shapes and i == 1):
                     return f"{path}: {what} {_fmt(before[i])} -> {_fmt(item[i])}"
         if before[0] in ("list", "tuple") and item[0] == before[0]:
             return f"{path}: length {before[1]} -> {item[1]}"
@@ -94,6 +95,16 @@ def _describe_change(old: tuple, new: tuple) -> str:
         if path not in new_d:
             return f"{path}: argument removed"
     return "signature changed"
+
+
+def _only_shapes_differ(old: tuple, new: tuple) -> bool:
+    """Two signatures that differ in tensor shapes only (what dynamic=True accepts)."""
+    if [p for p, _ in old] != [p for p, _ in new]:
+        return False
+    for (_, a), (_, b) in zip(old, new):
+        if a != b and not (a[0] == b[0] == "tensor" and a[2:] == b[2:]):
+            return False
+    return True
 
 
 def _fmt(v: Any) -> str:
@@ -297,11 +308,13 @@ class CompiledFunction:
         *,
         fullgraph: bool,
         backend: str,
+        dynamic: bool = False,
         options: dict,
         module: Any = None,
     ):
         self._fn = fn
         self._fullgraph = fullgraph
+        self._dynamic = dynamic  # a shape-only change retraces even under fullgraph
         self._eager = backend in ("eager", "aot_eager")
         self._fuse = options.get("fusion", True)
         self._epilogue = options.get("epilogue_fusion", True)
@@ -372,11 +385,19 @@ class CompiledFunction:
         desc, tensors, key = self._signature(args, kwargs)
         entry = self._cache.get(key)
         if entry is None:
-            if self._fullgraph and self._last_desc is not None:
-                raise RuntimeError(
-                    f"ember.compile(fullgraph=True): guard failed, {_describe_change(self._last_desc, desc)}"
-                )
+            if (
+                self._fullgraph
+                and self._last_desc is not None
+                and not (self._dynamic and _only_shapes_differ(self._last_desc, desc))
+            ):
+                change = _describe_change(self._last_desc, desc, ignore_shapes=self._dynamic)
+                raise RuntimeError(f"ember.compile(fullgraph=True): guard failed, {change}")
             if len(self._cache) >= self._limit:
+                if self._fullgraph:
+                    raise RuntimeError(
+                        f"ember.compile(fullgraph=True): {self._limit} graphs traced for "
+                        f"{self.__name__} (cache_size_limit), {_describe_change(self._last_desc, desc)}"
+                    )
                 self._warn_once(
                     f"ember.compile: {self._limit} graphs traced for {self.__name__} "
                     f"(cache_size_limit); new signatures run eagerly"
@@ -552,8 +573,11 @@ def compile(
         model: the function or ``nn.Module``; omitted, returns a decorator.
         fullgraph: raise instead of falling back to eager on a graph break (``.item()``,
             ``.tolist()``, ``bool(tensor)``, printing, random draws) and on a changed signature.
-        dynamic: ``None``/``False``: shapes are specialized (a new shape retraces). ``True``
-            (symbolic shapes) is not supported.
+        dynamic: ``None``/``False``: shapes are specialized (a new shape retraces; with
+            ``fullgraph=True`` it raises). ``True``: shapes may change between calls: each new
+            shape is traced once and its graph cached (up to ``cache_size_limit`` graphs, then
+            new shapes run eagerly), also under ``fullgraph=True``. Graphs stay specialized to a
+            shape (no symbolic sizes), so every distinct shape pays one trace.
         backend: ``"inductor"`` (default) or ``"ember"``: capture and replay; ``"eager"`` /
             ``"aot_eager"``: run eagerly.
         mode: ``None``, ``"default"``, ``"reduce-overhead"``, ``"max-autotune"`` or
@@ -585,11 +609,8 @@ def compile(
             )
     if options.get("cache_size_limit", 1) < 1 or options.get("warmup", 0) < 0:
         raise ValueError("ember.compile: cache_size_limit must be >= 1 and warmup >= 0")
-    if dynamic:
-        raise NotImplementedError(
-            "ember.compile: dynamic=True (symbolic shapes) is not supported; shapes are "
-            "specialized and a new shape retraces"
-        )
+    if dynamic not in (None, True, False):
+        raise ValueError(f"ember.compile: dynamic must be None, True or False, got {dynamic!r}")
     if model is None:
         return functools.partial(
             compile,
@@ -603,12 +624,16 @@ def compile(
     if disable:
         return model
     if isinstance(model, Module):
-        return CompiledModule(model, fullgraph=fullgraph, backend=backend, options=options)
+        return CompiledModule(
+            model, fullgraph=fullgraph, dynamic=bool(dynamic), backend=backend, options=options
+        )
     if not callable(model):
         raise TypeError(
             f"ember.compile: expected a function or nn.Module, got {type(model).__name__}"
         )
-    return CompiledFunction(model, fullgraph=fullgraph, backend=backend, options=options)
+    return CompiledFunction(
+        model, fullgraph=fullgraph, dynamic=bool(dynamic), backend=backend, options=options
+    )
 
 
 class CompiledModule(Module):

@@ -19,10 +19,10 @@ void fused_unary(UnaryOp op, float* o, const float* x, int64_t n, float p0) {
     case UnaryOp::Exp: for (int64_t i = 0; i < n; ++i) o[i] = exp_fast(x[i]); break;
     case UnaryOp::Tanh: for (int64_t i = 0; i < n; ++i) o[i] = tanh_fast(x[i]); break;
     case UnaryOp::Sigmoid: for (int64_t i = 0; i < n; ++i) o[i] = sigmoid(x[i]); break;
-    case UnaryOp::Erf: for (int64_t i = 0; i < n; ++i) o[i] = std::erf(x[i]); break;
+    case UnaryOp::Erf: for (int64_t i = 0; i < n; ++i) o[i] = erf_fast(x[i]); break;
     case UnaryOp::Silu: for (int64_t i = 0; i < n; ++i) o[i] = x[i] * sigmoid(x[i]); break;
     case UnaryOp::GeluErf:
-      for (int64_t i = 0; i < n; ++i) o[i] = 0.5f * x[i] * (1.0f + std::erf(x[i] * 0.70710678118654752440f));
+      for (int64_t i = 0; i < n; ++i) o[i] = 0.5f * x[i] * (1.0f + erf_fast(x[i] * 0.70710678118654752440f));
       break;
     case UnaryOp::GeluTanh:
       for (int64_t i = 0; i < n; ++i) {
@@ -56,6 +56,26 @@ void fused_binary(BinaryOp op, float* o, const float* a, const float* b, int64_t
     case BinaryOp::Div: for (int64_t i = 0; i < n; ++i) o[i] = a[i] / b[i]; break;
     default: break;
   }
+}
+
+}  // namespace ember::cpu::EMBER_ISA_NS
+
+namespace ember::cpu::EMBER_ISA_NS {
+
+// grad_in = grad_out * gelu'(x) over n contiguous elements, one pass (the GELU backward of
+// eager autograd and of compiled graphs: the same loop, so both round alike).
+template <class T>
+static void gelu_backward_loop(T* __restrict o, const T* __restrict g, const T* __restrict x, int64_t n, bool tanh) {
+  if (tanh)
+    for (int64_t i = 0; i < n; ++i) o[i] = g[i] * gelu_tanh_grad(x[i]);
+  else
+    for (int64_t i = 0; i < n; ++i) o[i] = g[i] * gelu_erf_grad(x[i]);
+}
+void gelu_backward_f32(float* o, const float* g, const float* x, int64_t n, bool tanh) {
+  gelu_backward_loop(o, g, x, n, tanh);
+}
+void gelu_backward_f64(double* o, const double* g, const double* x, int64_t n, bool tanh) {
+  gelu_backward_loop(o, g, x, n, tanh);
 }
 
 }  // namespace ember::cpu::EMBER_ISA_NS

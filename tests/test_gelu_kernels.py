@@ -1,0 +1,92 @@
+"""The vectorized float32 erf (exact GELU and its derivative) and the one-pass GELU backward
+kernel shared by eager autograd and ember.compile: values vs float64 references and PyTorch,
+gradients vs finite differences, odd shapes, non-contiguous inputs, float64, NaN/inf."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import ember
+from ember.testing import gradcheck
+
+F = ember.nn.functional
+
+
+def _np(t) -> np.ndarray:
+    return t.detach().numpy().copy()
+
+
+def _ulps(actual: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    return np.abs(actual.astype(np.float64) - ref) / np.spacing(np.abs(ref).astype(np.float32))
+
+
+def test_erf_float32_within_2_ulp_of_float64():
+    x = np.concatenate(
+        [
+            np.linspace(-6, 6, 200_003, dtype=np.float32),
+            np.logspace(-38, 0.7, 20_000).astype(np.float32),
+            -np.logspace(-38, 0.7, 20_000).astype(np.float32),
+            np.array([0.0, -0.0, 0.921875, -0.921875, 3.92, 1e30, -1e30], np.float32),
+        ]
+    )
+    ref = np.vectorize(math.erf)(x.astype(np.float64))
+    got = _np(ember.erf(ember.from_numpy(x)))
+    assert _ulps(got, ref).max() <= 2.0
+    assert np.signbit(got[x == 0]).tolist() == np.signbit(x[x == 0]).tolist()  # erf(-0) = -0
+    special = ember.tensor([float("nan"), float("inf"), -float("inf")])
+    np.testing.assert_array_equal(_np(ember.erf(special)), [np.nan, 1.0, -1.0])
+
+
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+@pytest.mark.parametrize("shape", [(0,), (1,), (7,), (31, 67), (3, 5, 129)])
+def test_gelu_forward_backward_match_torch_float32(approximate, shape):
+    rng = np.random.default_rng(sum(shape) + len(approximate))
+    x = (rng.standard_normal(shape) * 3).astype(np.float32)
+    g = rng.standard_normal(shape).astype(np.float32)
+    xe = ember.from_numpy(x).requires_grad_(True)
+    ye = F.gelu(xe, approximate=approximate)
+    ye.backward(ember.from_numpy(g))
+    xt = torch.from_numpy(x).requires_grad_(True)
+    yt = torch.nn.functional.gelu(xt, approximate=approximate)
+    yt.backward(torch.from_numpy(g))
+    np.testing.assert_allclose(_np(ye), yt.detach().numpy(), rtol=2e-6, atol=1e-6)
+    # near tanh(.) = -1 float rounding leaves ~1e-6 absolute in either library
+    np.testing.assert_allclose(_np(xe.grad), xt.grad.numpy(), rtol=1e-5, atol=5e-6)
+
+
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+def test_gelu_backward_kernel_vs_finite_differences_f64(approximate):
+    x = ember.randn(5, 7, dtype=ember.float64) * 2
+    x.requires_grad_(True)
+    gradcheck(lambda t: F.gelu(t, approximate=approximate), (x,))
+    # non-contiguous input and a broadcast (expanded) incoming gradient
+    gradcheck(lambda t: F.gelu(t.t(), approximate=approximate).sum(), (x,))
+
+
+@pytest.mark.parametrize("dtype", [ember.float32, ember.float64])
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+def test_gelu_backward_kernel_equals_the_differentiable_formula(dtype, approximate):
+    # create_graph keeps the chain of ops (differentiable); the kernel must agree with it
+    x = (ember.randn(37, 11, dtype=dtype) * 3)[:, ::2].requires_grad_(True)
+    g = ember.randn(37, 12, dtype=dtype)[:, 1::2]
+    (k,) = ember.autograd.grad(F.gelu(x, approximate=approximate), x, g)
+    (c,) = ember.autograd.grad(F.gelu(x, approximate=approximate), x, g, create_graph=True)
+    tol = 1e-6 if dtype == ember.float32 else 1e-13
+    np.testing.assert_allclose(_np(k), _np(c), rtol=tol, atol=tol)
+
+
+def test_gelu_double_backward_still_differentiable():
+    x = ember.randn(6, dtype=ember.float64, requires_grad=True)
+    gradcheck(lambda t: ember.autograd.grad(F.gelu(t).sum(), t, create_graph=True)[0], (x,))
+
+
+def test_gelu_backward_nan_inf():
+    x = ember.tensor([float("nan"), float("inf"), -float("inf"), 0.0], requires_grad=True)
+    F.gelu(x).sum().backward()
+    xt = torch.tensor([float("nan"), float("inf"), -float("inf"), 0.0], requires_grad=True)
+    torch.nn.functional.gelu(xt).sum().backward()
+    np.testing.assert_array_equal(_np(x.grad), xt.grad.numpy())
