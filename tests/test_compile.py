@@ -337,7 +337,9 @@ def test_dynamic_true_retraces_per_shape_cached_and_bounded():
     assert len(cf._cache) == 3 and cf.traces == 3  # one graph per shape, reused
     y = ember.randn(4, 5, 2)  # a new rank is a new shape too
     np.testing.assert_allclose(_np(cf(y)), _np(f(y)), rtol=1e-6)
-    with pytest.raises(RuntimeError, match="x: dtype ember.float32 -> ember.float64"):  # not a shape change
+    with pytest.raises(
+        RuntimeError, match="x: dtype ember.float32 -> ember.float64"
+    ):  # not a shape change
         cf(ember.randn(8, 5, dtype=ember.float64))
 
     bounded = ember.compile(f, dynamic=True, options={"cache_size_limit": 2})
@@ -618,7 +620,10 @@ def test_gelu_block_grads_accumulate_like_eager(dtype, approximate):
         ]
 
     w_eager, w_comp = params(), params()
-    eager, comp = _gelu_block_fn(w_eager, approximate), ember.compile(_gelu_block_fn(w_comp, approximate))
+    eager, comp = (
+        _gelu_block_fn(w_eager, approximate),
+        ember.compile(_gelu_block_fn(w_comp, approximate)),
+    )
     ember.manual_seed(5)
     for _ in range(5):
         x = ember.randn(d, b, dtype=dtype).t()  # non-contiguous input
