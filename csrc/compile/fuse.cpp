@@ -18,7 +18,11 @@
 // backend/cpu/fused_impl.h once per ISA), so the same formulas round the same way.
 namespace ember::cpu {
 EMBER_ISA_DECLARE(void fused_unary(ember::UnaryOp op, float* o, const float* x, int64_t n, float p0);
-                  void fused_binary(ember::BinaryOp op, float* o, const float* a, const float* b, int64_t n);)
+                  void fused_binary(ember::BinaryOp op, float* o, const float* a, const float* b, int64_t n);
+                  void gelu_backward_colsum_f32(float* o, const float* g, const float* x, int64_t rows,
+                                                int64_t cols, int64_t c0, int64_t c1, float* sum, bool tanh);
+                  void gelu_backward_colsum_f64(double* o, const double* g, const double* x, int64_t rows,
+                                                int64_t cols, int64_t c0, int64_t c1, double* sum, bool tanh);)
 }  // namespace ember::cpu
 namespace ember::compile {
 
@@ -412,6 +416,88 @@ void Graph::fuse_gemm_accumulate() {
     a.label = "add";
     a.group = g.group = next_group_++;
     buffers[t].fused_away = true;
+    ++stats.fused_groups;
+    stats.fused_nodes += 2;
+  }
+}
+
+// ---- GELU backward + bias gradient: gelu_backward -> G, later sum(G over rows) -> the bias
+// gradient of the linear layer before the GELU. One pass writes G and accumulates the column
+// sums (in the reduce kernel's column-path order, so the sums round alike).
+
+namespace {
+// x views G [rows, cols] as [cols, reduced...] with the reduced dims walking rows in order
+bool walks_rows(const Tensor& x, const Tensor& g, int64_t cols) {
+  if (x.dim() < 2 || x.shape()[0] != cols || x.strides()[0] != 1 || x.offset() != g.offset()) return false;
+  int64_t expect = cols, rows = 1;
+  for (int d = int(x.dim()) - 1; d >= 1; --d) {
+    if (x.strides()[d] != expect && x.shape()[d] != 1) return false;
+    expect *= x.shape()[d];
+    rows *= x.shape()[d];
+  }
+  return rows * cols == g.numel();
+}
+}  // namespace
+
+void Graph::fuse_gelu_bias_grad() {
+  std::vector<int> use_count(buffers.size(), 0);
+  for (const Node& n : nodes)
+    for (int b : n.bufs)
+      if (b >= 0) ++use_count[b];
+  for (size_t k = 0; k < nodes.size(); ++k) {
+    Node& gb = nodes[k];
+    if (gb.op != "gelu_backward" || !gb.run || gb.tensors.size() != 3 || gb.scalars.size() != 1) continue;
+    const Tensor& G = gb.tensors[0];
+    const Dtype dt = G.dtype();
+    if ((dt != Dtype::Float32 && dt != Dtype::Float64) || G.dim() < 1 || !G.is_contiguous()) continue;
+    const int64_t cols = G.shape().back();
+    if (cols < 16 || G.numel() == 0) continue;  // smaller outputs take the reduce's row path
+    // the sum over rows of G: the first later node reading G that is a plain column Sum
+    size_t j = k + 1;
+    for (; j < nodes.size(); ++j) {
+      const Node& r = nodes[j];
+      if (r.op == "reduce" && r.run && r.code == int(ReduceOp::Sum) && r.tensors.size() == 3 &&
+          r.bufs[2] == gb.bufs[0] && !r.tensors[1].defined() && r.tensors[0].dim() == 1 &&
+          r.tensors[0].numel() == cols && r.tensors[0].is_contiguous() && r.tensors[0].dtype() == dt &&
+          walks_rows(r.tensors[2], G, cols))
+        break;
+    }
+    if (j == nodes.size()) continue;
+    Node& r = nodes[j];
+    const int sum_buf = r.bufs[0];
+    if (sum_buf == gb.bufs[0] || buffers[sum_buf].kind != BufKind::Arena) continue;
+    bool touched = false;  // the sum's memory is written earlier now: nothing between may use it
+    for (size_t m = k + 1; m < j && !touched; ++m)
+      touched = std::find(nodes[m].bufs.begin(), nodes[m].bufs.end(), sum_buf) != nodes[m].bufs.end();
+    if (touched) continue;
+    const Tensor out = G, grad = gb.tensors[1], x = gb.tensors[2], sum = r.tensors[0];
+    const bool tanh = gb.scalars[0] != 0;
+    const int64_t rows = G.numel() / cols;
+    static const auto f32 = [] { using namespace cpu; return EMBER_ISA_PICK(gelu_backward_colsum_f32); }();
+    static const auto f64 = [] { using namespace cpu; return EMBER_ISA_PICK(gelu_backward_colsum_f64); }();
+    gb.run = [=] {
+      // column blocks of 64 (a cache line of floats or two) split over the threads
+      const int64_t blocks = (cols + 63) / 64;
+      auto body = [&](int64_t b0, int64_t b1) {
+        const int64_t c0 = b0 * 64, c1 = std::min(cols, b1 * 64);
+        if (dt == Dtype::Float32)
+          f32(static_cast<float*>(out.raw_data()), static_cast<const float*>(grad.raw_data()),
+              static_cast<const float*>(x.raw_data()), rows, cols, c0, c1, static_cast<float*>(sum.raw_data()), tanh);
+        else
+          f64(static_cast<double*>(out.raw_data()), static_cast<const double*>(grad.raw_data()),
+              static_cast<const double*>(x.raw_data()), rows, cols, c0, c1, static_cast<double*>(sum.raw_data()),
+              tanh);
+      };
+      if (rows * cols < (1 << 15)) body(0, blocks);
+      else cpu::parallel_for(0, blocks, 1, body);
+    };
+    gb.tensors.insert(gb.tensors.begin() + 1, sum);  // a second output: its lifetime starts here now
+    gb.bufs.insert(gb.bufs.begin() + 1, sum_buf);
+    gb.n_out = 2;
+    gb.label = "gelu_backward+sum";
+    r.run = nullptr;
+    r.label = "sum";
+    gb.group = r.group = next_group_++;
     ++stats.fused_groups;
     stats.fused_nodes += 2;
   }

@@ -41,6 +41,7 @@ void Graph::finalize(bool fuse) {
   if (fuse) {
     fuse_gemm_epilogues();
     fuse_gemm_accumulate();
+    fuse_gelu_bias_grad();
     fuse_elementwise();
   }
   // Lifetimes: an absorbed member of a fused chain touches its buffers when the chain runs (at

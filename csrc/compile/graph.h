@@ -93,6 +93,7 @@ class Graph {
   void fuse_elementwise();
   void fuse_gemm_epilogues();
   void fuse_gemm_accumulate();
+  void fuse_gelu_bias_grad();
   void plan_buffers();
 };
 

@@ -39,7 +39,7 @@ T capture_arg(Node& n, const T& v) {
     return c;
   } else {
     if constexpr (std::is_enum_v<T>) note_code(n, int(v));
-    if constexpr (std::is_same_v<T, double>) note_scalar(n, v);
+    if constexpr (std::is_same_v<T, double> || std::is_same_v<T, bool>) note_scalar(n, double(v));
     return v;
   }
 }

@@ -79,3 +79,34 @@ void gelu_backward_f64(double* o, const double* g, const double* x, int64_t n, b
 }
 
 }  // namespace ember::cpu::EMBER_ISA_NS
+
+namespace ember::cpu::EMBER_ISA_NS {
+
+// The GELU backward of a [rows, cols] block (row stride cols) and its column sums (the bias
+// gradient of the linear layer before the GELU) in one pass, for columns [c0, c1). The sums run
+// over rows in order from row 0, as the reduce kernel's column path does, so they round alike.
+template <class T>
+static void gelu_backward_colsum_loop(T* __restrict o, const T* __restrict g, const T* __restrict x, int64_t rows,
+                                      int64_t cols, int64_t c0, int64_t c1, T* __restrict sum, bool tanh) {
+  const int64_t n = c1 - c0;
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t off = r * cols + c0;
+    gelu_backward_loop(o + off, g + off, x + off, n, tanh);
+    T* s = sum + c0;
+    const T* v = o + off;
+    if (r == 0)
+      for (int64_t j = 0; j < n; ++j) s[j] = v[j];
+    else
+      for (int64_t j = 0; j < n; ++j) s[j] += v[j];
+  }
+}
+void gelu_backward_colsum_f32(float* o, const float* g, const float* x, int64_t rows, int64_t cols, int64_t c0,
+                              int64_t c1, float* sum, bool tanh) {
+  gelu_backward_colsum_loop(o, g, x, rows, cols, c0, c1, sum, tanh);
+}
+void gelu_backward_colsum_f64(double* o, const double* g, const double* x, int64_t rows, int64_t cols, int64_t c0,
+                              int64_t c1, double* sum, bool tanh) {
+  gelu_backward_colsum_loop(o, g, x, rows, cols, c0, c1, sum, tanh);
+}
+
+}  // namespace ember::cpu::EMBER_ISA_NS
