@@ -7,7 +7,8 @@ namespace ember::kernel {
 
 // grad_input = grad_output * gelu'(x), exact (erf) or tanh-approximated gelu. The three tensors
 // have one shape and one floating dtype and are contiguous.
-using GeluBackwardFn = void (*)(const Tensor& grad_input, const Tensor& grad_output, const Tensor& x, bool tanh);
+using GeluBackwardFn = void (*)(const Tensor& grad_input, const Tensor& grad_output,
+                                const Tensor& x, bool tanh);
 
 inline KernelSlot<GeluBackwardFn> gelu_backward{"gelu_backward"};
 

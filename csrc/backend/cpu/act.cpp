@@ -5,8 +5,10 @@
 #include "backend/kernels_act.h"
 
 namespace ember::cpu {
-EMBER_ISA_DECLARE(void gelu_backward_f32(float* o, const float* g, const float* x, int64_t n, bool tanh);
-                  void gelu_backward_f64(double* o, const double* g, const double* x, int64_t n, bool tanh);)
+EMBER_ISA_DECLARE(void gelu_backward_f32(float* o, const float* g, const float* x, int64_t n,
+                                         bool tanh);
+                  void gelu_backward_f64(double* o, const double* g, const double* x, int64_t n,
+                                         bool tanh);)
 
 namespace {
 
@@ -21,8 +23,9 @@ void split(Fn fn, T* o, const T* g, const T* x, int64_t n, bool tanh) {
 }
 
 void gelu_backward_cpu(const Tensor& gi, const Tensor& go, const Tensor& x, bool tanh) {
-  EMBER_CHECK(gi.is_contiguous() && go.is_contiguous() && x.is_contiguous() && gi.shape() == go.shape() &&
-                  gi.shape() == x.shape() && gi.dtype() == go.dtype() && gi.dtype() == x.dtype(),
+  EMBER_CHECK(gi.is_contiguous() && go.is_contiguous() && x.is_contiguous() &&
+                  gi.shape() == go.shape() && gi.shape() == x.shape() && gi.dtype() == go.dtype() &&
+                  gi.dtype() == x.dtype(),
               "gelu_backward: expected contiguous tensors of one shape and dtype");
   static const auto f32 = EMBER_ISA_PICK(gelu_backward_f32);
   static const auto f64 = EMBER_ISA_PICK(gelu_backward_f64);
