@@ -232,6 +232,28 @@ inline void score_tile_max(float* s, int64_t lds, const float* qs, int64_t ldq, 
     }
 }
 
+// 8 x 8 transpose: o[c * ld + i] = x[i * rs + c], in registers (three rounds of shuffles).
+EMBER_ALWAYS_INLINE void transpose8(const float* x, int64_t rs, float* o, int64_t ld) {
+  using V8 = float __attribute__((vector_size(32)));
+  V8 r[8], t[8], u[8];
+  for (int i = 0; i < 8; ++i) std::memcpy(&r[i], x + i * rs, sizeof(V8));
+  for (int i = 0; i < 8; i += 2) {  // interleave row pairs
+    t[i] = __builtin_shufflevector(r[i], r[i + 1], 0, 8, 1, 9, 4, 12, 5, 13);
+    t[i + 1] = __builtin_shufflevector(r[i], r[i + 1], 2, 10, 3, 11, 6, 14, 7, 15);
+  }
+  for (int i = 0; i < 8; i += 4)
+    for (int j = 0; j < 2; ++j) {  // pairs of pairs: four rows of a column per 128-bit half
+      u[i + 2 * j] = __builtin_shufflevector(t[i + j], t[i + j + 2], 0, 1, 8, 9, 4, 5, 12, 13);
+      u[i + 2 * j + 1] = __builtin_shufflevector(t[i + j], t[i + j + 2], 2, 3, 10, 11, 6, 7, 14, 15);
+    }
+  for (int c = 0; c < 4; ++c) {  // halves of rows 0-3 and 4-7: columns c and c + 4
+    const V8 lo = __builtin_shufflevector(u[c], u[c + 4], 0, 1, 2, 3, 8, 9, 10, 11);
+    const V8 hi = __builtin_shufflevector(u[c], u[c + 4], 4, 5, 6, 7, 12, 13, 14, 15);
+    std::memcpy(o + c * ld, &lo, sizeof(V8));
+    std::memcpy(o + (c + 4) * ld, &hi, sizeof(V8));
+  }
+}
+
 // Packs rows [j_from, j_to) of x (rows of n values, row stride rs) into kNR-column panels of x^T:
 // out[(j / kNR) * n * kNR + e * kNR + j % kNR]; rows past `rows` are zeros.
 inline void pack_panels(float* out, const float* x, int64_t rs, int64_t rows, int64_t n, int64_t j_from,
@@ -239,13 +261,11 @@ inline void pack_panels(float* out, const float* x, int64_t rs, int64_t rows, in
   for (int64_t jp = j_from / kNR * kNR; jp < j_to; jp += kNR) {  // (j_from, j_to: multiples of kNR)
     float* o = out + jp * n;
     const int64_t nr = std::clamp<int64_t>(rows - jp, 0, kNR);
-    if (nr == kNR) {  // a whole panel: fixed trip counts, unrolled without per-element tests
-      for (int64_t e = 0; e < n; ++e)
-#pragma GCC unroll 16
-        for (int64_t jj = 0; jj < kNR; ++jj) o[e * kNR + jj] = x[(jp + jj) * rs + e];
-      continue;
-    }
-    for (int64_t e = 0; e < n; ++e) {  // sequential stores; the kNR source rows stay in L1
+    int64_t e = 0;
+    if (nr == kNR)  // a whole panel: 8 x 8 blocks transposed in registers
+      for (; e + 8 <= n; e += 8)
+        for (int64_t jj = 0; jj < kNR; jj += 8) transpose8(x + (jp + jj) * rs + e, rs, o + e * kNR + jj, kNR);
+    for (; e < n; ++e) {  // sequential stores; the kNR source rows stay in L1
       for (int64_t jj = 0; jj < nr; ++jj) o[e * kNR + jj] = x[(jp + jj) * rs + e];
       for (int64_t jj = nr; jj < kNR; ++jj) o[e * kNR + jj] = 0;
     }
@@ -359,14 +379,13 @@ inline void fwd_block(float* out, float* lse, const View4<float>& q, const View4
       l[r] = l[r] * corr[r] + sum;
       m[r] = mx;
     }
-    // O = corr * O + P V; column panels outer: the V panel stays in L1 across row groups
-    for (int64_t e0 = 0; e0 < Evp; e0 += kNR)
-      for (int64_t rg = 0; rg < brp; rg += kMR) {
-        const int64_t kg = lv.kend[rg / kMR];
-        if (kg <= 0) continue;  // every row masked (corr 1)
+    for (int64_t rg = 0; rg < brp; rg += kMR) {  // O = corr * O + P V
+      const int64_t kg = lv.kend[rg / kMR];
+      if (kg <= 0) continue;  // every row masked (corr 1)
+      for (int64_t e0 = 0; e0 < Evp; e0 += kNR)
         tile(0, kg, s + rg * kBcF, kBcF, 1, vr + j0 * ldv + e0, ldv, ob + rg * Evp + e0, Evp, false,
              j0 == 0 && !masked ? nullptr : corr + rg);  // unmasked, the first block stores (all see key 0)
-      }
+    }
   }
   for (int64_t r = 0; r < br; ++r) {
     const float inv = l[r] > 0 ? 1.0f / l[r] : 0.0f;  // a row with nothing to attend gives 0
@@ -474,7 +493,8 @@ inline void bwd_head(float* dq_out, float* dk_out, float* dv_out, const float* g
         }
         for (int64_t c0 = 0; c0 < bcr; c0 += kMR) {  // dV += P^T dO, dK += dS^T Qs over rows that see key c0..
           const int64_t t0 = c0 / kNR, t1 = std::min((c0 + kMR - 1) / kNR, (bc - 1) / kNR);
-          const int64_t rlo = std::max(causal ? std::max<int64_t>(0, j0 + c0 - i0) : 0, std::min(lv.rlo[t0], lv.rlo[t1]));
+          const int64_t rlo =
+              std::max(causal ? std::max<int64_t>(0, j0 + c0 - i0) : 0, std::min(lv.rlo[t0], lv.rlo[t1]));
           if (rlo >= br) continue;  // no row sees these keys
           for (int64_t e0 = 0; e0 < Evp; e0 += kNR)
             tile(rlo, br, s + c0, 1, kBc, go + i0 * Evp + e0, Evp, dv + (j0 + c0) * Evp + e0, Evp, true, nullptr);
