@@ -232,26 +232,28 @@ inline void score_tile_max(float* s, int64_t lds, const float* qs, int64_t ldq, 
     }
 }
 
-// 8 x 8 transpose: o[c * ld + i] = x[i * rs + c], in registers (three rounds of shuffles).
+// 8 x 8 transpose: o[c * ld + i] = x[i * rs + c], in registers (three rounds of shuffles; named
+// values, not arrays, which GCC would keep on the stack). A template: only builds with 8-lane
+// registers instantiate it (in an SSE build, 32-byte vectors would change the ABI of the lambdas).
+template <int = 0>
 EMBER_ALWAYS_INLINE void transpose8(const float* x, int64_t rs, float* o, int64_t ld) {
-  using V8 = float __attribute__((vector_size(32)));
-  V8 r[8], t[8], u[8];
-  for (int i = 0; i < 8; ++i) std::memcpy(&r[i], x + i * rs, sizeof(V8));
-  for (int i = 0; i < 8; i += 2) {  // interleave row pairs
-    t[i] = __builtin_shufflevector(r[i], r[i + 1], 0, 8, 1, 9, 4, 12, 5, 13);
-    t[i + 1] = __builtin_shufflevector(r[i], r[i + 1], 2, 10, 3, 11, 6, 14, 7, 15);
-  }
-  for (int i = 0; i < 8; i += 4)
-    for (int j = 0; j < 2; ++j) {  // pairs of pairs: four rows of a column per 128-bit half
-      u[i + 2 * j] = __builtin_shufflevector(t[i + j], t[i + j + 2], 0, 1, 8, 9, 4, 5, 12, 13);
-      u[i + 2 * j + 1] = __builtin_shufflevector(t[i + j], t[i + j + 2], 2, 3, 10, 11, 6, 7, 14, 15);
-    }
-  for (int c = 0; c < 4; ++c) {  // halves of rows 0-3 and 4-7: columns c and c + 4
-    const V8 lo = __builtin_shufflevector(u[c], u[c + 4], 0, 1, 2, 3, 8, 9, 10, 11);
-    const V8 hi = __builtin_shufflevector(u[c], u[c + 4], 4, 5, 6, 7, 12, 13, 14, 15);
-    std::memcpy(o + c * ld, &lo, sizeof(V8));
-    std::memcpy(o + (c + 4) * ld, &hi, sizeof(V8));
-  }
+  using V8 = float __attribute__((vector_size(32), aligned(4)));  // unaligned loads and stores
+  auto ld8 = [&](int i) { return *reinterpret_cast<const V8*>(x + i * rs); };
+  auto lo = [](V8 a, V8 b) { return __builtin_shufflevector(a, b, 0, 8, 1, 9, 4, 12, 5, 13); };
+  auto hi = [](V8 a, V8 b) { return __builtin_shufflevector(a, b, 2, 10, 3, 11, 6, 14, 7, 15); };
+  auto lo2 = [](V8 a, V8 b) { return __builtin_shufflevector(a, b, 0, 1, 8, 9, 4, 5, 12, 13); };
+  auto hi2 = [](V8 a, V8 b) { return __builtin_shufflevector(a, b, 2, 3, 10, 11, 6, 7, 14, 15); };
+  auto st = [&](int c, V8 a, V8 b) {  // columns c (low halves) and c + 4 (high halves)
+    *reinterpret_cast<V8*>(o + c * ld) = __builtin_shufflevector(a, b, 0, 1, 2, 3, 8, 9, 10, 11);
+    *reinterpret_cast<V8*>(o + (c + 4) * ld) = __builtin_shufflevector(a, b, 4, 5, 6, 7, 12, 13, 14, 15);
+  };
+  const V8 r0 = ld8(0), r1 = ld8(1), r2 = ld8(2), r3 = ld8(3), r4 = ld8(4), r5 = ld8(5), r6 = ld8(6), r7 = ld8(7);
+  const V8 t0 = lo(r0, r1), t1 = hi(r0, r1), t2 = lo(r2, r3), t3 = hi(r2, r3);
+  const V8 t4 = lo(r4, r5), t5 = hi(r4, r5), t6 = lo(r6, r7), t7 = hi(r6, r7);
+  st(0, lo2(t0, t2), lo2(t4, t6));
+  st(1, hi2(t0, t2), hi2(t4, t6));
+  st(2, lo2(t1, t3), lo2(t5, t7));
+  st(3, hi2(t1, t3), hi2(t5, t7));
 }
 
 // Packs rows [j_from, j_to) of x (rows of n values, row stride rs) into kNR-column panels of x^T:
@@ -262,9 +264,10 @@ inline void pack_panels(float* out, const float* x, int64_t rs, int64_t rows, in
     float* o = out + jp * n;
     const int64_t nr = std::clamp<int64_t>(rows - jp, 0, kNR);
     int64_t e = 0;
-    if (nr == kNR)  // a whole panel: 8 x 8 blocks transposed in registers
-      for (; e + 8 <= n; e += 8)
-        for (int64_t jj = 0; jj < kNR; jj += 8) transpose8(x + (jp + jj) * rs + e, rs, o + e * kNR + jj, kNR);
+    if constexpr (kW >= 8)
+      if (nr == kNR)  // a whole panel: 8 x 8 blocks transposed in registers
+        for (; e + 8 <= n; e += 8)
+          for (int64_t jj = 0; jj < kNR; jj += 8) transpose8(x + (jp + jj) * rs + e, rs, o + e * kNR + jj, kNR);
     for (; e < n; ++e) {  // sequential stores; the kNR source rows stay in L1
       for (int64_t jj = 0; jj < nr; ++jj) o[e * kNR + jj] = x[(jp + jj) * rs + e];
       for (int64_t jj = nr; jj < kNR; ++jj) o[e * kNR + jj] = 0;
