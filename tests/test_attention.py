@@ -364,9 +364,7 @@ def test_f32_fast_path_isa_builds(tmp_path):
                 for j in range(3)
             ]
             m = torch.tensor(got[f"{i}mask"]) if masked else None
-            o = torch.nn.functional.scaled_dot_product_attention(
-                *t, attn_mask=m, is_causal=causal
-            )
+            o = torch.nn.functional.scaled_dot_product_attention(*t, attn_mask=m, is_causal=causal)
             o.sum().backward()
             np.testing.assert_allclose(got[f"{i}o"], o.detach().numpy(), rtol=1e-4, atol=2e-5)
             for name, tt in zip(("dq", "dk", "dv"), t):
@@ -397,7 +395,8 @@ def test_f32_mask_tile_boundaries(L, S, kind):
 
 
 @pytest.mark.parametrize(
-    "mshape", [(61, 77), (1, 77), (61, 1), (2, 1, 61, 77), (3, 61, 77), (2, 3, 61, 77), (2, 1, 1, 77)]
+    "mshape",
+    [(61, 77), (1, 77), (61, 1), (2, 1, 61, 77), (3, 61, 77), (2, 3, 61, 77), (2, 1, 1, 77)],
 )
 @pytest.mark.parametrize("kind", ["bool", "float"])
 def test_f32_mask_broadcast(mshape, kind):
@@ -439,7 +438,9 @@ def test_f32_mask_fully_masked_rows_and_blocks():
     _run_f32(shapes, mask=fmask)
     # the gradients of fully masked rows are zero
     rng = np.random.default_rng(4)
-    q, k, v = (ember.tensor(rng.standard_normal(s).astype(np.float32), requires_grad=True) for s in shapes)
+    q, k, v = (
+        ember.tensor(rng.standard_normal(s).astype(np.float32), requires_grad=True) for s in shapes
+    )
     F.scaled_dot_product_attention(q, k, v, attn_mask=ember.tensor(mask)).sum().backward()
     assert np.all(q.grad.numpy()[1, :, 48:96] == 0)
     assert np.isfinite(k.grad.numpy()).all() and np.isfinite(v.grad.numpy()).all()
@@ -467,8 +468,9 @@ def test_f32_mask_gradcheck_float64_agrees():
     arrs = [rng.standard_normal(s) for s in ((1, 2, L, D), (1, 2, S, D), (1, 2, S, D))]
     for m in (mask, fmask):
         e64 = [ember.tensor(a, requires_grad=True) for a in arrs]
+        em = ember.tensor(m)
         assert gradcheck(
-            lambda q, k, v: F.scaled_dot_product_attention(q, k, v, attn_mask=ember.tensor(m)), e64
+            lambda q, k, v, em=em: F.scaled_dot_product_attention(q, k, v, attn_mask=em), e64
         )
         e32 = [ember.tensor(a.astype(np.float32), requires_grad=True) for a in arrs]
         m32 = ember.tensor(m if m.dtype == bool else m.astype(np.float32))
