@@ -246,21 +246,25 @@ def test_modules_use_fused_op():
     assert "ScaledDotProductFlashAttentionBackward0" in names
 
 
-# ---- the f32 fast path (no mask, no dropout): tiles of 48 query rows x 96 keys, register tiles
-# of 6 rows x 16 columns (AVX2), head dims padded to whole register tiles
+# ---- the f32 fast path (no dropout): tiles of 48 query rows x 96 keys, register tiles of 6 rows
+# x 16 columns (AVX2), head dims padded to whole register tiles; masks added per register tile
 
 
-def _run_f32(shapes, seed=0, scale_q=1.0, **kw):
+def _run_f32(shapes, seed=0, scale_q=1.0, mask=None, **kw):
     """f32 forward and gradients vs torch in float64 (the fast path's error is f32 rounding)."""
     rng = np.random.default_rng(seed)
     arrs = [rng.standard_normal(s).astype(np.float32) for s in shapes]
     arrs[0] = (arrs[0] * scale_q).astype(np.float32)
     g = rng.standard_normal(shapes[0][:-1] + (shapes[2][-1],)).astype(np.float32)
     tq, tk, tv = (torch.tensor(a, dtype=torch.float64, requires_grad=True) for a in arrs)
-    to = torch.nn.functional.scaled_dot_product_attention(tq, tk, tv, **kw)
+    tm = em = None
+    if mask is not None:
+        tm = torch.tensor(mask if mask.dtype == bool else mask.astype(np.float64))
+        em = ember.tensor(mask if mask.dtype == bool else mask.astype(np.float32))
+    to = torch.nn.functional.scaled_dot_product_attention(tq, tk, tv, attn_mask=tm, **kw)
     to.backward(torch.tensor(g, dtype=torch.float64))
     eq, ek, ev = (ember.tensor(a, requires_grad=True) for a in arrs)
-    eo = F.scaled_dot_product_attention(eq, ek, ev, **kw)
+    eo = F.scaled_dot_product_attention(eq, ek, ev, attn_mask=em, **kw)
     eo.backward(ember.tensor(g))
     assert eo.dtype == ember.float32
     np.testing.assert_allclose(eo.detach().numpy(), to.detach().numpy(), rtol=1e-4, atol=2e-5)
@@ -314,7 +318,7 @@ def test_f32_nan_and_masked_rows():
     ).numpy()
     assert np.isnan(out.numpy()[0, 1, 7]).all()
     np.testing.assert_allclose(out.numpy(), ref, rtol=1e-4, atol=2e-5)
-    # f32 with a mask takes the general kernel: fully masked rows give 0 there too
+    # fully masked rows give 0 with a mask on the fast path too
     mask = np.ones((60, 60), dtype=bool)
     mask[[3, 59]] = False
     out = _run([(1, 2, 60, 8)] * 3, mask=mask, rtol=1e-4, atol=2e-5, dtype=np.float32)
@@ -328,15 +332,20 @@ def test_f32_fast_path_isa_builds(tmp_path):
         import sys, numpy as np, ember, ember.nn.functional as F
         rng = np.random.default_rng(0)
         out = {}
-        for i, (L, S, D, causal) in enumerate(((37, 37, 24, True), (50, 101, 16, False))):
+        cfgs = ((37, 37, 24, True, False), (50, 101, 16, False, False), (53, 77, 16, False, True))
+        for i, (L, S, D, causal, masked) in enumerate(cfgs):
             arrs = [rng.standard_normal((1, 2, n, D)).astype(np.float32) for n in (L, S, S)]
+            mask = rng.random((L, S)) > 0.4
+            mask[:, 20:60] = False
             q, k, v = (ember.tensor(a, requires_grad=True) for a in arrs)
-            o = F.scaled_dot_product_attention(q, k, v, is_causal=causal)
+            m = ember.tensor(mask) if masked else None
+            o = F.scaled_dot_product_attention(q, k, v, attn_mask=m, is_causal=causal)
             o.sum().backward()
             for name, t in (("o", o), ("dq", q.grad), ("dk", k.grad), ("dv", v.grad)):
                 out[f"{i}{name}"] = t.detach().numpy()
             for j, a in enumerate(arrs):
                 out[f"{i}in{j}"] = a
+            out[f"{i}mask"] = mask
         np.savez(sys.argv[1], **out)
         """
     )
@@ -349,13 +358,127 @@ def test_f32_fast_path_isa_builds(tmp_path):
         )
         assert r.returncode == 0, r.stderr[-2000:]
         got = np.load(path)
-        for i, causal in enumerate((True, False)):
+        for i, (causal, masked) in enumerate(((True, False), (False, False), (False, True))):
             t = [
                 torch.tensor(got[f"{i}in{j}"], dtype=torch.float64, requires_grad=True)
                 for j in range(3)
             ]
-            o = torch.nn.functional.scaled_dot_product_attention(*t, is_causal=causal)
+            m = torch.tensor(got[f"{i}mask"]) if masked else None
+            o = torch.nn.functional.scaled_dot_product_attention(*t, attn_mask=m, is_causal=causal)
             o.sum().backward()
             np.testing.assert_allclose(got[f"{i}o"], o.detach().numpy(), rtol=1e-4, atol=2e-5)
             for name, tt in zip(("dq", "dk", "dv"), t):
                 np.testing.assert_allclose(got[f"{i}{name}"], tt.grad.numpy(), rtol=1e-3, atol=1e-4)
+
+
+# ---- masks on the f32 fast path: added in each register tile's epilogue; tiles masked
+# throughout (-inf everywhere) are skipped, so their layout against the 6 x 16 register tiles
+# and the 48 x 96 / 48 x 288 blocks matters
+
+
+def _causal_mask(L, S):
+    return np.tril(np.ones((L, S), dtype=bool))
+
+
+@pytest.mark.parametrize(
+    "L,S", [(1, 1), (5, 50), (47, 47), (48, 49), (97, 200), (300, 97), (290, 290)]
+)
+@pytest.mark.parametrize("kind", ["bool", "float"])
+def test_f32_mask_tile_boundaries(L, S, kind):
+    rng = np.random.default_rng(L * 1000 + S)
+    if kind == "bool":
+        mask = rng.random((L, S)) > 0.4
+    else:
+        mask = rng.standard_normal((L, S)).astype(np.float32)
+        mask[rng.random((L, S)) < 0.3] = -np.inf
+    _run_f32([(2, 2, L, 16), (2, 2, S, 16), (2, 2, S, 24)], mask=mask)
+
+
+@pytest.mark.parametrize(
+    "mshape",
+    [(61, 77), (1, 77), (61, 1), (2, 1, 61, 77), (3, 61, 77), (2, 3, 61, 77), (2, 1, 1, 77)],
+)
+@pytest.mark.parametrize("kind", ["bool", "float"])
+def test_f32_mask_broadcast(mshape, kind):
+    rng = np.random.default_rng(3)
+    if kind == "bool":
+        mask = rng.random(mshape) > 0.3
+    else:
+        mask = (rng.standard_normal(mshape) * 2).astype(np.float32)
+        mask[rng.random(mshape) < 0.2] = -np.inf
+    _run_f32([(2, 3, 61, 8), (2, 3, 77, 8), (2, 3, 77, 5)], mask=mask)
+
+
+@pytest.mark.parametrize("L,S", [(1, 1), (49, 49), (130, 130), (300, 300), (70, 200), (200, 70)])
+def test_f32_causal_mask_matches_is_causal(L, S):
+    # a tril bool mask (and its -inf float twin) gives is_causal's result: skipped tiles and all
+    mask = _causal_mask(L, S)
+    shapes = [(1, 4, L, 32), (1, 4, S, 32), (1, 4, S, 32)]
+    a = _run_f32(shapes, mask=mask).detach().numpy()
+    b = _run_f32(shapes, mask=np.where(mask, 0.0, -np.inf).astype(np.float32)).detach().numpy()
+    c = _run_f32(shapes, is_causal=True).detach().numpy()
+    np.testing.assert_allclose(a, c, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(b, c, rtol=1e-5, atol=1e-6)
+
+
+def test_f32_mask_fully_masked_rows_and_blocks():
+    # rows masked throughout (zeros, zero gradients), whole 6 x 16 tiles and whole 48-row
+    # blocks masked, padding masks over keys (key padding: the last keys of some batch rows)
+    L, S = 130, 300
+    mask = np.ones((2, 1, L, S), dtype=bool)
+    mask[0, :, :, 100:] = False  # key padding of batch 0
+    mask[1, :, 3] = False
+    mask[1, :, 48:96] = False  # a whole block of query rows
+    mask[1, :, 100:106, 16:64] = False
+    shapes = [(2, 2, L, 16), (2, 2, S, 16), (2, 2, S, 16)]
+    out = _run_f32(shapes, mask=mask).detach().numpy()
+    assert np.all(out[1, :, 3] == 0) and np.all(out[1, :, 48:96] == 0)
+    fmask = np.where(mask, 0.0, -np.inf).astype(np.float32)
+    fmask[0, :, :, :50] += 1.5  # finite additive values next to -inf
+    _run_f32(shapes, mask=fmask)
+    # the gradients of fully masked rows are zero
+    rng = np.random.default_rng(4)
+    q, k, v = (
+        ember.tensor(rng.standard_normal(s).astype(np.float32), requires_grad=True) for s in shapes
+    )
+    F.scaled_dot_product_attention(q, k, v, attn_mask=ember.tensor(mask)).sum().backward()
+    assert np.all(q.grad.numpy()[1, :, 48:96] == 0)
+    assert np.isfinite(k.grad.numpy()).all() and np.isfinite(v.grad.numpy()).all()
+
+
+def test_f32_mask_gqa_scale_and_views():
+    rng = np.random.default_rng(5)
+    mask = rng.random((1, 8, 70, 90)) > 0.5
+    _run_f32([(1, 8, 70, 16), (1, 2, 90, 16), (1, 2, 90, 16)], mask=mask, enable_gqa=True)
+    _run_f32([(2, 2, 40, 33), (2, 2, 57, 33), (2, 2, 57, 7)], mask=mask[0, :2, :40, :57], scale=0.3)
+    fm = (rng.standard_normal((90, 70)) * 3).astype(np.float32).T  # non-contiguous float mask
+    _run_f32([(1, 2, 70, 16), (1, 2, 90, 16), (1, 2, 90, 16)], mask=fm)
+    # peaked rows: large logits next to large additive values
+    fm2 = (rng.standard_normal((70, 90)) * 50).astype(np.float32)
+    _run_f32([(1, 2, 70, 16), (1, 2, 90, 16), (1, 2, 90, 16)], mask=fm2, scale_q=20.0)
+
+
+def test_f32_mask_gradcheck_float64_agrees():
+    # the f32 kernel's gradients against float64 finite differences of the same function
+    rng = np.random.default_rng(6)
+    L, S, D = 11, 19, 5
+    mask = rng.random((L, S)) > 0.4
+    mask[4] = False
+    fmask = np.where(mask, rng.standard_normal((L, S)), -np.inf)
+    arrs = [rng.standard_normal(s) for s in ((1, 2, L, D), (1, 2, S, D), (1, 2, S, D))]
+    for m in (mask, fmask):
+        e64 = [ember.tensor(a, requires_grad=True) for a in arrs]
+        em = ember.tensor(m)
+        assert gradcheck(
+            lambda q, k, v, em=em: F.scaled_dot_product_attention(q, k, v, attn_mask=em), e64
+        )
+        e32 = [ember.tensor(a.astype(np.float32), requires_grad=True) for a in arrs]
+        m32 = ember.tensor(m if m.dtype == bool else m.astype(np.float32))
+        o32 = F.scaled_dot_product_attention(*e32, attn_mask=m32)
+        o64 = F.scaled_dot_product_attention(*e64, attn_mask=ember.tensor(m))
+        g = rng.standard_normal(o32.shape)
+        o32.backward(ember.tensor(g.astype(np.float32)))
+        o64.backward(ember.tensor(g))
+        np.testing.assert_allclose(o32.detach().numpy(), o64.detach().numpy(), rtol=1e-4, atol=1e-5)
+        for a, b in zip(e32, e64):
+            np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-3, atol=1e-4)

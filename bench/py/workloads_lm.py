@@ -43,6 +43,24 @@ def _sdpa_fwd_bwd(lib: Any) -> Callable[..., Any]:
     return fn
 
 
+def _sdpa_masked_fwd_bwd(lib: Any) -> Callable[..., Any]:
+    # a bool attn_mask (True = may attend), as nn.MultiheadAttention / nn.Transformer pass it
+    def fn(q, k, v, g, m):
+        q, k, v = (t.detach().requires_grad_(True) for t in (q, k, v))
+        _sdpa(lib)(q, k, v, attn_mask=m).backward(g)
+        return q.grad
+
+    return fn
+
+
+def _qkvgm(B: int, H: int, T: int, D: int) -> Callable[[np.random.Generator], tuple]:
+    # causal (lower-triangular) bool mask [T, T], broadcast over batch and heads
+    def inputs(rng):
+        return tuple(_randn(rng, B, H, T, D) for _ in range(4)) + (np.tril(np.ones((T, T), bool)),)
+
+    return inputs
+
+
 def _qkvg(B: int, H: int, T: int, D: int, grad: bool) -> Callable[[np.random.Generator], tuple]:
     def inputs(rng):
         n = 4 if grad else 3
@@ -192,6 +210,15 @@ LM_WORKLOADS: dict[str, dict[str, Any]] = {
         "rtol": 1e-3,
         "atol": 1e-5,
         "note": "result checked: dq",
+    },
+    "sdpa masked (bool) B8 H8 T256 D64 f32 fwd+bwd": {
+        "inputs": _qkvgm(8, 8, 256, 64),
+        "torch": _fw(_sdpa_masked_fwd_bwd, torch),
+        "ember": _fw(_sdpa_masked_fwd_bwd, ember),
+        "target": ("torch", 0.5),
+        "rtol": 1e-3,
+        "atol": 1e-5,
+        "note": "attn_mask: causal bool [T, T]; result checked: dq",
     },
     "layer_norm 4096x1024 f32 fwd": {
         "inputs": lambda rng: (_randn(rng, 4096, 1024), _randn(rng, 1024), _randn(rng, 1024)),

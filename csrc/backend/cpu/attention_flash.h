@@ -1,4 +1,4 @@
-// The f32 fast path of flash attention (no mask, no dropout; causal or not, any L, S, E, Ev):
+// The f32 fast path of flash attention (no dropout; causal or an additive mask, any L, S, E, Ev):
 // register-tiled products on operands packed once per head, online softmax in base 2 on score
 // tiles that stay in L1/L2. Included by attention_impl.h inside its per-ISA anonymous namespace,
 // so every ISA gets its own copy (SimdVec is that ISA's register width).
@@ -6,6 +6,9 @@
 // Scores are kept in log2 units (q pre-scaled by scale * log2(e)), so each probability is one
 // exp2. With is_causal, register tiles wholly above the diagonal are skipped and every product
 // stops at the last key a row group may see, so the masked half of diagonal blocks costs little.
+// An additive mask (bool masks arrive as 0 / -inf) is added in each tile's epilogue; register
+// tiles whose mask is -inf throughout are skipped the same way, so a causal or padding mask
+// given as attn_mask costs about what is_causal does.
 #pragma once
 
 namespace flash {
@@ -104,27 +107,88 @@ inline int64_t visible(int64_t i, int64_t j0, int64_t bc, bool causal) {
   return causal ? std::min(bc, i - j0 + 1) : bc;
 }
 
+// Whether mask rows [i, i + rows) x columns [j, j + cols) of head (n, h) hold a value that is not
+// -inf (early exit: a live tile costs a load or two).
+inline bool mask_live(const View4<float>& mask, int64_t n, int64_t h, int64_t i, int64_t rows, int64_t j,
+                      int64_t cols) {
+  const float ninf = -std::numeric_limits<float>::infinity();
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* m = mask.at(n, h, i + r) + j * mask.s3;
+    for (int64_t c = 0; c < cols; ++c)
+      if (m[c * mask.s3] != ninf) return true;
+  }
+  return false;
+}
+
+// Which register tiles of the block (rows i0 .. i0 + br, keys j0 .. j0 + bc) hold a score some
+// row may see (under is_causal and the mask), and from it how far each row group's products
+// run: keys [0, kend[g]) of row group g, rows [rlo[t], br) for column tile t.
+struct Live {
+  static constexpr int64_t kG = kBr / kMR, kT = kBcF / kNR;  // row groups, column tiles
+  bool t[kG][kT];
+  int64_t kend[kG], rlo[kT];
+  void fill(const View4<float>& mask, int64_t n, int64_t h, int64_t i0, int64_t br, int64_t j0, int64_t bc,
+            bool causal) {
+    const int64_t ng = round_up(br, kMR) / kMR, nt = round_up(bc, kNR) / kNR;
+    for (int64_t c = 0; c < nt; ++c) rlo[c] = br;
+    for (int64_t g = 0; g < ng; ++g) {
+      const int64_t rg = g * kMR, rows = std::min<int64_t>(kMR, br - rg);
+      const int64_t vis = visible(i0 + rg + kMR - 1, j0, bc, causal);
+      int64_t last = 0;
+      for (int64_t c = 0; c < nt; ++c) {
+        const int64_t c0 = c * kNR;
+        bool live = vis > c0;
+        if (live && mask.p) live = mask_live(mask, n, h, i0 + rg, rows, j0 + c0, std::min(kNR, bc - c0));
+        t[g][c] = live;
+        if (live) last = std::min(bc, c0 + kNR), rlo[c] = std::min(rlo[c], rg);
+      }
+      kend[g] = std::min(std::max<int64_t>(vis, 0), last);
+    }
+  }
+};
+
 // Score tile s[brp, round_up(bc, kNR)] (row stride lds) = qs[brp, E] @ K^T for keys j0 .. j0 + bc,
 // K^T packed in kNR-column panels [E, kNR]. Register tiles no row may see are skipped (left stale:
 // the softmax pass overwrites them with zeros).
-inline void score_tile(float* s, int64_t lds, const float* qs, int64_t ldq, const float* kpanels, int64_t E, int64_t i0,
-                       int64_t brp, int64_t j0, int64_t bc, bool causal) {
+inline void score_tile(float* s, int64_t lds, const float* qs, int64_t ldq, const float* kpanels, int64_t E,
+                       int64_t brp, int64_t j0, int64_t bc, const Live& lv) {
   for (int64_t c0 = 0; c0 < bc; c0 += kNR)  // column tiles outer: the panel stays in L1 across row groups
     for (int64_t rg = 0; rg < brp; rg += kMR)
-      if (visible(i0 + rg + kMR - 1, j0, bc, causal) > c0)
+      if (lv.t[rg / kMR][c0 / kNR])
         tile(0, E, qs + rg * ldq, ldq, 1, kpanels + (j0 + c0) / kNR * E * kNR, kNR, s + rg * lds + c0, lds, false,
              nullptr);
 }
 
-// Forward score tile: like score_tile, but each register tile's epilogue sets the columns a row
-// may not see to -inf and folds the row into rmax[r] (a per-lane running max, NaN kept), so the
-// softmax needs no separate max pass and no masking.
+// Mask values of columns [j, j + kNR) of one mask row (those at or past `lim` read as -inf), times mul.
+EMBER_ALWAYS_INLINE void mask_vals(V* out, const float* m, int64_t s3, int64_t lim, float mul) {
+  if (s3 == 1 && lim >= kNR) {
+#pragma GCC unroll 4
+    for (int v = 0; v < kNV; ++v) out[v] = simd_load(m + v * kW) * mul;
+    return;
+  }
+  alignas(64) float t[kNR];
+  for (int64_t c = 0; c < kNR; ++c) t[c] = c < lim ? m[c * s3] * mul : -std::numeric_limits<float>::infinity();
+#pragma GCC unroll 4
+  for (int v = 0; v < kNV; ++v) out[v] = simd_load(t + v * kW);
+}
+
+// Forward score tile: like score_tile, but each register tile's epilogue adds the mask (times
+// mmul: log2 units), sets the columns a row may not see to -inf and folds the row into rmax[r]
+// (a per-lane running max, NaN kept), so the softmax needs no separate max pass and no masking.
+// Tiles masked throughout are set to -inf without a product.
 inline void score_tile_max(float* s, int64_t lds, const float* qs, int64_t ldq, const float* kpanels, int64_t E,
-                           int64_t i0, int64_t brp, int64_t j0, int64_t bc, bool causal, V* rmax, V iota) {
+                           int64_t i0, int64_t br, int64_t j0, int64_t bc, bool causal, const Live& lv,
+                           const float* const* mrows, int64_t ms3, float mmul, V* rmax, V iota) {
   const V ninf = splat(-std::numeric_limits<float>::infinity());
+  const int64_t brp = round_up(br, kMR);
   for (int64_t c0 = 0; c0 < bc; c0 += kNR)
     for (int64_t rg = 0; rg < brp; rg += kMR) {
       if (visible(i0 + rg + kMR - 1, j0, bc, causal) <= c0) continue;
+      if (!lv.t[rg / kMR][c0 / kNR]) {  // masked throughout: the softmax reads -inf
+        for (int r = 0; r < kMR; ++r)
+          for (int v = 0; v < kNV; ++v) simd_store(s + (rg + r) * lds + c0 + v * kW, ninf);
+        continue;
+      }
       const float* b = kpanels + (j0 + c0) / kNR * E * kNR;
       const float* a = qs + rg * ldq;
       V acc[kMR][kNV];
@@ -147,18 +211,49 @@ inline void score_tile_max(float* s, int64_t lds, const float* qs, int64_t ldq, 
 #pragma GCC unroll 8
       for (int r = 0; r < kMR; ++r) {
         float* cr = s + (rg + r) * lds + c0;
-        const float lim = float(visible(i0 + rg + r, j0, bc, causal) - c0);
+        const int64_t lim = visible(i0 + rg + r, j0, bc, causal) - c0;
+        V mv[kNV];
+        if (mrows) {  // (padding rows past br: all -inf)
+          if (rg + r < br) mask_vals(mv, mrows[rg + r] + c0 * ms3, ms3, lim, mmul);
+          else
+            for (int v = 0; v < kNV; ++v) mv[v] = ninf;
+        }
         V mx = rmax[rg + r];
 #pragma GCC unroll 4
         for (int v = 0; v < kNV; ++v) {
           V x = acc[r][v];
-          if (!full) x = iota + float(v * kW) < lim ? x : ninf;
+          if (mrows) x += mv[v];
+          else if (!full) x = iota + float(v * kW) < float(lim) ? x : ninf;
           simd_store(cr + v * kW, x);
           mx = (x > mx) | (x != x) ? x : mx;
         }
         rmax[rg + r] = mx;
       }
     }
+}
+
+// 8 x 8 transpose: o[c * ld + i] = x[i * rs + c], in registers (three rounds of shuffles; named
+// values, not arrays, which GCC would keep on the stack). A template: only builds with 8-lane
+// registers instantiate it (in an SSE build, 32-byte vectors would change the ABI of the lambdas).
+template <int = 0>
+EMBER_ALWAYS_INLINE void transpose8(const float* x, int64_t rs, float* o, int64_t ld) {
+  using V8 = float __attribute__((vector_size(32), aligned(4)));  // unaligned loads and stores
+  auto ld8 = [&](int i) { return *reinterpret_cast<const V8*>(x + i * rs); };
+  auto lo = [](V8 a, V8 b) { return __builtin_shufflevector(a, b, 0, 8, 1, 9, 4, 12, 5, 13); };
+  auto hi = [](V8 a, V8 b) { return __builtin_shufflevector(a, b, 2, 10, 3, 11, 6, 14, 7, 15); };
+  auto lo2 = [](V8 a, V8 b) { return __builtin_shufflevector(a, b, 0, 1, 8, 9, 4, 5, 12, 13); };
+  auto hi2 = [](V8 a, V8 b) { return __builtin_shufflevector(a, b, 2, 3, 10, 11, 6, 7, 14, 15); };
+  auto st = [&](int c, V8 a, V8 b) {  // columns c (low halves) and c + 4 (high halves)
+    *reinterpret_cast<V8*>(o + c * ld) = __builtin_shufflevector(a, b, 0, 1, 2, 3, 8, 9, 10, 11);
+    *reinterpret_cast<V8*>(o + (c + 4) * ld) = __builtin_shufflevector(a, b, 4, 5, 6, 7, 12, 13, 14, 15);
+  };
+  const V8 r0 = ld8(0), r1 = ld8(1), r2 = ld8(2), r3 = ld8(3), r4 = ld8(4), r5 = ld8(5), r6 = ld8(6), r7 = ld8(7);
+  const V8 t0 = lo(r0, r1), t1 = hi(r0, r1), t2 = lo(r2, r3), t3 = hi(r2, r3);
+  const V8 t4 = lo(r4, r5), t5 = hi(r4, r5), t6 = lo(r6, r7), t7 = hi(r6, r7);
+  st(0, lo2(t0, t2), lo2(t4, t6));
+  st(1, hi2(t0, t2), hi2(t4, t6));
+  st(2, lo2(t1, t3), lo2(t5, t7));
+  st(3, hi2(t1, t3), hi2(t5, t7));
 }
 
 // Packs rows [j_from, j_to) of x (rows of n values, row stride rs) into kNR-column panels of x^T:
@@ -168,7 +263,12 @@ inline void pack_panels(float* out, const float* x, int64_t rs, int64_t rows, in
   for (int64_t jp = j_from / kNR * kNR; jp < j_to; jp += kNR) {  // (j_from, j_to: multiples of kNR)
     float* o = out + jp * n;
     const int64_t nr = std::clamp<int64_t>(rows - jp, 0, kNR);
-    for (int64_t e = 0; e < n; ++e) {  // sequential stores; the kNR source rows stay in L1
+    int64_t e = 0;
+    if constexpr (kW >= 8)
+      if (nr == kNR)  // a whole panel: 8 x 8 blocks transposed in registers
+        for (; e + 8 <= n; e += 8)
+          for (int64_t jj = 0; jj < kNR; jj += 8) transpose8(x + (jp + jj) * rs + e, rs, o + e * kNR + jj, kNR);
+    for (; e < n; ++e) {  // sequential stores; the kNR source rows stay in L1
       for (int64_t jj = 0; jj < nr; ++jj) o[e * kNR + jj] = x[(jp + jj) * rs + e];
       for (int64_t jj = nr; jj < kNR; ++jj) o[e * kNR + jj] = 0;
     }
@@ -202,7 +302,8 @@ inline std::atomic<uint64_t> call_id{0};
 
 // Output rows [i0, i0 + br) of head (n, h).
 inline void fwd_block(float* out, float* lse, const View4<float>& q, const View4<float>& k, const View4<float>& v,
-                      const AttentionParams& p, uint64_t call, int64_t n, int64_t h, int64_t i0, int64_t br) {
+                      const View4<float>& mask, const AttentionParams& p, uint64_t call, int64_t n, int64_t h,
+                      int64_t i0, int64_t br) {
   const int64_t hk = h / (p.H / p.Hk), E = p.E, Ev = p.Ev;
   const int64_t Ep = round_up(E, kNR), Evp = round_up(Ev, kNR), brp = round_up(br, kMR);
   const int64_t Sp = round_up(p.S, kBcF);
@@ -234,7 +335,9 @@ inline void fwd_block(float* out, float* lse, const View4<float>& q, const View4
   if (!q_direct) pack_rows(qb, Ep, q.at(n, h, i0), q.s2, br, E, qmul, 0, brp);
   const float* qa = q_direct ? q.at(n, h, i0) : qb;
   const int64_t ldq = q_direct ? q.s2 : Ep;
-  float* ob = w.ob.take(kBr * Evp);  // (written whole by the first key block)
+  float* ob = w.ob.take(kBr * Evp);  // (written whole by the first key block, unless masked)
+  const bool masked = mask.p != nullptr;
+  if (masked) std::fill(ob, ob + brp * Evp, 0.0f);  // a row group may skip every product
   float* s = w.s.take(kBr * kBcF);
   float* m = w.m.take(kBr);
   float* l = w.l.take(kBr);
@@ -242,16 +345,23 @@ inline void fwd_block(float* out, float* lse, const View4<float>& q, const View4
   std::fill(m, m + brp, -std::numeric_limits<float>::infinity());
   std::fill(l, l + brp, 0.0f);
   const V iota = lane_iota();
+  const float mmul = kLog2e / c2;  // mask values into the scores' units
+  const float* mrows[kBr];
+  Live lv;
 
   V rmax[kBr];
   for (int64_t j0 = 0; j0 < jend; j0 += kBcF) {
     const int64_t bc = std::min(kBcF, jend - j0);
+    if (masked)
+      for (int64_t r = 0; r < br; ++r) mrows[r] = mask.at(n, h, i0 + r) + j0 * mask.s3;
+    lv.fill(mask, n, h, i0, br, j0, bc, causal);
     std::fill(rmax, rmax + brp, splat(-std::numeric_limits<float>::infinity()));
-    score_tile_max(s, kBcF, qa, ldq, kp, E, i0, brp, j0, bc, causal, rmax, iota);
+    score_tile_max(s, kBcF, qa, ldq, kp, E, i0, br, j0, bc, causal, lv, masked ? mrows : nullptr, mask.s3, mmul,
+                   rmax, iota);
     for (int64_t r = 0; r < brp; ++r) {  // online softmax of each row, in place (masked scores: -inf)
       float* row = s + r * kBcF;
       const int64_t nv = r < br ? visible(i0 + r, j0, bc, causal) : 0;
-      const int64_t kg = round_up(std::max<int64_t>(visible(i0 + r / kMR * kMR + kMR - 1, j0, bc, causal), 0), kW);
+      const int64_t kg = round_up(lv.kend[r / kMR], kW);
       corr[r] = 1;
       float mx = m[r];
       for (int i = 0; i < kW; ++i) mx = rmax[r][i] > mx || rmax[r][i] != rmax[r][i] ? rmax[r][i] : mx;
@@ -273,11 +383,11 @@ inline void fwd_block(float* out, float* lse, const View4<float>& q, const View4
       m[r] = mx;
     }
     for (int64_t rg = 0; rg < brp; rg += kMR) {  // O = corr * O + P V
-      const int64_t kg = visible(i0 + rg + kMR - 1, j0, bc, causal);
+      const int64_t kg = lv.kend[rg / kMR];
       if (kg <= 0) continue;  // every row masked (corr 1)
       for (int64_t e0 = 0; e0 < Evp; e0 += kNR)
         tile(0, kg, s + rg * kBcF, kBcF, 1, vr + j0 * ldv + e0, ldv, ob + rg * Evp + e0, Evp, false,
-             j0 == 0 ? nullptr : corr + rg);  // the first block stores (every row sees key 0)
+             j0 == 0 && !masked ? nullptr : corr + rg);  // unmasked, the first block stores (all see key 0)
     }
   }
   for (int64_t r = 0; r < br; ++r) {
@@ -289,7 +399,7 @@ inline void fwd_block(float* out, float* lse, const View4<float>& q, const View4
 }
 
 inline void forward(const Tensor& out_t, const Tensor& lse_t, const View4<float>& q, const View4<float>& k,
-                    const View4<float>& v, const AttentionParams& p) {
+                    const View4<float>& v, const View4<float>& mask, const AttentionParams& p) {
   const int64_t nblk = (p.L + kBr - 1) / kBr, tasks = p.N * p.H * nblk;
   const uint64_t call = call_id.fetch_add(1) + 1;
   float* out = static_cast<float*>(out_t.raw_data());
@@ -297,7 +407,7 @@ inline void forward(const Tensor& out_t, const Tensor& lse_t, const View4<float>
   parallel_for(0, tasks, 1, [&](int64_t b, int64_t e) {
     for (int64_t t = b; t < e; ++t) {
       const int64_t blk = t % nblk, nh = t / nblk, i0 = blk * kBr;
-      fwd_block(out + (nh * p.L + i0) * p.Ev, lse + nh * p.L + i0, q, k, v, p, call, nh / p.H, nh % p.H, i0,
+      fwd_block(out + (nh * p.L + i0) * p.Ev, lse + nh * p.L + i0, q, k, v, mask, p, call, nh / p.H, nh % p.H, i0,
                 std::min(kBr, p.L - i0));
     }
   });
@@ -306,7 +416,7 @@ inline void forward(const Tensor& out_t, const Tensor& lse_t, const View4<float>
 // dk, dv of key/value head (n, hk) and dq of its query heads; loops: query head, key block, query block.
 inline void bwd_head(float* dq_out, float* dk_out, float* dv_out, const float* g_all, const float* o_all,
                      const float* lse_all, const View4<float>& q, const View4<float>& k, const View4<float>& v,
-                     const AttentionParams& p, int64_t n, int64_t hk) {
+                     const View4<float>& mask, const AttentionParams& p, int64_t n, int64_t hk) {
   const int64_t L = p.L, S = p.S, E = p.E, Ev = p.Ev, rep = p.H / p.Hk;
   const int64_t Ep = round_up(E, kNR), Evp = round_up(Ev, kNR);
   const int64_t Sp = round_up(S, kBc), Lp = round_up(L, kBr);
@@ -331,6 +441,8 @@ inline void bwd_head(float* dq_out, float* dk_out, float* dv_out, const float* g
   float* s = w.s.take(kBr * kBc);
   float* dp = w.dp.take(kBr * kBc);
   const V iota = lane_iota();
+  const bool masked = mask.p != nullptr;
+  Live lv;
 
   for (int64_t h = hk * rep; h < (hk + 1) * rep; ++h) {
     const int64_t bh = n * p.H + h;
@@ -350,12 +462,13 @@ inline void bwd_head(float* dq_out, float* dk_out, float* dv_out, const float* g
       const int64_t bcr = round_up(bc, kMR);
       for (int64_t i0 = causal ? j0 / kBr * kBr : 0; i0 < L; i0 += kBr) {
         const int64_t br = std::min(kBr, L - i0), brp = round_up(br, kMR);
-        score_tile(s, kBc, qs + i0 * Ep, Ep, kp, E, i0, brp, j0, bc, causal);
-        score_tile(dp, kBc, go + i0 * Evp, Evp, vp, Ev, i0, brp, j0, bc, causal);  // dP = dO V^T
-        for (int64_t r = 0; r < brp; ++r) {  // P = 2^(s - lse), dS = P (dP - D); zeros where masked
+        lv.fill(mask, n, h, i0, br, j0, bc, causal);
+        score_tile(s, kBc, qs + i0 * Ep, Ep, kp, E, brp, j0, bc, lv);
+        score_tile(dp, kBc, go + i0 * Evp, Evp, vp, Ev, brp, j0, bc, lv);  // dP = dO V^T
+        for (int64_t r = 0; r < brp; ++r) {  // P = 2^(s + mask - lse), dS = P (dP - D); zeros where masked
           float* srow = s + r * kBc;
           float* drow = dp + r * kBc;
-          const int64_t nv = r < br ? visible(i0 + r, j0, bc, causal) : 0;
+          const int64_t nv = r < br ? std::min(visible(i0 + r, j0, bc, causal), lv.kend[r / kMR]) : 0;
           const float ls = r < br ? lse2[i0 + r] : 0.0f;
           if (nv <= 0 || ls == std::numeric_limits<float>::infinity()) {
             std::fill(srow, srow + kBc, 0.0f);
@@ -363,9 +476,18 @@ inline void bwd_head(float* dq_out, float* dk_out, float* dv_out, const float* g
             continue;
           }
           const V dv_ = splat(dsum[i0 + r]);
+          const float* mrow = masked ? mask.at(n, h, i0 + r) + j0 * mask.s3 : nullptr;
           for (int64_t c = 0; c < kBc; c += kW) {  // (selects, not products: stale tiles may hold NaN)
-            const VI keep = iota + float(c) < float(nv);
+            VI keep = iota + float(c) < float(nv);
             V x = simd_load(srow + c) - ls;
+            if (mrow) {  // (a masked-throughout tile is stale: its -inf mask drops it)
+              V mv;
+              if (mask.s3 == 1 && c + kW <= nv) mv = simd_load(mrow + c);
+              else
+                for (int i = 0; i < kW; ++i) mv[i] = c + i < nv ? mrow[(c + i) * mask.s3] : 0.0f;
+              keep &= mv != -std::numeric_limits<float>::infinity();
+              x += mv * kLog2e;
+            }
             x = x > 0.0f ? V{} : x;  // NaN stays NaN
             const V pv = keep ? exp2_nonpos(x) : V{};
             simd_store(srow + c, pv);
@@ -373,15 +495,17 @@ inline void bwd_head(float* dq_out, float* dk_out, float* dv_out, const float* g
           }
         }
         for (int64_t c0 = 0; c0 < bcr; c0 += kMR) {  // dV += P^T dO, dK += dS^T Qs over rows that see key c0..
-          const int64_t rlo = causal ? std::max<int64_t>(0, j0 + c0 - i0) : 0;
-          if (rlo >= br) break;
+          const int64_t t0 = c0 / kNR, t1 = std::min((c0 + kMR - 1) / kNR, (bc - 1) / kNR);
+          const int64_t rlo =
+              std::max(causal ? std::max<int64_t>(0, j0 + c0 - i0) : 0, std::min(lv.rlo[t0], lv.rlo[t1]));
+          if (rlo >= br) continue;  // no row sees these keys
           for (int64_t e0 = 0; e0 < Evp; e0 += kNR)
             tile(rlo, br, s + c0, 1, kBc, go + i0 * Evp + e0, Evp, dv + (j0 + c0) * Evp + e0, Evp, true, nullptr);
           for (int64_t e0 = 0; e0 < Ep; e0 += kNR)
             tile(rlo, br, dp + c0, 1, kBc, qs + i0 * Ep + e0, Ep, dk + (j0 + c0) * Ep + e0, Ep, true, nullptr);
         }
         for (int64_t rg = 0; rg < brp; rg += kMR) {  // dQ += dS K
-          const int64_t kg = visible(i0 + rg + kMR - 1, j0, bc, causal);
+          const int64_t kg = lv.kend[rg / kMR];
           if (kg <= 0) continue;
           for (int64_t e0 = 0; e0 < Ep; e0 += kNR)
             tile(0, kg, dp + rg * kBc, kBc, 1, kr + j0 * Ep + e0, Ep, dq + (i0 + rg) * Ep + e0, Ep, true, nullptr);
@@ -404,13 +528,13 @@ inline void bwd_head(float* dq_out, float* dk_out, float* dv_out, const float* g
 
 inline void backward(const Tensor& dq, const Tensor& dk, const Tensor& dv, const Tensor& g, const View4<float>& q,
                      const View4<float>& k, const View4<float>& v, const Tensor& out, const Tensor& lse,
-                     const AttentionParams& p) {
+                     const View4<float>& mask, const AttentionParams& p) {
   float *dqp = static_cast<float*>(dq.raw_data()), *dkp = static_cast<float*>(dk.raw_data());
   float* dvp = static_cast<float*>(dv.raw_data());
   const float *gp = static_cast<const float*>(g.raw_data()), *op = static_cast<const float*>(out.raw_data());
   const float* lp = static_cast<const float*>(lse.raw_data());
   parallel_for(0, p.N * p.Hk, 1, [&](int64_t b, int64_t e) {
-    for (int64_t t = b; t < e; ++t) bwd_head(dqp, dkp, dvp, gp, op, lp, q, k, v, p, t / p.Hk, t % p.Hk);
+    for (int64_t t = b; t < e; ++t) bwd_head(dqp, dkp, dvp, gp, op, lp, q, k, v, mask, p, t / p.Hk, t % p.Hk);
   });
 }
 

@@ -3,8 +3,8 @@
 // (one thread per tile), softmaxed online (running max and sum per query row) and multiplied
 // into V, so no [L, S] buffer ever exists. Forward tasks: (batch, head, query block). Backward
 // tasks: (batch, key/value head), which own dk/dv of that head and dq of its query heads, so no
-// two tasks write the same gradient. f32 without mask or dropout takes the register-tiled fast
-// path of attention_flash.h instead; this general path serves f64, masks and dropout.
+// two tasks write the same gradient. f32 without dropout takes the register-tiled fast path of
+// attention_flash.h instead; this general path serves f64 and dropout.
 #pragma once
 #include <algorithm>
 #include <atomic>
@@ -233,7 +233,7 @@ void attention_fwd(const Tensor& out, const Tensor& lse, const Tensor& q_t, cons
                    const Tensor& mask_t, const AttentionParams& p) {
   const View4<A> q(q_t), k(k_t), v(v_t), mask(mask_t);
   if constexpr (std::is_same_v<A, float>)
-    if (!mask.p && p.dropout_p == 0) return flash::forward(out, lse, q, k, v, p);
+    if (p.dropout_p == 0) return flash::forward(out, lse, q, k, v, mask, p);
   const int64_t nblk = (p.L + kBrF - 1) / kBrF, tasks = p.N * p.H * nblk;
   const uint64_t call = fwd_call_id.fetch_add(1) + 1;
   parallel_for(0, tasks, 1, [&](int64_t b, int64_t e) {
@@ -326,7 +326,7 @@ void attention_bwd(const Tensor& dq, const Tensor& dk, const Tensor& dv, const T
                    const AttentionParams& p) {
   const View4<A> q(q_t), k(k_t), v(v_t), mask(mask_t);
   if constexpr (std::is_same_v<A, float>)
-    if (!mask.p && p.dropout_p == 0) return flash::backward(dq, dk, dv, g, q, k, v, out, lse, p);
+    if (p.dropout_p == 0) return flash::backward(dq, dk, dv, g, q, k, v, out, lse, mask, p);
   parallel_for(0, p.N * p.Hk, 1, [&](int64_t b, int64_t e) {
     for (int64_t t = b; t < e; ++t) bwd_head<A>(dq, dk, dv, g, q, k, v, out, lse, mask, p, t / p.Hk, t % p.Hk);
   });
