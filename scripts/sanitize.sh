@@ -3,7 +3,8 @@
 # tests against it: bash scripts/sanitize.sh [pytest args, default: tests -x -q].
 # Python itself is not instrumented, so the ASan runtime is preloaded; leak checking is off
 # (CPython's arenas and interned objects look like leaks). EMBER_METAL_EMULATOR=1 builds
-# build/asan-metal instead, with device "metal" on the (sanitized) CPU emulator.
+# build/asan-metal instead, with device "metal" on the (sanitized) CPU emulator;
+# EMBER_SANITIZE_ISA=base instruments the portable kernels instead of AVX2 (build/asan-base).
 set -eo pipefail
 cd "$(dirname "$0")/.."
 SAN="${EMBER_SANITIZE:-address,undefined}"
@@ -11,7 +12,8 @@ SAN="${EMBER_SANITIZE:-address,undefined}"
 ISA="${EMBER_SANITIZE_ISA:-$([ "$(uname -m)" = x86_64 ] && grep -qw avx2 /proc/cpuinfo && echo avx2 || echo base)}"
 export EMBER_CPU_ISA="$([ "$ISA" = base ] && echo scalar || echo "$ISA")"
 B=build/asan EXTRA=()
-if [ "${EMBER_METAL_EMULATOR:-0}" = 1 ]; then B=build/asan-metal EXTRA=(-DEMBER_METAL_EMULATOR=ON); fi
+[ -n "${EMBER_SANITIZE_ISA:-}" ] && B=$B-$ISA  # one build directory per instrumented ISA
+if [ "${EMBER_METAL_EMULATOR:-0}" = 1 ]; then B=$B-metal EXTRA=(-DEMBER_METAL_EMULATOR=ON); fi
 (
   flock 9  # builds are serialized machine-wide, as in dev_build.sh
   if [ ! -f $B/build.ninja ]; then
@@ -30,4 +32,5 @@ export ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:halt_on_error=1:detect_odr_
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:${UBSAN_OPTIONS:-}"
 export PYTHONPATH="$PWD/$B/py"
 [ $# -eq 0 ] && set -- tests -x -q
-exec python -m pytest -p no:cacheprovider "$@"
+# --capture=sys: pytest's default fd capture would swallow the report of a run that aborts
+exec python -m pytest -p no:cacheprovider --capture=sys "$@"
