@@ -86,7 +86,7 @@ struct Fiber {
   FState state = FState::Ready;
   dim3 lid;
   u32 linear = 0;
-  Site site;                 // where it is blocked
+  Site site;                  // where it is blocked
   void* asan_fake = nullptr;  // ASan's fake stack of this fiber while it is switched out
 };
 
