@@ -78,6 +78,38 @@ def main():
     assert dist.is_initialized()
     r, n = dist.get_rank(), dist.get_world_size()
 
+    @check("all_reduce_vs_add_op")
+    def _():
+        # a C++-path all_reduce waits in MPI (GIL released) while this thread registers new
+        # (op, dtype) pairs, growing the gate's op table: the waiting call must not read its moved
+        # entry afterwards (was a heap-use-after-free under ASan). Runs first: the table is small.
+        import threading
+        import time
+
+        from ember.distributed import _process_group
+
+        pg = _process_group._pg
+        dist.all_reduce(ember.from_numpy(data(r, (5,))), R.AVG)  # registers (AVG, float32)
+        t = ember.from_numpy(data(r, (5,)))
+        news = [(op, dt) for dt in (ember.int32, ember.uint8)
+                for op in (R.SUM, R.MIN, R.MAX, R.BAND, R.BOR, R.BXOR)]  # fmt: skip
+        if r == 0:
+            th = threading.Thread(target=dist.all_reduce, args=(t, R.AVG))
+            th.start()
+            while pg.gate.current() is None:  # until the thread's call holds MPI
+                time.sleep(0.001)
+            works = [dist.all_reduce(ember.ones(2, dtype=dt), op, async_op=True) for op, dt in news]
+            th.join()
+            for w in works:
+                w.wait()
+        else:
+            time.sleep(1.0)  # rank 0's threaded call waits in MPI meanwhile
+            dist.all_reduce(t, R.AVG)
+            for op, dt in news:
+                dist.all_reduce(ember.ones(2, dtype=dt), op)
+        want = np.mean([data(i, (5,)) for i in range(n)], axis=0)
+        np.testing.assert_allclose(t.numpy(), want, rtol=1e-6)
+
     @check("all_reduce")
     def _():
         np_ops = {R.SUM: np.sum, R.MAX: np.max, R.MIN: np.min, R.PRODUCT: np.prod}

@@ -90,6 +90,15 @@ def test_zero_size_with_huge_sides_is_fine():
     assert ember.zeros(2**62, 2**62, 0).numel() == 0
 
 
+def test_empty_tensor_whose_sides_overflow_int64():
+    # the element count and the strides before the 0 side overflowed int64 (undefined behavior,
+    # reported by UBSan under scripts/sanitize.sh); any strides serve an empty tensor
+    x = ember.zeros(3, 2**62, 2**62, 0)
+    assert x.numel() == 0 and x.is_contiguous() and tuple(x.shape) == (3, 2**62, 2**62, 0)
+    assert x.transpose(0, 3).numel() == 0
+    assert ember.zeros(2**62, 2**62, 0, 5)[1:].numel() == 0
+
+
 def test_as_strided_stays_inside_the_storage():
     # the allocator rounds buffers up; a view must not reach into that slack
     raises(ValueError, "as_strided", lambda: ember.as_strided(ember.tensor(1.0), (2,), (1,)))

@@ -18,7 +18,7 @@ from ember.data import DistributedSampler
 
 WORKER = Path(__file__).with_name("dist_worker.py")
 CHECKS = [
-    "all_reduce", "all_reduce_c_path", "broadcast", "all_gather", "reduce_scatter", "send_recv", "mismatch",
+    "all_reduce_vs_add_op", "all_reduce", "all_reduce_c_path", "broadcast", "all_gather", "reduce_scatter", "send_recv", "mismatch",
     "ddp_20_steps_float64", "ddp_20_steps_float32", "no_sync", "unused_parameters",
     "ddp_buffers_and_checks", "distributed_sampler", "trainer", "destroy", "done",
 ]  # fmt: skip

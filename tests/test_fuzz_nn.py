@@ -437,6 +437,29 @@ def test_conv_huge_arguments_raise(call):
 
 
 @pytest.mark.parametrize(
+    "call",
+    [
+        lambda: EF.max_pool1d(_e(1, 2, 6), 2**62, dilation=2**62),
+        lambda: EF.max_pool2d(_e(1, 2, 6, 6), (2, 2**62), dilation=(1, 2**62), ceil_mode=True),
+        lambda: EF.avg_pool1d(_e(1, 2, 6), 2**63 - 1, stride=2**63 - 1, padding=2**62),
+    ],
+)
+def test_pool_huge_arguments_raise(call):
+    # the output size overflowed int64 (undefined behavior: UBSan under scripts/sanitize.sh)
+    with pytest.raises(ValueError):
+        call()
+
+
+def test_pool_window_wider_than_int64_half():
+    # kernel_size + 2 * padding overflows int64, yet the output size is fine: every window
+    # covers the whole row
+    x = _e(1, 2, 6)
+    y = EF.max_pool1d(x, 2**63 - 1, stride=1, padding=2**62 - 1)
+    want = np.broadcast_to(x.numpy().max(-1, keepdims=True), (1, 2, 6))
+    np.testing.assert_array_equal(y.numpy(), want)
+
+
+@pytest.mark.parametrize(
     "call, err",
     [
         (lambda: EF.conv2d(_e(1, 2, 3, 3), _e(0, 2, 1, 1)), ValueError),  # no output channels
@@ -519,6 +542,8 @@ def test_batch_norm_empty_batch_training():
 
 
 def test_adaptive_pool_huge_output_size():
+    if "libasan" in os.environ.get("LD_PRELOAD", ""):  # scripts/sanitize.sh
+        pytest.skip("ASan aborts on a failed operator new instead of raising bad_alloc")
     for fn in (EF.adaptive_avg_pool1d, EF.adaptive_max_pool1d):
         with memory_cap(), pytest.raises(ALLOWED):
             fn(_e(1, 2, 6), 2**40)

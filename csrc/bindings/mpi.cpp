@@ -169,6 +169,9 @@ class MpiGate {
     for (const OpEntry& x : ops_)
       if (x.op.ptr() == op.ptr() && x.dtype == t->dtype()) e = &x;
     if (e == nullptr || (e->avg && t->dtype() != Dtype::Float32 && t->dtype() != Dtype::Float64)) return -1;
+    // copied while the GIL is held: another thread's add_op may grow ops_ (moving *e) meanwhile
+    const uint64_t datatype = e->datatype, mpi_op = e->mpi_op;
+    const bool avg = e->avg;
     {
       std::lock_guard<std::mutex> g(mu_);
       if (!claim_locked("all_reduce")) return -1;
@@ -181,11 +184,11 @@ class MpiGate {
       // leaves this thread blocked, and the timeout watchdog needs the GIL to end the job
       nb::gil_scoped_release nogil;
       if (n > 0) {
-        err = g_width == 8 ? allreduce<uint64_t>(g_fns64, p, n, t->itemsize(), e->datatype, e->mpi_op, comm_)
-                           : allreduce<uint32_t>(g_fns32, p, n, t->itemsize(), uint32_t(e->datatype),
-                                                 uint32_t(e->mpi_op), uint32_t(comm_));
+        err = g_width == 8 ? allreduce<uint64_t>(g_fns64, p, n, t->itemsize(), datatype, mpi_op, comm_)
+                           : allreduce<uint32_t>(g_fns32, p, n, t->itemsize(), uint32_t(datatype),
+                                                 uint32_t(mpi_op), uint32_t(comm_));
       }
-      if (err == 0 && e->avg) {
+      if (err == 0 && avg) {
         if (t->dtype() == Dtype::Float32) divide(reinterpret_cast<float*>(p), n);
         else divide(reinterpret_cast<double*>(p), n);
       }

@@ -1,5 +1,6 @@
 #include "core/tensor.h"
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 
@@ -10,16 +11,15 @@ namespace ember {
 TensorImpl::~TensorImpl() = default;
 
 void TensorImpl::refresh() {
-  numel = 1;
-  for (auto s : shape) numel *= s;
+  numel = shape_numel(shape);
   contiguous = true;
+  if (numel == 0) return;  // (an empty tensor's sides may multiply past int64)
   int64_t expected = 1;
   for (int64_t i = int64_t(shape.size()) - 1; i >= 0; --i) {
     if (shape[i] == 1) continue;
     if (strides[i] != expected) { contiguous = false; break; }
     expected *= shape[i];
   }
-  if (numel == 0) contiguous = true;
 }
 
 int64_t Tensor::size(int64_t d) const {
@@ -76,12 +76,15 @@ Shape contiguous_strides(const Shape& shape) {
   int64_t s = 1;
   for (int64_t i = int64_t(shape.size()) - 1; i >= 0; --i) {
     st[i] = s;
-    s *= std::max<int64_t>(shape[i], 1);
+    // only an empty tensor's sides can overflow this (checked_numel): any stride serves it
+    if (__builtin_mul_overflow(s, std::max<int64_t>(shape[i], 1), &s)) s = INT64_MAX;
   }
   return st;
 }
 
 int64_t shape_numel(const Shape& shape) {
+  // a 0 side first: the product of the others may overflow int64 (zeros(2**62, 2**62, 0))
+  if (std::find(shape.begin(), shape.end(), 0) != shape.end()) return 0;
   int64_t n = 1;
   for (auto s : shape) n *= s;
   return n;

@@ -85,11 +85,14 @@ PoolAxis trivial_axis() {
 
 // PyTorch's pooling output size (ceil_mode: the last window must start inside the input or
 // the left padding).
+// In 128 bits: huge kernel_size, dilation, padding or stride overflow int64 (a valid output
+// size is at most in + 1, so it fits again).
 int64_t pool_out_size(int64_t in, int64_t k, int64_t s, int64_t p, int64_t d, bool ceil_mode) {
-  const int64_t num = in + 2 * p - d * (k - 1) - 1 + (ceil_mode ? s - 1 : 0);
-  int64_t o = (num >= 0 ? num / s : -((-num + s - 1) / s)) + 1;  // floor division
-  if (ceil_mode && o > 0 && (o - 1) * s >= in + p) --o;
-  return o;
+  using i128 = __int128;
+  const i128 num = i128(in) + 2 * i128(p) - i128(d) * (k - 1) - 1 + (ceil_mode ? s - 1 : 0);
+  i128 o = (num >= 0 ? num / s : -((-num + s - 1) / s)) + 1;  // floor division
+  if (ceil_mode && o > 0 && (o - 1) * s >= i128(in) + p) --o;
+  return int64_t(std::max<i128>(o, INT64_MIN));
 }
 
 // Window o covers taps start + i * d (i < k), start = o * s - p; keep those inside [0, in).

@@ -21,6 +21,10 @@
 #include <thread>
 #include <type_traits>
 #include <vector>
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#include <sanitizer/common_interface_defs.h>
+#endif
 
 namespace ember::emu {
 
@@ -40,7 +44,11 @@ struct Options {
   uint64_t seed = 1;                      // for Schedule::Random
   unsigned workers = 0;                   // OS threads for threadgroups (0 = all cores)
   unsigned char poison = 0xFF;            // fresh threadgroup memory (0xFF: NaN, 0x7F: ~3e38)
-  size_t stack_bytes = 64 * 1024;         // per fiber; a guard page sits below it
+#if defined(__SANITIZE_ADDRESS__)
+  size_t stack_bytes = 256 * 1024;  // ASan redzones make stack frames several times larger
+#else
+  size_t stack_bytes = 64 * 1024;  // per fiber; a guard page sits below it
+#endif
 };
 struct Result {
   bool ok = true;
@@ -78,7 +86,8 @@ struct Fiber {
   FState state = FState::Ready;
   dim3 lid;
   u32 linear = 0;
-  Site site;  // where it is blocked
+  Site site;                  // where it is blocked
+  void* asan_fake = nullptr;  // ASan's fake stack of this fiber while it is switched out
 };
 
 // Rendezvous state of one SIMD-group; two banks so a lane can enter op k+1 while others still read op k.
@@ -96,7 +105,10 @@ struct GroupCtx {  // one per worker OS thread, reused for every threadgroup tha
   u32 nthreads = 0;
   std::vector<Fiber> fibers;
   std::vector<SimdGroup> sgs;
-  ucontext_t sched;
+  ucontext_t sched{};  // zeroed: ASan's swapcontext reads uc_stack of the context it enters
+  const void* sched_stack = nullptr;  // the scheduler's stack, for ASan's fiber-switch annotations
+  size_t sched_stack_bytes = 0;
+  void* sched_fake = nullptr;
   Fiber* cur = nullptr;
   std::vector<const void*> tg_seen;  // threadgroup arrays already poisoned in this group
   size_t tg_bytes = 0;
@@ -105,11 +117,27 @@ struct GroupCtx {  // one per worker OS thread, reused for every threadgroup tha
 };
 inline thread_local GroupCtx* t_group = nullptr;
 
+// ASan tracks one stack per thread: every switch between the scheduler and a fiber stack is
+// announced (start) and confirmed (finish), or it reports false stack errors on fiber stacks.
+inline void asan_start_switch([[maybe_unused]] void** fake, [[maybe_unused]] const void* bottom,
+                              [[maybe_unused]] size_t size) {
+#if defined(__SANITIZE_ADDRESS__)
+  __sanitizer_start_switch_fiber(fake, bottom, size);
+#endif
+}
+inline void asan_finish_switch([[maybe_unused]] void* fake, [[maybe_unused]] const void** bottom,
+                               [[maybe_unused]] size_t* size) {
+#if defined(__SANITIZE_ADDRESS__)
+  __sanitizer_finish_switch_fiber(fake, bottom, size);
+#endif
+}
+
 [[noreturn]] inline void fail(const std::string& msg) {
   GroupCtx* g = t_group;
   if (!g || !g->cur) throw std::runtime_error(msg);
   g->error = msg;
   g->cur->state = FState::Done;
+  asan_start_switch(nullptr, g->sched_stack, g->sched_stack_bytes);  // drops this fiber's stack
   setcontext(&g->sched);  // abandon this fiber; the scheduler reports the error
   __builtin_unreachable();
 }
@@ -119,7 +147,10 @@ inline void block(FState s, Site site) {
   g.cur->state = s;
   g.cur->site = site;
   g.stats.switches++;
-  swapcontext(&g.cur->ctx, &g.sched);
+  Fiber* self = g.cur;
+  asan_start_switch(&self->asan_fake, g.sched_stack, g.sched_stack_bytes);
+  swapcontext(&self->ctx, &g.sched);
+  asan_finish_switch(self->asan_fake, &g.sched_stack, &g.sched_stack_bytes);
 }
 
 // threadgroup barrier: the fiber parks; the scheduler releases everybody at once
@@ -234,8 +265,10 @@ struct Encoder {
 };
 
 inline void fiber_entry() {
+  asan_finish_switch(nullptr, &t_group->sched_stack, &t_group->sched_stack_bytes);
   t_group->enc->fn();  // builtins and buffers reach the kernel through its default arguments
   t_group->cur->state = FState::Done;
+  asan_start_switch(nullptr, t_group->sched_stack, t_group->sched_stack_bytes);
 }  // returning resumes uc_link == the scheduler
 
 inline void run_group(GroupCtx& g, dim3 tg_id, uint64_t group_linear) {
@@ -266,7 +299,9 @@ inline void run_group(GroupCtx& g, dim3 tg_id, uint64_t group_linear) {
       if (f.state != FState::Ready) continue;
       g.cur = &f;
       g.stats.switches++;
+      asan_start_switch(&g.sched_fake, f.stack, g.opt->stack_bytes);
       swapcontext(&g.sched, &f.ctx);
+      asan_finish_switch(g.sched_fake, nullptr, nullptr);
       g.cur = nullptr;
       if (!g.error.empty()) return;
       if (f.state == FState::Done) {  // an exited lane no longer counts for pending SIMD-group ops
@@ -362,6 +397,9 @@ inline Result Encoder::dispatch_threadgroups(dim3 grid, dim3 threads, const Opti
       }
     }
     t_group = nullptr;
+#if defined(__SANITIZE_ADDRESS__)
+    ASAN_UNPOISON_MEMORY_REGION(region, slot * nthreads);  // abandoned fibers' frames stay poisoned
+#endif
     munmap(region, slot * nthreads);
     std::lock_guard<std::mutex> lk(mu);
     res.barriers += g.stats.barriers;
