@@ -494,3 +494,64 @@ def test_narrow_and_gemv_one_thread_match_many():
         ref = a.numpy().astype(np.float64) @ b.numpy().astype(np.float64)
         np.testing.assert_allclose(one, ref, rtol=1e-4, atol=1e-4 * sa[1] ** 0.5)
         np.testing.assert_allclose(many, ref, rtol=1e-4, atol=1e-4 * sa[1] ** 0.5)
+
+
+# ----------------------------------------------------------------------------- B read in place
+# Few rows of A (up to 4 register panels: 24 rows with AVX2, 56 with AVX-512) read a row-major B
+# in place instead of packing it, whatever B's size: row counts at both boundaries, a partial
+# last column strip, B rows sliced apart, a transposed B (packed), and a fused epilogue.
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("m", [1, 12, 13, 23, 24, 25, 56, 57])
+@pytest.mark.parametrize("tb", [False, True])
+def test_few_rows_large_b(m, tb, dtype):
+    k, n = 301, 263  # B > 256 KB in float32, 263 = 16 * 16 + 7 columns
+    A = to_ember(rand(m, k, seed=21), dtype)
+    B = to_ember(rand(k, n, seed=22), dtype, transposed=tb)
+    assert_gemm_close(A @ B, rounded(A), rounded(B), dtype)
+
+
+@pytest.mark.parametrize("m", [17, 24])
+def test_few_rows_strided_b_and_epilogue(m):
+    a, b = rand(m, 520, seed=23), rand(1040, 300, seed=24)
+    A = to_ember(a, "float32")
+    B = to_ember(b, "float32")[::2]  # [520, 300], rows 600 apart
+    assert_gemm_close(A @ B, a, b[::2], "float32")
+    c = rand(m, 300, seed=25)
+    out = ember.addmm(to_ember(c, "float32"), A, B, beta=0.5, alpha=2.0)
+    assert_gemm_close(out, a, b[::2], "float32", extra=0.5 * c, scale=2.0)
+
+
+# ----------------------------------------------------------------------------- matrix-vector
+# x @ B with B row-major runs axpy sweeps of 8 rows of B over chunks of up to 4096 outputs (one
+# thread) or over halves of K (two threads): K around the sweep width and the K split, outputs
+# around the chunk width.
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("k", [1, 7, 8, 9, 17, 33, 129])
+@pytest.mark.parametrize("n", [5, 4095, 4097])
+def test_row_vector_sweeps(k, n, dtype):
+    A = to_ember(rand(1, k, seed=26), dtype)
+    B = to_ember(rand(k, n, seed=27), dtype)
+    assert_gemm_close(A @ B, rounded(A), rounded(B), dtype)
+    # a strided x and a batch of row vectors
+    xs = to_ember(rand(1, 2 * k, seed=28), dtype)[:, ::2]
+    assert_gemm_close(xs @ B, rounded(xs), rounded(B), dtype)
+    xb = to_ember(rand(3, 1, k, seed=29), dtype)
+    assert_gemm_close(xb @ B, rounded(xb), rounded(B), dtype)
+
+
+def test_small_products_one_thread_match_many():
+    # 64^3 and up run on the pool: the split changes, each output's K order does not
+    n = ember.get_num_threads()
+    for m, k, nn in [(64, 64, 64), (65, 63, 67), (1, 9000, 77), (1, 65, 8200), (20, 700, 600)]:
+        a = ember.tensor(rand(m, k, seed=30), dtype=ember.float32)
+        b = ember.tensor(rand(k, nn, seed=31), dtype=ember.float32)
+        try:
+            ember.set_num_threads(1)
+            one = (a @ b).numpy().copy()
+            ember.set_num_threads(max(2, n))
+            many = (a @ b).numpy().copy()
+        finally:
+            ember.set_num_threads(n)
+        ref = a.numpy().astype(np.float64) @ b.numpy().astype(np.float64)
+        np.testing.assert_allclose(one, ref, rtol=1e-4, atol=1e-4 * k**0.5)
+        np.testing.assert_allclose(many, ref, rtol=1e-4, atol=1e-4 * k**0.5)

@@ -482,7 +482,7 @@ struct Workspace {
 thread_local Workspace t_ws;
 
 constexpr int64_t kPackCapBytes = int64_t(64) << 20;  // packed B per pass; larger problems are split
-constexpr int64_t kParallelFlops = int64_t(1) << 21;  // below this, waking the pool costs more
+constexpr int64_t kParallelFlops = int64_t(1) << 19;  // below this (64^3), waking the pool costs more
 
 // Cache blocking: an A panel (kMR x KC) in half of L1 (32 KB), a B block (KC x NC) in half of
 // L2 (>= 512 KB per core on current x86 and arm64 server cores).
@@ -799,8 +799,9 @@ void gemm_packed(const GemmDesc& d, PackFn<typename L::P> pack_a, PackFn<typenam
   pl.kblocks = K == 0 ? 1 : cdiv(K, L::KC);
   pl.kc = K == 0 ? 0 : round_up(cdiv(K, pl.kblocks), L::KP);
   const int nt = threads_for(d, 2.0 * double(B) * double(M) * double(N) * double(K));
-  // few rows of A (each B element used by few panels) or a small B: read B in place
-  pl.direct_b = same_type && d.b_cs == 1 && (M <= 2 * MR || K * N * int64_t(sizeof(T)) <= (int64_t(256) << 10));
+  // few rows of A (each B element used by at most 4 panels: packing B would cost more than
+  // the strided reads it saves) or a small B: read B in place
+  pl.direct_b = same_type && d.b_cs == 1 && (M <= 4 * MR || K * N * int64_t(sizeof(T)) <= (int64_t(256) << 10));
 
   choose_blocks<T, L>(pl, M, N, K, B, nt);
   pl.units = B * pl.nblocks * pl.mblocks;
@@ -881,20 +882,22 @@ template <class T>
 void gemv_axpy(const T* __restrict m, int64_t cs, const T* __restrict x, int64_t K, int64_t n, T* __restrict y) {
   constexpr int W = kLanes<T>;
   for (int64_t r = 0; r < n; ++r) y[r] = T(0);
+  constexpr int S = 8;  // columns per sweep: an eighth of the y traffic (y stays in L1)
   int64_t k = 0;
-  for (; k + 4 <= K; k += 4) {  // four columns per sweep: a quarter of the y traffic
-    const T *c0 = m + k * cs, *c1 = c0 + cs, *c2 = c1 + cs, *c3 = c2 + cs;
-    const Vec<T> x0 = bcast(x[k]), x1 = bcast(x[k + 1]), x2 = bcast(x[k + 2]), x3 = bcast(x[k + 3]);
+  for (; k + S <= K; k += S) {
+    const T* c0 = m + k * cs;
+    Vec<T> xv[S];
+#pragma GCC unroll 8
+    for (int q = 0; q < S; ++q) xv[q] = bcast(x[k + q]);
     int64_t r = 0;
     for (; r + W <= n; r += W) {
       Vec<T> v = loadu<T>(y + r);
-      v = vfma(loadu<T>(c0 + r), x0, v);
-      v = vfma(loadu<T>(c1 + r), x1, v);
-      v = vfma(loadu<T>(c2 + r), x2, v);
-      v = vfma(loadu<T>(c3 + r), x3, v);
+#pragma GCC unroll 8
+      for (int q = 0; q < S; ++q) v = vfma(loadu<T>(c0 + q * cs + r), xv[q], v);
       storeu<T>(y + r, v);
     }
-    for (; r < n; ++r) y[r] += c0[r] * x[k] + c1[r] * x[k + 1] + c2[r] * x[k + 2] + c3[r] * x[k + 3];
+    for (; r < n; ++r)
+      for (int q = 0; q < S; ++q) y[r] += c0[q * cs + r] * x[k + q];
   }
   for (; k < K; ++k) {
     const T* c0 = m + k * cs;
@@ -939,7 +942,7 @@ bool gemv(const GemmDesc& d) {
 
   if (ksplit) {
     T* part = ws + xn;
-    const int64_t klen = round_up(cdiv(K, kparts), 4);
+    const int64_t klen = round_up(cdiv(K, kparts), 8);
     parallel_for(0, d.batch * kparts, 1, [&](int64_t u0, int64_t u1) {
       for (int64_t u = u0; u < u1; ++u) {
         const int64_t b = u / kparts, k0 = (u % kparts) * klen, kl = imin(klen, K - k0);
@@ -959,8 +962,9 @@ bool gemv(const GemmDesc& d) {
     return true;
   }
 
-  // one thread: long chunks (axpy sweeps then read long contiguous runs of each column)
-  constexpr int64_t kChunk = 2048;
+  // one thread: long chunks (axpy sweeps then read long contiguous runs of each column: a
+  // 4096-wide chunk streams a 4096-column matrix row by row, 16 KB of y staying in L1)
+  constexpr int64_t kChunk = 4096;
   const int64_t chunk = nt <= 1 ? imin(kChunk, R) : imin(512, imax(16, round_up(cdiv(R, 4 * int64_t(nt)), 16)));
   const int64_t nchunks = cdiv(R, chunk), units = d.batch * nchunks;
 
@@ -1085,7 +1089,7 @@ void run_packed(const GemmDesc& d, bool bias_rows) {
   constexpr bool same = std::is_same_v<In, T>;
   const int64_t npad = round_up(d.n, kNR<T>);
   const int64_t per_batch = d.k * npad * int64_t(sizeof(T));
-  if (per_batch * d.batch > kPackCapBytes && !(same && d.b_cs == 1 && d.m <= 2 * kMR)) {
+  if (per_batch * d.batch > kPackCapBytes && !(same && d.b_cs == 1 && d.m <= 4 * kMR)) {
     GemmDesc s = d;
     if (d.batch > 1) {
       const int64_t g = imax(1, kPackCapBytes / imax(per_batch, 1));
