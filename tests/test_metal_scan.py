@@ -109,7 +109,9 @@ def test_scan_backward(op):
     assert_close_dtype(got, ref, "float32", scale=10.0)
 
 
-@pytest.mark.parametrize("dtype", ["float32", "float16", "bfloat16", "int64", "int32", "bool", "uint8"])
+@pytest.mark.parametrize(
+    "dtype", ["float32", "float16", "bfloat16", "int64", "int32", "bool", "uint8"]
+)
 @pytest.mark.parametrize("dims", [(0,), (1,), (0, 2), (-1,), ()])
 def test_flip(dims, dtype):
     a = to_np(rand((3, 5, 7), seed=8) * 4)

@@ -7,7 +7,14 @@ import pytest
 
 import ember
 from conftest import to_np
-from metal_util import FLOAT_DTYPES, across_schedules, fallbacks, rand, requires_metal, reset_fallbacks
+from metal_util import (
+    FLOAT_DTYPES,
+    across_schedules,
+    fallbacks,
+    rand,
+    requires_metal,
+    reset_fallbacks,
+)
 
 pytestmark = requires_metal
 
@@ -41,7 +48,9 @@ def test_sort_forward(shape, dim, descending, dtype, torch_ref):
     x = ember.tensor(a).to(getattr(ember, dtype))
     ref_v, ref_i = (to_np(t) for t in ember.sort(x, dim=dim, descending=descending, stable=True))
     reset_fallbacks()
-    got_v, got_i = across_schedules(lambda: ember.sort(x.to("metal"), dim=dim, descending=descending))
+    got_v, got_i = across_schedules(
+        lambda: ember.sort(x.to("metal"), dim=dim, descending=descending)
+    )
     no_fallback()
     np.testing.assert_array_equal(got_i, ref_i)
     np.testing.assert_array_equal(got_v.view(np.uint8), ref_v.view(np.uint8))  # bits: -0.0, NaN

@@ -14,8 +14,8 @@ const char* scan_suffix(Dtype d) {
 }
 
 const char* scan_declines(ScanOp op, const Tensor& out, const Tensor& x, int64_t) {
-  if (!scan_suffix(x.dtype()) || out.dtype() != x.dtype() || !x.is_contiguous() || !out.is_contiguous() ||
-      x.numel() >= (int64_t(1) << 31))
+  if (!scan_suffix(x.dtype()) || out.dtype() != x.dtype() || !x.is_contiguous() ||
+      !out.is_contiguous() || x.numel() >= (int64_t(1) << 31))
     return op == ScanOp::Sum ? "cumsum" : "cumprod";
   return nullptr;
 }
@@ -35,8 +35,9 @@ void scan_metal(ScanOp op, const Tensor& out, const Tensor& x, int64_t dim) {
 
 const char* flip_declines(const Tensor& out, const Tensor& x, const std::vector<bool>&) {
   const int64_t es = x.itemsize();
-  if ((es != 1 && es != 2 && es != 4 && es != 8) || x.dim() > EMBER_FLIP_MAX_DIMS || !out.is_contiguous() ||
-      out.dtype() != x.dtype() || x.numel() >= (int64_t(1) << 31) || !offsets_fit_int32(x))
+  if ((es != 1 && es != 2 && es != 4 && es != 8) || x.dim() > EMBER_FLIP_MAX_DIMS ||
+      !out.is_contiguous() || out.dtype() != x.dtype() || x.numel() >= (int64_t(1) << 31) ||
+      !offsets_fit_int32(x))
     return "flip";
   return nullptr;
 }

@@ -16,7 +16,8 @@ const char* sort_suffix(Dtype d) {
 const char* sort_declines(const Tensor& values, const Tensor& indices, const Tensor& x, bool) {
   const int64_t n = x.shape().back();
   if (!sort_suffix(x.dtype()) || values.dtype() != x.dtype() || n > EMBER_SORT_MAX_ROW ||
-      x.dim() - 1 > EMBER_SORT_MAX_DIMS || values.numel() / std::max<int64_t>(values.shape().back(), 1) >= (int64_t(1) << 31))
+      x.dim() - 1 > EMBER_SORT_MAX_DIMS ||
+      values.numel() / std::max<int64_t>(values.shape().back(), 1) >= (int64_t(1) << 31))
     return "sort";
   for (const Tensor* t : {&values, &indices, &x})
     if (!offsets_fit_int32(*t)) return "sort";
