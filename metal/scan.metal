@@ -13,11 +13,24 @@ static inline A scan_op(uint op, A a, A b) {
   return op == 0 ? A(a + b) : A(a * b);
 }
 
+// SIMD-group shuffles of 32-bit values; a 64-bit one moves as two halves (not every MSL version
+// shuffles 64-bit integers)
+static inline float shuffle_up(float v, ushort d) {
+  return simd_shuffle_up(v, d);
+}
+static inline uint shuffle_up(uint v, ushort d) {
+  return simd_shuffle_up(v, d);
+}
+static inline ulong shuffle_up(ulong v, ushort d) {
+  const uint lo = simd_shuffle_up(uint(v), d), hi = simd_shuffle_up(uint(v >> 32), d);
+  return (ulong(hi) << 32) | ulong(lo);
+}
+
 // inclusive scan of v over the SIMD-group (Hillis-Steele; every lane of the group is active)
 template <typename A>
 static inline A simd_inclusive_scan(uint op, A v, uint lane) {
   for (ushort d = 1; d < 32; d <<= 1) {
-    A u = simd_shuffle_up(v, d);
+    A u = shuffle_up(v, d);
     if (lane >= d) {
       v = scan_op(op, u, v);
     }
