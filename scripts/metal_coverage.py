@@ -56,6 +56,8 @@ OPS = {
     "amax(dim)": ((_r(*S),), lambda a: a.amax(0)),
     "argmax(dim)": ((_r(*S),), lambda a: a.argmax(1)),
     "cumsum": ((_r(*S),), lambda a: a.cumsum(1)),
+    "cumprod": ((_pos(*S),), lambda a: a.cumprod(0)),
+    "flip": ((_r(*S),), lambda a: a.flip(0, 1)),
     "softmax": ((_r(*S),), lambda a: F.softmax(a, -1)),
     "log_softmax": ((_r(*S),), lambda a: F.log_softmax(a, -1)),
     "matmul": ((_r(9, 11), _r(11, 13)), lambda a, b: a @ b),
@@ -78,6 +80,7 @@ OPS = {
     "cat": ((_r(*S), _r(*S)), lambda a, b: ember.cat([a, b], 1)),
     "sort": ((_r(*S),), lambda a: a.sort(1)[0]),
     "topk": ((_r(*S),), lambda a: a.topk(3, 1)[0]),
+    "argsort": ((_r(*S),), lambda a: a.argsort(0, descending=True)),
     "SGD step (momentum)": ((_r(*S),), "sgd"),
     "Adam step": ((_r(*S),), "adam"),
 }

@@ -56,8 +56,9 @@ def reset_fallback_counts() -> None:
 
 
 def _set_emulator_options(schedule: int = 0, seed: int = 1, poison: int = 0xFF) -> None:
-    """Fiber schedule (0 forward, 1 reverse, 2 random with ``seed``) and the byte fresh
-    threadgroup memory is filled with, for later dispatches (a GPU ignores them)."""
+    """Fiber schedule (0 forward, 1 reverse, 2 random with ``seed``, 3 run-ahead: each
+    SIMD-group runs to its next barrier before the next one starts, in a ``seed`` order) and
+    the byte fresh threadgroup memory is filled with, for later dispatches (a GPU ignores them)."""
     if is_built():
         _C._metal_set_emulator_options(schedule, seed, poison)
 

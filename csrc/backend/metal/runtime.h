@@ -93,7 +93,8 @@ void clear_executed_kernels();  // (scripts/metal_coverage.py: kernels per op)
 std::vector<std::string> registered_kernels();
 
 // The emulator's race exposure (no-ops on a GPU): fiber schedule 0 forward, 1 reverse, 2 random
-// (seeded), and the byte that fresh threadgroup memory is filled with.
+// (seeded), 3 run-ahead (one SIMD-group at a time to its next barrier, seeded order), and the
+// byte that fresh threadgroup memory is filled with.
 void set_emulator_options(int schedule, uint64_t seed, int poison);
 
 }  // namespace ember::metal

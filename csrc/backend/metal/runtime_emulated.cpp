@@ -144,8 +144,9 @@ void set_emulator_options(int schedule, uint64_t seed, int poison) {
   Queue& q = queue();
   std::lock_guard<std::recursive_mutex> g(q.mu);
   commit_locked(q);  // queued work runs under the options it was queued with
-  q.options.schedule = schedule == 1 ? emu::Schedule::Reverse : schedule == 2 ? emu::Schedule::Random
-                                                                             : emu::Schedule::Forward;
+  static constexpr emu::Schedule kSchedules[] = {emu::Schedule::Forward, emu::Schedule::Reverse,
+                                                 emu::Schedule::Random, emu::Schedule::RunAhead};
+  q.options.schedule = schedule >= 1 && schedule <= 3 ? kSchedules[schedule] : emu::Schedule::Forward;
   q.options.seed = seed;
   q.options.poison = (unsigned char)poison;
 }

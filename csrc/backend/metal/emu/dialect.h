@@ -185,29 +185,30 @@ inline void simdgroup_barrier(mem_flags, std::source_location loc = std::source_
 
 // ---- SIMD-group functions (width 32, over the *active* lanes, MSL spec 6.9.2)
 #define EMU_SIMD_LOC std::source_location loc = std::source_location::current()
+// simd_sum / simd_max / simd_min: fold the active lanes' values in lane order
+template <class T, class Op>
+T simd_fold(T v, std::source_location loc, Op op) {
+  auto s = ::ember::emu::simd_exchange(v, loc);
+  T r = v;
+  bool first = true;
+  for (uint j = 0; j < 32; ++j)
+    if (s.active(j)) {
+      r = first ? s.get(j) : op(r, s.get(j));
+      first = false;
+    }
+  return r;
+}
 template <class T>
 T simd_sum(T v, EMU_SIMD_LOC) {
-  auto s = ::ember::emu::simd_exchange(v, loc);
-  T r{};
-  for (uint j = 0; j < 32; ++j)
-    if (s.active(j)) r = r + s.get(j);
-  return r;
+  return simd_fold(v, loc, [](T a, T b) { return a + b; });
 }
 template <class T>
 T simd_max(T v, EMU_SIMD_LOC) {
-  auto s = ::ember::emu::simd_exchange(v, loc);
-  T r = v;
-  for (uint j = 0; j < 32; ++j)
-    if (s.active(j)) r = max(r, s.get(j));
-  return r;
+  return simd_fold(v, loc, [](T a, T b) { return max(a, b); });
 }
 template <class T>
 T simd_min(T v, EMU_SIMD_LOC) {
-  auto s = ::ember::emu::simd_exchange(v, loc);
-  T r = v;
-  for (uint j = 0; j < 32; ++j)
-    if (s.active(j)) r = min(r, s.get(j));
-  return r;
+  return simd_fold(v, loc, [](T a, T b) { return min(a, b); });
 }
 template <class T>
 T simd_prefix_exclusive_sum(T v, EMU_SIMD_LOC) {

@@ -37,11 +37,15 @@ constexpr size_t kMaxThreadgroupMemory = 32768;  // bytes per threadgroup (pipel
 constexpr u32 kMaxThreadsPerThreadgroup = 1024;
 
 // Race exposure comes from running the same dispatch under several fiber orders and threadgroup
-// memory poisons: a race-free kernel gives bit-identical output under all of them.
-enum class Schedule { Forward, Reverse, Random };
+// memory poisons: a race-free kernel gives bit-identical output under all of them. RunAhead runs
+// one SIMD-group (in a seeded order) until all its lanes block at a barrier or exit before the next
+// starts, so a SIMD-group that finishes its reads early overwrites threadgroup memory another one
+// has yet to read: a missing write-after-read barrier shows, which the round-robin orders (each
+// SIMD-group advancing one SIMD-group function per pass, in lockstep) hide.
+enum class Schedule { Forward, Reverse, Random, RunAhead };
 struct Options {
   Schedule schedule = Schedule::Forward;  // order in which ready fibers (and threadgroups) run
-  uint64_t seed = 1;                      // for Schedule::Random
+  uint64_t seed = 1;                      // for Schedule::Random and RunAhead
   unsigned workers = 0;                   // OS threads for threadgroups (0 = all cores)
   unsigned char poison = 0xFF;            // fresh threadgroup memory (0xFF: NaN, 0x7F: ~3e38)
 #if defined(__SANITIZE_ADDRESS__)
@@ -292,22 +296,43 @@ inline void run_group(GroupCtx& g, dim3 tg_id, uint64_t group_linear) {
   std::iota(order.begin(), order.end(), 0u);
   if (g.opt->schedule == Schedule::Reverse) std::reverse(order.begin(), order.end());
   std::mt19937_64 rng(g.opt->seed * 0x9E3779B97F4A7C15ull + group_linear);
+  // RunAhead: SIMD-groups in a seeded order, each run to its next barrier (lanes forward)
+  std::vector<u32> sg_order(g.sgs.size());
+  std::iota(sg_order.begin(), sg_order.end(), 0u);
+  const bool run_ahead = g.opt->schedule == Schedule::RunAhead;
+  auto step = [&](u32 i) {  // resume fiber i if it can run; false on a kernel error
+    Fiber& f = g.fibers[i];
+    if (f.state != FState::Ready) return true;
+    g.cur = &f;
+    g.stats.switches++;
+    asan_start_switch(&g.sched_fake, f.stack, g.opt->stack_bytes);
+    swapcontext(&g.sched, &f.ctx);
+    asan_finish_switch(g.sched_fake, nullptr, nullptr);
+    g.cur = nullptr;
+    if (!g.error.empty()) return false;
+    if (f.state == FState::Done) {  // an exited lane no longer counts for pending SIMD-group ops
+      u32 sg = i / kSimdWidth;
+      if (g.sgs[sg].arrived && g.sgs[sg].arrived == active_lanes(g, sg)) complete_simd(g, sg, false);
+    }
+    return true;
+  };
   for (;;) {
-    if (g.opt->schedule == Schedule::Random) std::shuffle(order.begin(), order.end(), rng);
-    for (u32 i : order) {
-      Fiber& f = g.fibers[i];
-      if (f.state != FState::Ready) continue;
-      g.cur = &f;
-      g.stats.switches++;
-      asan_start_switch(&g.sched_fake, f.stack, g.opt->stack_bytes);
-      swapcontext(&g.sched, &f.ctx);
-      asan_finish_switch(g.sched_fake, nullptr, nullptr);
-      g.cur = nullptr;
-      if (!g.error.empty()) return;
-      if (f.state == FState::Done) {  // an exited lane no longer counts for pending SIMD-group ops
-        u32 sg = i / kSimdWidth;
-        if (g.sgs[sg].arrived && g.sgs[sg].arrived == active_lanes(g, sg)) complete_simd(g, sg, false);
+    if (run_ahead) {
+      std::shuffle(sg_order.begin(), sg_order.end(), rng);
+      for (u32 sg : sg_order) {
+        u32 end = std::min<u32>((sg + 1) * kSimdWidth, g.nthreads);
+        for (bool ran = true; ran;) {  // until no lane of this SIMD-group can run
+          ran = false;
+          for (u32 i = sg * kSimdWidth; i < end; ++i) {
+            ran |= g.fibers[i].state == FState::Ready;
+            if (!step(i)) return;
+          }
+        }
       }
+    } else {
+      if (g.opt->schedule == Schedule::Random) std::shuffle(order.begin(), order.end(), rng);
+      for (u32 i : order)
+        if (!step(i)) return;
     }
     u32 ready = 0, at_barrier = 0, done = 0;
     for (auto& f : g.fibers) {
@@ -361,7 +386,7 @@ inline Result Encoder::dispatch_threadgroups(dim3 grid, dim3 threads, const Opti
   std::vector<uint64_t> order(ngroups);
   std::iota(order.begin(), order.end(), uint64_t(0));
   if (opt.schedule == Schedule::Reverse) std::reverse(order.begin(), order.end());
-  if (opt.schedule == Schedule::Random)
+  if (opt.schedule == Schedule::Random || opt.schedule == Schedule::RunAhead)
     std::shuffle(order.begin(), order.end(), std::mt19937_64(opt.seed));
   unsigned nworkers = opt.workers ? opt.workers : std::max(1u, std::thread::hardware_concurrency());
   nworkers = unsigned(std::min<uint64_t>(nworkers, ngroups));
