@@ -239,6 +239,14 @@ def test_comparisons(dtype):
         _check(_on_metal(fn, a.t(), b[:1].t()), fn(a.t(), b[:1].t()))
 
 
+def test_bitwise_ops_of_bools():
+    # & | ^ of bool tensors (masks combined in Python) run the logical comparison kernel
+    a, b = _values((3, 4), ember.bool, 18), _values((3, 4), ember.bool, 19)
+    for fn in (lambda x, y: x & y, lambda x, y: x | y, lambda x, y: x ^ y):
+        _check(_on_metal(fn, a, b), fn(a, b))
+        _check(_on_metal(fn, a.t(), b[:1].t()), fn(a.t(), b[:1].t()))
+
+
 @pytest.mark.parametrize("dtype", ALL, ids=str)
 def test_where(dtype):
     cond = _values((4, 5), ember.bool, 6)

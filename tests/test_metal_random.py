@@ -231,3 +231,16 @@ def test_empty_and_cpu_unchanged():
     a = to_np(ember.rand(8, generator=_gen(9)))
     b = to_np(ember.rand(8, generator=_gen(9), device="metal").cpu())
     assert not np.array_equal(a, b)
+
+
+def test_distributions_sample_on_metal():
+    loc = ember.zeros(3, 4, device="metal", requires_grad=True)
+    scale = ember.ones(3, 4, device="metal")
+    ember.metal.reset_fallback_counts()
+    s = ember.distributions.Normal(loc, scale).rsample((2,))
+    b = ember.distributions.Bernoulli(probs=ember.full((5,), 0.5, device="metal")).sample()
+    assert s.device == "metal" and tuple(s.shape) == (2, 3, 4) and b.device == "metal"
+    assert ember.metal.fallback_counts() == {}, ember.metal.fallback_counts()
+    s.sum().backward()
+    np.testing.assert_array_equal(to_np(loc.grad.cpu()), np.full((3, 4), 2.0, dtype=np.float32))
+    assert set(np.unique(to_np(b.cpu()))) <= {0.0, 1.0}

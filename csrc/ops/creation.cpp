@@ -353,9 +353,9 @@ Tensor bernoulli(const Tensor& p, Generator* gen) {
   Tensor probs = contiguous(alias_detached(p));  // detached: bernoulli records no graph
   Tensor out = empty(p.shape(), p.dtype(), p.device());
   if (p.device() != Device::CPU) {  // validated by device ops (one sync), then drawn there
-    Tensor bad = unary(UnaryOp::LogicalNot, binary(BinaryOp::LogicalAnd, binary(BinaryOp::Ge, probs, scalar_tensor(0.0, p.dtype())),
-                                                   binary(BinaryOp::Le, probs, scalar_tensor(1.0, p.dtype()))));
-    if (probs.numel() > 0 && any(bad).item().to<bool>())
+    const Tensor ge0 = binary(BinaryOp::Ge, probs, scalar_tensor(0.0, p.dtype()));
+    const Tensor le1 = binary(BinaryOp::Le, probs, scalar_tensor(1.0, p.dtype()));  // NaN: false
+    if (probs.numel() > 0 && !all(binary(BinaryOp::LogicalAnd, ge0, le1)).item().to<bool>())
       EMBER_VALUE_ERROR("bernoulli: expected all probabilities in [0, 1]");
     device_draw(out, RandomKind::BernoulliTensor, 0.0, 0.0, gen, probs);
     return out;

@@ -9,8 +9,7 @@ namespace {
 
 bool attn_supported(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask,
                     const AttentionParams& a) {
-  if (q.dtype() != Dtype::Float32 || a.E > EMBER_ATTN_MAX_E ||
-      a.Ev > EMBER_ATTN_MAX_E)
+  if (q.dtype() != Dtype::Float32 || a.E > EMBER_ATTN_MAX_E || a.Ev > EMBER_ATTN_MAX_E)
     return false;
   if (a.N * a.H * a.L >= (int64_t(1) << 31) || a.N * a.Hk * a.S >= (int64_t(1) << 31)) return false;
   for (const Tensor* t : {&q, &k, &v, &mask})

@@ -29,7 +29,9 @@ const char* suffix(Dtype d) {
     default: return nullptr;
   }
 }
-bool is_float_kernel(Dtype d) { return d == Dtype::Float32 || d == Dtype::Float16 || d == Dtype::BFloat16; }
+bool is_float_kernel(Dtype d) {
+  return d == Dtype::Float32 || d == Dtype::Float16 || d == Dtype::BFloat16;
+}
 
 // Operands (output first) as ElementwiseParams: size-1 dims dropped; false when a shape, stride
 // or element count does not fit the 32-bit fields (the CPU kernel runs instead).
@@ -200,8 +202,8 @@ const char* binary_declines(BinaryOp op, const Tensor& out, const Tensor& a, con
   const Dtype dt = a.dtype();
   bool ok = suffix(dt) && pack(p, contiguous, {&out, &a, &b});
   if (!is_comparison(c.code)) {
-    ok = ok && dt != Dtype::Bool;  // arithmetic on bool runs on the CPU
     bool bitwise = c.code >= EW_BIT_AND;
+    ok = ok && (dt != Dtype::Bool || bitwise);  // arithmetic on bool runs on the CPU
     bool float_only = c.code == EW_DIV || c.code == EW_ATAN2;
     ok = ok && !(bitwise && is_float_kernel(dt)) && !(float_only && !is_float_kernel(dt));
   }
@@ -212,6 +214,8 @@ void binary(BinaryOp op, const Tensor& out, const Tensor& a, const Tensor& b) {
   ElementwiseParams p;
   bool contiguous;
   pack(p, contiguous, {&out, &a, &b});
+  if (a.dtype() == Dtype::Bool && c.code >= EW_BIT_AND && !is_comparison(c.code))  // & | ^ of bools
+    c.code = c.code == EW_BIT_AND ? EW_LOGICAL_AND : c.code == EW_BIT_OR ? EW_LOGICAL_OR : EW_LOGICAL_XOR;
   std::string name = std::string(is_comparison(c.code) ? "comparison_" : "binary_") + suffix(a.dtype());
   launch(name, uint32_t(c.code), contiguous, p, {&a, &b, &out}, 3);
 }
