@@ -1,7 +1,8 @@
 // attention.metal -- flash-style scaled dot-product attention, float32. One SIMD-group (32
 // threads) per query row walks the keys in tiles of 32: each lane scores one key, the tile's
 // probabilities go through threadgroup memory, and the output is rescaled online (running max and
-// sum), so no L x S score matrix exists. Causal (keys j <= i) and additive masks; GQA heads.
+// sum), so no L x S score matrix exists. Causal (keys j <= i) and additive masks; GQA heads;
+// dropout drawn by a hash of (seed, row, key), recomputed in the backward (no mask stored).
 // Backward from the saved log-sum-exp, deterministic without atomics: attn_bwd_dq walks the keys
 // per query row, attn_bwd_dkv walks the query rows (of every head sharing the key/value head) per
 // key row; attn_bwd_delta precomputes D_i = sum_e g[i, e] * out[i, e].
@@ -33,6 +34,21 @@ static inline float attn_score(const device float* q, const device float* k,
   return s;
 }
 
+// dropout factor of score (row, j): keep_scale or 0 (attention_row_hash / attention_col_hash of
+// backend/kernels_attention.h, bit for bit)
+static inline float attn_dropout(constant AttnParams& p, uint row, uint j) {
+  if (p.has_dropout == 0) {
+    return 1.0f;
+  }
+  ulong z = ((ulong(p.seed_hi) << 32) | ulong(p.seed_lo)) + (ulong(row) + 1) * 0x9E3779B97F4A7C15ul;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ul;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBul;
+  uint h = uint(z ^ (z >> 31)) ^ (j * 0x9E3779B9u);
+  h = (h ^ (h >> 16)) * 0x7FEB352Du;
+  h = (h ^ (h >> 15)) * 0x846CA68Bu;
+  return (h ^ (h >> 16)) >= p.drop_threshold ? p.keep_scale : 0.0f;
+}
+
 [[kernel]] void attn_fwd(const device float* q [[buffer(0)]], const device float* k [[buffer(1)]],
                          const device float* v [[buffer(2)]],
                          const device float* mask [[buffer(3)]], device float* out [[buffer(4)]],
@@ -55,8 +71,8 @@ static inline float attn_score(const device float* q, const device float* k,
     // rows whose scores so far are all -inf keep weight 0 (exp(-inf - -inf) would be NaN)
     const float pj = isinf(m_new) ? 0.0f : exp(s - m_new);
     const float rescale = isinf(m_new) ? 1.0f : exp(m - m_new);
-    l = l * rescale + simd_sum(pj);
-    tile_p[lane] = pj;
+    l = l * rescale + simd_sum(pj);  // the normalizer sums the probabilities before dropout
+    tile_p[lane] = j < end ? pj * attn_dropout(p, row, j) : 0.0f;
     threadgroup_barrier(mem_flags::mem_threadgroup);  // barrier
     for (uint t = 0; t < kAttnPer; ++t) {
       const uint e = lane + 32 * t;
@@ -124,7 +140,7 @@ static inline float attn_score(const device float* q, const device float* k,
       for (uint e = 0; e < p.Ev; ++e) {
         dp += g[long(row) * p.Ev + e] * v[long(n) * p.v_n + long(hk) * p.v_h + long(j) * p.v_s + e];
       }
-      ds = pij * (dp - di);
+      ds = pij * (dp * attn_dropout(p, row, j) - di);
     }
     tile_ds[lane] = ds;
     threadgroup_barrier(mem_flags::mem_threadgroup);  // barrier
@@ -178,7 +194,9 @@ static inline float attn_score(const device float* q, const device float* k,
           dp +=
               g[long(row) * p.Ev + e] * v[long(n) * p.v_n + long(hk) * p.v_h + long(j) * p.v_s + e];
         }
-        ds = pij * (dp - delta[row]);
+        const float z = attn_dropout(p, row, j);
+        ds = pij * (dp * z - delta[row]);
+        pij *= z;  // dv sees the dropped probabilities
       }
       tile_p[lane] = pij;
       tile_ds[lane] = ds;

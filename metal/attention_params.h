@@ -17,4 +17,8 @@ struct AttnParams {
   int v_n, v_h, v_s;
   int m_n, m_h, m_l, m_s;  // additive mask [N, H, L, S] (0 for broadcast dims)
   int g_n, g_h, g_l;       // backward: the incoming gradient and out are contiguous
+  // dropout: score (row, j) is kept (scaled by keep_scale) iff its hash >= drop_threshold, the
+  // counter-based draw of backend/kernels_attention.h, so the CPU kernels drop the same scores
+  uint has_dropout, drop_threshold, seed_lo, seed_hi;
+  float keep_scale;
 };

@@ -11,10 +11,15 @@ from conftest import metal_variants, requires_metal, to_np
 
 pytestmark = requires_metal
 
-FLOATS = [ember.float32, ember.float16]
+FLOATS = [ember.float32, ember.float16, ember.bfloat16]
 NUMERIC = FLOATS + [ember.int32, ember.int64]
 ALL = NUMERIC + [ember.bool]
-TOL = {ember.float32: dict(rtol=2e-6, atol=1e-6), ember.float16: dict(rtol=2e-3, atol=1e-3)}
+TOL = {
+    ember.float32: dict(rtol=2e-6, atol=1e-6),
+    ember.float16: dict(rtol=2e-3, atol=1e-3),
+    # both compute in float32 and round once: a 1-ulp float difference may flip a bf16 rounding
+    ember.bfloat16: dict(rtol=8e-3, atol=1e-3),
+}
 
 
 def _values(shape, dtype, seed=0, special=True):
@@ -78,6 +83,8 @@ UNARY = [
     ("silu", ember.nn.functional.silu),
     ("mish", ember.nn.functional.mish),
     ("gelu_tanh", lambda x: ember.nn.functional.gelu(x, approximate="tanh")),
+    ("gelu", ember.nn.functional.gelu),
+    ("erf", ember.erf),
     ("leaky_relu", lambda x: ember.nn.functional.leaky_relu(x, 0.1)),
     ("elu", ember.nn.functional.elu),
     ("softplus", lambda x: ember.nn.functional.softplus(x, 2.0, 5.0)),
@@ -232,6 +239,14 @@ def test_comparisons(dtype):
         _check(_on_metal(fn, a.t(), b[:1].t()), fn(a.t(), b[:1].t()))
 
 
+def test_bitwise_ops_of_bools():
+    # & | ^ of bool tensors (masks combined in Python) run the logical comparison kernel
+    a, b = _values((3, 4), ember.bool, 18), _values((3, 4), ember.bool, 19)
+    for fn in (lambda x, y: x & y, lambda x, y: x | y, lambda x, y: x ^ y):
+        _check(_on_metal(fn, a, b), fn(a, b))
+        _check(_on_metal(fn, a.t(), b[:1].t()), fn(a.t(), b[:1].t()))
+
+
 @pytest.mark.parametrize("dtype", ALL, ids=str)
 def test_where(dtype):
     cond = _values((4, 5), ember.bool, 6)
@@ -251,8 +266,12 @@ def test_copy_and_cast(src):
 
 
 def test_cast_specials():
-    x = ember.tensor([np.nan, np.inf, -np.inf, 0.0, -0.0, 65519.0, 70000.0, 1e-8])
+    x = ember.tensor(
+        [np.nan, np.inf, -np.inf, 0.0, -0.0, 65519.0, 70000.0, 1e-8, 3.4e38, 1.00390625]
+    )
     _check(_on_metal(lambda t: t.to(ember.float16), x), x.to(ember.float16), ember.float16)
+    # bfloat16 rounds to nearest even exactly as the CPU does (1 + 2^-8 is a tie)
+    _check(_on_metal(lambda t: t.to(ember.bfloat16), x), x.to(ember.bfloat16))
     _check(_on_metal(lambda t: t.to(ember.bool), x), x.to(ember.bool))
 
 
@@ -305,3 +324,37 @@ def test_backward_zeros_stay_on_metal(op):
         assert a.grad.device == a.device and b.grad.device == b.device
     for cpu, metal in zip(*grads):
         np.testing.assert_allclose(metal, cpu, rtol=1e-6, atol=1e-6)
+
+
+def test_erf_against_torch():
+    # a dense sweep across the polynomial pieces (|x| < 1, 1 <= |x| < 4, beyond) and specials
+    torch = pytest.importorskip("torch")
+    v = np.concatenate(
+        [np.linspace(-5, 5, 1001), [0.0, -0.0, 1e-30, 1e-6, 0.999999, 1.0, 3.999, 4.0]]
+    )
+    v = np.concatenate([v, [np.nan, np.inf, -np.inf]]).astype(np.float32)
+    got = to_np(_on_metal(ember.erf, ember.tensor(v)).cpu())
+    ref = torch.erf(torch.from_numpy(v)).numpy()
+    np.testing.assert_allclose(got, ref, rtol=3e-7, atol=1e-7, equal_nan=True)
+    assert np.signbit(got[np.where(v == 0)[0]]).tolist() == np.signbit(v[v == 0]).tolist()
+
+
+@pytest.mark.parametrize("dtype", FLOATS, ids=str)
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+def test_gelu_backward(approximate, dtype):
+    # forward and backward on Metal kernels only (the exact form's backward uses erf and exp)
+    torch = pytest.importorskip("torch")
+    x0 = _values((5, 7), ember.float32, 13, special=False)
+    g0 = _values((5, 7), ember.float32, 14, special=False)
+    ember.metal.reset_fallback_counts()
+    x = x0.to(dtype).to("metal").requires_grad_(True)
+    y = ember.nn.functional.gelu(x, approximate=approximate)
+    y.backward(g0.to(dtype).to("metal"))
+    assert ember.metal.fallback_counts() == {}, ember.metal.fallback_counts()
+    assert x.grad.device == "metal"
+    xt = torch.from_numpy(to_np(x0)).double().requires_grad_(True)
+    yt = torch.nn.functional.gelu(xt, approximate=approximate)
+    yt.backward(torch.from_numpy(to_np(g0)).double())
+    tol = {ember.float32: 1e-5, ember.float16: 5e-3, ember.bfloat16: 3e-2}[dtype]
+    np.testing.assert_allclose(to_np(y.detach().cpu()), yt.detach().numpy(), rtol=tol, atol=tol)
+    np.testing.assert_allclose(to_np(x.grad.cpu()), xt.grad.numpy(), rtol=tol, atol=tol)

@@ -6,6 +6,7 @@ FLOPs count a multiply-add as 2 (see the summary docstring for each layer's form
 import pytest
 
 import ember
+from conftest import requires_metal
 from ember import nn
 from ember.utils import summary
 
@@ -261,3 +262,18 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match="linear"):
         quiet(model, input_size=(1, 3))
     assert not model._forward_hooks and not model._forward_pre_hooks
+
+
+@requires_metal
+def test_metal_layers_are_timed_after_a_synchronize(monkeypatch):
+    # metal kernels run asynchronously: each layer's time must end after its kernels finished
+    events = []
+    real = ember.metal.synchronize
+    monkeypatch.setattr(ember.metal, "synchronize", lambda: (events.append("sync"), real())[1])
+    model = nn.Sequential(nn.Linear(6, 4), nn.ReLU(), nn.Linear(4, 2)).to("metal")
+    s = quiet(model, input_size=(3, 6), device="metal")
+    assert len(s.layers) == 4 and all(r.time > 0 for r in s.layers)
+    assert events.count("sync") == 2 * 4  # before and after each of the 4 calls
+    events.clear()
+    quiet(nn.Linear(3, 2), input_size=(2, 3))  # CPU: never synchronizes metal
+    assert events == []

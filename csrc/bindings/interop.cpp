@@ -148,10 +148,12 @@ void init_interop(nb::module_& m) {
       }, "state"_a);
   m.def("default_generator", &default_generator, nb::rv_policy::reference);
   m.def("_manual_seed", [](uint64_t s) { manual_seed(s); }, "seed"_a);
-  m.def("_rand", [](nb::handle s, Dtype d, nb::handle g) { return rand(shape_from_handle(s, "rand"), d, gen_ptr(g)); },
-        "size"_a, "dtype"_a, "generator"_a = nb::none());
-  m.def("_randn", [](nb::handle s, Dtype d, nb::handle g) { return randn(shape_from_handle(s, "randn"), d, gen_ptr(g)); },
-        "size"_a, "dtype"_a, "generator"_a = nb::none());
+  m.def("_rand", [](nb::handle s, Dtype d, nb::handle g, const std::string& dev) {
+    return rand(shape_from_handle(s, "rand"), d, gen_ptr(g), parse_device(dev));
+  }, "size"_a, "dtype"_a, "generator"_a = nb::none(), "device"_a = "cpu");
+  m.def("_randn", [](nb::handle s, Dtype d, nb::handle g, const std::string& dev) {
+    return randn(shape_from_handle(s, "randn"), d, gen_ptr(g), parse_device(dev));
+  }, "size"_a, "dtype"_a, "generator"_a = nb::none(), "device"_a = "cpu");
   m.def("_randint", [](int64_t lo, int64_t hi, nb::handle s, Dtype d, nb::handle g) {
     return randint(lo, hi, shape_from_handle(s, "randint"), d, gen_ptr(g));
   }, "low"_a, "high"_a, "size"_a, "dtype"_a, "generator"_a = nb::none());
@@ -159,6 +161,9 @@ void init_interop(nb::module_& m) {
         "generator"_a = nb::none());
   m.def("bernoulli", [](const Tensor& p, nb::handle g) { return bernoulli(p, gen_ptr(g)); }, "input"_a,
         "generator"_a = nb::none());
+  m.def("_bernoulli_scalar", [](nb::handle s, double p, Dtype d, const std::string& dev, nb::handle g) {
+    return bernoulli(shape_from_handle(s, "bernoulli"), p, d, parse_device(dev), gen_ptr(g));
+  }, "size"_a, "p"_a, "dtype"_a, "device"_a = "cpu", "generator"_a = nb::none());
   nb::cpp_function_def(
       [](Tensor& t, double a, double b, nb::handle g) -> Tensor& { return uniform_(t, a, b, gen_ptr(g)); }, nb::is_method(),
       nb::name("uniform_"), nb::scope(cls), "from_"_a = 0.0, "to"_a = 1.0, nb::kw_only(), "generator"_a = nb::none(),

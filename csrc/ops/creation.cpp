@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "backend/kernels.h"
+#include "backend/kernels_random.h"
 #include "ops/ops.h"
 
 namespace ember {
@@ -38,6 +39,24 @@ struct RngLock {
 };
 
 Generator& pick(Generator* gen) { return gen ? *gen : default_generator(); }
+
+// Device tensors (Metal) draw from a counter-based Philox stream (backend/kernels_random.h): one
+// 64-bit key taken from the generator per call, then every element is a function of (key,
+// index), so the GPU fills them independently and a seed repeats the tensor. It is not the CPU's
+// sequential stream: the same seed gives different numbers on the CPU and on a device.
+void device_draw(const Tensor& x, RandomKind kind, double a, double b, Generator* gen,
+                 const Tensor& probs = Tensor()) {
+  if (x.numel() == 0) return;
+  RandomDraw d;
+  {
+    RngLock lock;
+    d.key = pick(gen).next();
+  }
+  d.kind = kind, d.a = a, d.b = b;
+  Tensor out = x.is_contiguous() ? x : empty(x.shape(), x.dtype(), x.device());
+  kernel::random_fill(x.device())(out, probs, d);
+  if (out.impl() != x.impl()) copy_kernel_call(x, out);
+}
 
 // Calls write(T* p, n) on a contiguous buffer aliasing x's elements in logical order, then copies
 // it into x when x is strided (so views get exactly their own elements).
@@ -236,7 +255,9 @@ Tensor& uniform_(Tensor& x, double a, double b, Generator* gen) {
   check_inplace(x, "uniform_");
   check_float(x.dtype(), "uniform_");
   if (!(a <= b)) EMBER_VALUE_ERROR("uniform_: expects to return a [from, to) range, but found from=", a, " > to=", b);
-  {
+  if (x.device() != Device::CPU) {
+    device_draw(x, RandomKind::Uniform, a, b, gen);
+  } else {
     RngLock lock;
     fill_uniform(x, a, b, pick(gen));
   }
@@ -248,7 +269,9 @@ Tensor& normal_(Tensor& x, double mean, double std, Generator* gen) {
   check_inplace(x, "normal_");
   check_float(x.dtype(), "normal_");
   if (!(std >= 0)) EMBER_VALUE_ERROR("normal_: expects std >= 0.0, but found std ", std);
-  {
+  if (x.device() != Device::CPU) {
+    device_draw(x, RandomKind::Normal, mean, std, gen);
+  } else {
     RngLock lock;
     fill_normal(x, mean, std, pick(gen));
   }
@@ -256,19 +279,27 @@ Tensor& normal_(Tensor& x, double mean, double std, Generator* gen) {
   return x;
 }
 
-Tensor rand(const Shape& shape, Dtype dtype, Generator* gen) {
+Tensor rand(const Shape& shape, Dtype dtype, Generator* gen, Device device) {
   check_size(shape, "rand", dtype);
   check_float(dtype, "rand");
-  Tensor t = empty(shape, dtype);
+  Tensor t = empty(shape, dtype, device);
+  if (device != Device::CPU) {
+    device_draw(t, RandomKind::Uniform, 0.0, 1.0, gen);
+    return t;
+  }
   RngLock lock;
   fill_uniform(t, 0.0, 1.0, pick(gen));
   return t;
 }
 
-Tensor randn(const Shape& shape, Dtype dtype, Generator* gen) {
+Tensor randn(const Shape& shape, Dtype dtype, Generator* gen, Device device) {
   check_size(shape, "randn", dtype);
   check_float(dtype, "randn");
-  Tensor t = empty(shape, dtype);
+  Tensor t = empty(shape, dtype, device);
+  if (device != Device::CPU) {
+    device_draw(t, RandomKind::Normal, 0.0, 1.0, gen);
+    return t;
+  }
   RngLock lock;
   fill_normal(t, 0.0, 1.0, pick(gen));
   return t;
@@ -321,6 +352,14 @@ Tensor bernoulli(const Tensor& p, Generator* gen) {
   check_float(p.dtype(), "bernoulli");
   Tensor probs = contiguous(alias_detached(p));  // detached: bernoulli records no graph
   Tensor out = empty(p.shape(), p.dtype(), p.device());
+  if (p.device() != Device::CPU) {  // validated by device ops (one sync), then drawn there
+    const Tensor ge0 = binary(BinaryOp::Ge, probs, scalar_tensor(0.0, p.dtype()));
+    const Tensor le1 = binary(BinaryOp::Le, probs, scalar_tensor(1.0, p.dtype()));  // NaN: false
+    if (probs.numel() > 0 && !all(binary(BinaryOp::LogicalAnd, ge0, le1)).item().to<bool>())
+      EMBER_VALUE_ERROR("bernoulli: expected all probabilities in [0, 1]");
+    device_draw(out, RandomKind::BernoulliTensor, 0.0, 0.0, gen, probs);
+    return out;
+  }
   dispatch_floating(p.dtype(), "bernoulli", [&]<class T>() {
     const T* src = probs.data<T>();
     const int64_t n = probs.numel();
@@ -333,6 +372,16 @@ Tensor bernoulli(const Tensor& p, Generator* gen) {
     Generator& g = pick(gen);
     for (int64_t i = 0; i < n; ++i) dst[i] = T(acc_t<T>(g.uniform() < double(acc_t<T>(src[i])) ? 1 : 0));
   });
+  return out;
+}
+
+Tensor bernoulli(const Shape& shape, double p, Dtype dtype, Device device, Generator* gen) {
+  check_size(shape, "bernoulli", dtype);
+  check_float(dtype, "bernoulli");
+  if (!(p >= 0 && p <= 1)) EMBER_VALUE_ERROR("bernoulli: expected p in [0, 1], got ", p);
+  if (device == Device::CPU) return bernoulli(full(shape, Scalar(p), dtype), gen);  // the CPU stream
+  Tensor out = empty(shape, dtype, device);
+  device_draw(out, RandomKind::Bernoulli, p, 0.0, gen);
   return out;
 }
 

@@ -200,13 +200,15 @@ struct Generator {
 };
 Generator& default_generator();
 void manual_seed(uint64_t seed);
-Tensor rand(const Shape& shape, Dtype dtype, Generator* gen = nullptr);
-Tensor randn(const Shape& shape, Dtype dtype, Generator* gen = nullptr);
+Tensor rand(const Shape& shape, Dtype dtype, Generator* gen = nullptr, Device device = Device::CPU);
+Tensor randn(const Shape& shape, Dtype dtype, Generator* gen = nullptr, Device device = Device::CPU);
 Tensor randint(int64_t low, int64_t high, const Shape& shape, Dtype dtype, Generator* gen = nullptr);
 Tensor randperm(int64_t n, Dtype dtype, Generator* gen = nullptr);
 Tensor& uniform_(Tensor& x, double a, double b, Generator* gen = nullptr);
 Tensor& normal_(Tensor& x, double mean, double std, Generator* gen = nullptr);
 Tensor bernoulli(const Tensor& p, Generator* gen = nullptr);
+// each element 1 with probability p (dropout masks; devices draw without a probability tensor)
+Tensor bernoulli(const Shape& shape, double p, Dtype dtype, Device device, Generator* gen = nullptr);
 
 // ---- fused multi-tensor optimizer steps (optim.cpp): in place, no autograd; lists are
 // parallel (one entry per param); state_steps are 0-d float tensors incremented here.

@@ -476,9 +476,12 @@ Tensor one_hot(const Tensor& x, int64_t num_classes) {
 // ------------------------------------------------------------------------------ masked_fill
 namespace {
 // value: 0-d tensor of x's dtype. value_input: the user's tensor value (for its grad), or undefined.
-Tensor masked_fill_impl(const Tensor& x, const Tensor& mask, const Tensor& value, const Tensor& value_input) {
-  if (mask.dtype() != Dtype::Bool)
-    EMBER_TYPE_ERROR("masked_fill: expected a bool mask, got ", dtype_name(mask.dtype()));
+Tensor masked_fill_impl(const Tensor& x, const Tensor& mask0, const Tensor& value0, const Tensor& value_input) {
+  if (mask0.dtype() != Dtype::Bool)
+    EMBER_TYPE_ERROR("masked_fill: expected a bool mask, got ", dtype_name(mask0.dtype()));
+  // the fill value (and a 0-d CPU mask) join x's device as scalars, as in PyTorch
+  const Tensor mask = on_device(mask0, x.device(), "masked_fill");
+  const Tensor value = on_device(value0, x.device(), "masked_fill");
   const Shape shape = broadcast_shapes(x.shape(), mask.shape(), "masked_fill");
   Tensor out = empty(shape, x.dtype(), x.device());
   if (out.numel())

@@ -195,13 +195,13 @@ def full_like(input, fill_value, dtype=None, device=None, requires_grad=False, *
 
 
 def rand_like(input, dtype=None, device=None, requires_grad=False, generator=None, **_):
-    t = _C._rand(input.shape, _like(input, dtype), generator)
-    return _finish(t, requires_grad, device, input)
+    dev = device_str(device, input)
+    return _finish(_C._rand(input.shape, _like(input, dtype), generator, dev), requires_grad, dev)
 
 
 def randn_like(input, dtype=None, device=None, requires_grad=False, generator=None, **_):
-    t = _C._randn(input.shape, _like(input, dtype), generator)
-    return _finish(t, requires_grad, device, input)
+    dev = device_str(device, input)
+    return _finish(_C._randn(input.shape, _like(input, dtype), generator, dev), requires_grad, dev)
 
 
 def randint_like(input, low=0, high=None, dtype=None, device=None, generator=None, **_):
@@ -231,14 +231,24 @@ def eye(n, m=None, dtype=None, device=None, requires_grad=False, **_):
 
 
 def rand(*size, generator=None, dtype=None, device=None, requires_grad=False, **_):
-    """Uniform samples in [0, 1)."""
-    return _finish(_C._rand(_size(size, "rand"), _default(dtype), generator), requires_grad, device)
+    """Uniform samples in [0, 1).
+
+    On ``metal`` the samples come from a counter-based Philox4x32-10 stream drawn on the GPU
+    (one 64-bit key taken from the generator per call): ``manual_seed`` repeats them run after
+    run, but they differ from the CPU's samples for the same seed (the CPU generator is a
+    sequential xorshift128+ stream, which a GPU cannot split across threads).
+    """
+    dev = device_str(device)
+    return _finish(
+        _C._rand(_size(size, "rand"), _default(dtype), generator, dev), requires_grad, dev
+    )
 
 
 def randn(*size, generator=None, dtype=None, device=None, requires_grad=False, **_):
-    """Standard normal samples."""
+    """Standard normal samples (Box-Muller). On ``metal``: see :func:`rand` for the stream."""
+    dev = device_str(device)
     return _finish(
-        _C._randn(_size(size, "randn"), _default(dtype), generator), requires_grad, device
+        _C._randn(_size(size, "randn"), _default(dtype), generator, dev), requires_grad, dev
     )
 
 

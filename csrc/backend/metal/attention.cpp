@@ -1,5 +1,5 @@
 // Metal launch code of flash attention (metal/attention.metal): float32, head dims <= 128,
-// causal and additive masks, grouped key/value heads; dropout falls back to the CPU kernel.
+// causal and additive masks, grouped key/value heads, dropout (the CPU kernels' draws).
 #include "attention_params.h"
 #include "backend/kernels_attention.h"
 #include "backend/metal/family_util.h"
@@ -9,8 +9,7 @@ namespace {
 
 bool attn_supported(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask,
                     const AttentionParams& a) {
-  if (q.dtype() != Dtype::Float32 || a.dropout_p > 0 || a.E > EMBER_ATTN_MAX_E ||
-      a.Ev > EMBER_ATTN_MAX_E)
+  if (q.dtype() != Dtype::Float32 || a.E > EMBER_ATTN_MAX_E || a.Ev > EMBER_ATTN_MAX_E)
     return false;
   if (a.N * a.H * a.L >= (int64_t(1) << 31) || a.N * a.Hk * a.S >= (int64_t(1) << 31)) return false;
   for (const Tensor* t : {&q, &k, &v, &mask})
@@ -30,6 +29,10 @@ AttnParams make_params(const Tensor& q, const Tensor& k, const Tensor& v, const 
   p.v_n = st(v, 0), p.v_h = st(v, 1), p.v_s = st(v, 2);
   if (mask.defined())
     p.m_n = st(mask, 0), p.m_h = st(mask, 1), p.m_l = st(mask, 2), p.m_s = st(mask, 3);
+  p.has_dropout = a.dropout_p > 0;
+  p.drop_threshold = attention_dropout_threshold(a.dropout_p);
+  p.seed_lo = uint(a.seed), p.seed_hi = uint(a.seed >> 32);
+  p.keep_scale = a.dropout_p >= 1 ? 0.0f : float(1.0 / (1.0 - a.dropout_p));
   return p;
 }
 

@@ -22,13 +22,16 @@ const char* suffix(Dtype d) {
   switch (d) {
     case Dtype::Float32: return "float32";
     case Dtype::Float16: return "float16";
+    case Dtype::BFloat16: return "bfloat16";
     case Dtype::Int32: return "int32";
     case Dtype::Int64: return "int64";
     case Dtype::Bool: return "bool";
     default: return nullptr;
   }
 }
-bool is_float_kernel(Dtype d) { return d == Dtype::Float32 || d == Dtype::Float16; }
+bool is_float_kernel(Dtype d) {
+  return d == Dtype::Float32 || d == Dtype::Float16 || d == Dtype::BFloat16;
+}
 
 // Operands (output first) as ElementwiseParams: size-1 dims dropped; false when a shape, stride
 // or element count does not fit the 32-bit fields (the CPU kernel runs instead).
@@ -92,7 +95,7 @@ Code unary_code(UnaryOp op) {
     case UnaryOp::Tan: return {EW_TAN, "tan"};
     case UnaryOp::Tanh: return {EW_TANH, "tanh"};
     case UnaryOp::Sigmoid: return {EW_SIGMOID, "sigmoid"};
-    case UnaryOp::Erf: return {-1, "erf"};  // MSL has no erf
+    case UnaryOp::Erf: return {EW_ERF, "erf"};
     case UnaryOp::Floor: return {EW_FLOOR, "floor"};
     case UnaryOp::Ceil: return {EW_CEIL, "ceil"};
     case UnaryOp::Round: return {EW_ROUND, "round"};
@@ -100,7 +103,7 @@ Code unary_code(UnaryOp op) {
     case UnaryOp::Relu: return {EW_RELU, "relu"};
     case UnaryOp::Silu: return {EW_SILU, "silu"};
     case UnaryOp::Mish: return {EW_MISH, "mish"};
-    case UnaryOp::GeluErf: return {-1, "gelu"};  // needs erf
+    case UnaryOp::GeluErf: return {EW_GELU_ERF, "gelu"};
     case UnaryOp::GeluTanh: return {EW_GELU_TANH, "gelu_tanh"};
     case UnaryOp::LeakyRelu: return {EW_LEAKY_RELU, "leaky_relu"};
     case UnaryOp::Elu: return {EW_ELU, "elu"};
@@ -199,8 +202,8 @@ const char* binary_declines(BinaryOp op, const Tensor& out, const Tensor& a, con
   const Dtype dt = a.dtype();
   bool ok = suffix(dt) && pack(p, contiguous, {&out, &a, &b});
   if (!is_comparison(c.code)) {
-    ok = ok && dt != Dtype::Bool;  // arithmetic on bool runs on the CPU
     bool bitwise = c.code >= EW_BIT_AND;
+    ok = ok && (dt != Dtype::Bool || bitwise);  // arithmetic on bool runs on the CPU
     bool float_only = c.code == EW_DIV || c.code == EW_ATAN2;
     ok = ok && !(bitwise && is_float_kernel(dt)) && !(float_only && !is_float_kernel(dt));
   }
@@ -211,6 +214,8 @@ void binary(BinaryOp op, const Tensor& out, const Tensor& a, const Tensor& b) {
   ElementwiseParams p;
   bool contiguous;
   pack(p, contiguous, {&out, &a, &b});
+  if (a.dtype() == Dtype::Bool && c.code >= EW_BIT_AND && !is_comparison(c.code))  // & | ^ of bools
+    c.code = c.code == EW_BIT_AND ? EW_LOGICAL_AND : c.code == EW_BIT_OR ? EW_LOGICAL_OR : EW_LOGICAL_XOR;
   std::string name = std::string(is_comparison(c.code) ? "comparison_" : "binary_") + suffix(a.dtype());
   launch(name, uint32_t(c.code), contiguous, p, {&a, &b, &out}, 3);
 }
@@ -257,6 +262,7 @@ void fill(const Tensor& dst, const Scalar& value) {
   switch (dst.dtype()) {  // the value in the element type, as the kernel reads `constant T&`
     case Dtype::Float32: d.value(1, value.to<float>()); break;
     case Dtype::Float16: d.value(1, float_to_half_bits(value.to<float>())); break;
+    case Dtype::BFloat16: d.value(1, BFloat16(value.to<float>()).x); break;
     case Dtype::Int32: d.value(1, value.to<int32_t>()); break;
     case Dtype::Int64: d.value(1, value.to<int64_t>()); break;
     default: d.value(1, value.to<bool>()); break;

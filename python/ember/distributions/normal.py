@@ -47,7 +47,7 @@ class Normal(Distribution):
     def rsample(self, sample_shape=(), generator=None) -> Tensor:
         """loc + scale * eps with eps ~ N(0, 1): differentiable in loc and scale."""
         shape = self._extended_shape(sample_shape)
-        eps = _C._randn(list(shape), self.loc.dtype, generator)
+        eps = _C._randn(list(shape), self.loc.dtype, generator, self.loc.device.type)
         return self.loc + eps * self.scale
 
     def sample(self, sample_shape=(), generator=None) -> Tensor:

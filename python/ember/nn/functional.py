@@ -212,7 +212,7 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
             f"dropout: result type float32 can't be cast to the desired output type {input.dtype}"
         )
     keep = 1.0 - p
-    mask = _C.bernoulli(_C._full(list(input.shape), keep, input.dtype))
+    mask = _C._bernoulli_scalar(list(input.shape), keep, input.dtype, input.device.type)
     return _inplace(input, input * (mask * (1.0 / keep)), inplace)
 
 
@@ -225,7 +225,7 @@ def alpha_dropout(
         return input
     alpha_p = -_SELU_ALPHA * _SELU_SCALE
     keep = 1.0 - p
-    mask = _C.bernoulli(_C._full(list(input.shape), keep, input.dtype))
+    mask = _C._bernoulli_scalar(list(input.shape), keep, input.dtype, input.device.type)
     a = (keep + alpha_p**2 * keep * p) ** -0.5
     b = -a * alpha_p * p
     return _inplace(input, (input * mask + alpha_p * (1 - mask)) * a + b, inplace)

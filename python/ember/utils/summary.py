@@ -122,7 +122,9 @@ def summary(
     ``GRU`` and their cells (both matmuls and biases per step, plus 2/13/12 gate ops per hidden
     unit), softmax-like activations (3 per element) and other activations (1 per element).
     Lookups, dropout, reshapes and tensor math written directly in a custom ``forward`` count 0.
-    The time is measured with ``time.perf_counter`` around each call and includes its children.
+    The time is measured with ``time.perf_counter`` around each call and includes its children;
+    on ``metal`` the device is synchronized before and after each call, so a layer's time is its
+    kernels' time rather than the time to queue them.
     """
     from .._grad_mode import no_grad
 
@@ -134,6 +136,7 @@ def summary(
         names.setdefault(id(m), name)
     calls: list[_Call] = []
     stack: list[_Call] = []
+    sync = _device_sync(model, args, kwargs)
 
     def pre_hook(mod, _args):
         parent = stack[-1] if stack else None
@@ -142,9 +145,11 @@ def summary(
             parent.children.append(c)
         calls.append(c)
         stack.append(c)
+        sync()  # queued GPU work of earlier layers is not this layer's time
         c.start = time.perf_counter()  # last: the bookkeeping above is not timed
 
     def hook(mod, hook_args, out):
+        sync()  # a GPU layer has only queued its kernels: wait for them
         t = time.perf_counter()
         c = stack.pop()
         c.time = t - c.start
@@ -172,6 +177,17 @@ def summary(
     if verbose:
         print(result)
     return result
+
+
+def _device_sync(model, args, kwargs):
+    """``ember.metal.synchronize`` when the model or an input lives on metal (kernels run
+    asynchronously there), else a no-op."""
+    tensors = [*model.parameters(), *model.buffers(), *args, *kwargs.values()]
+    if any(isinstance(t, _C.Tensor) and t.device.type == "metal" for t in tensors):
+        from .. import metal
+
+        return metal.synchronize
+    return lambda: None
 
 
 def _inputs(model, input_size, dtypes, input_data, device):

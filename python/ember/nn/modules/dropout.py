@@ -41,7 +41,8 @@ class _ChannelDropout(_DropoutNd):
         keep = 1.0 - self.p
         # one draw per (sample, channel), broadcast over the spatial dims
         shape = list(input.shape[:2]) + [1] * (input.ndim - 2)
-        mask = _C.bernoulli(_C._full(shape, keep, input.dtype)) * (1.0 / keep if keep > 0 else 0.0)
+        mask = _C._bernoulli_scalar(shape, keep, input.dtype, input.device.type)
+        mask = mask * (1.0 / keep if keep > 0 else 0.0)
         out = input * mask
         return input.copy_(out) if self.inplace else out
 
