@@ -5,7 +5,7 @@
 # ISA (a generated translation unit defining EMBER_ISA_NS=<isa>, and EMBER_ISA_BASE in the
 # portable build) into namespace ember::cpu::<isa>; the family's .cpp takes the build for
 # cpu_isa() with EMBER_ISA_PICK (backend/cpu/isa.h).
-set(EMBER_ISA_FAMILIES attention conv elementwise fused reduce gemm layer_norm loss norm optim pool rnn winograd)
+set(EMBER_ISA_FAMILIES activation attention conv elementwise fused reduce gemm layer_norm loss norm optim pool rnn winograd)
 set(EMBER_ISA_FLAGS_base "")
 set(EMBER_ISA_FLAGS_avx2 "-mavx2;-mfma;-mf16c")
 set(EMBER_ISA_FLAGS_avx512 "-mavx512f;-mavx512bw;-mavx512vl;-mavx512dq;-mavx2;-mfma;-mf16c")

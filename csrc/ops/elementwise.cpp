@@ -414,21 +414,11 @@ void record_unary(UnaryOp op, const Tensor& x, const Tensor& out, double p0, dou
       break;
     case UnaryOp::GeluErf:
       name = "GeluBackward0", saved = {x};
-      fn = [](L g, L s, N) -> TensorList {
-        Tensor cdf = (unary(UnaryOp::Erf, s[0] * M_SQRT1_2) + 1.0) * 0.5;
-        Tensor pdf = unary(UnaryOp::Exp, s[0] * s[0] * -0.5) * 0.39894228040143267794;
-        return {g[0] * (cdf + s[0] * pdf)};
-      };
+      fn = [](L g, L s, N) -> TensorList { return {gelu_backward(g[0], s[0], false)}; };  // activation.cpp
       break;
     case UnaryOp::GeluTanh:
       name = "GeluBackward0", saved = {x};
-      fn = [](L g, L s, N) -> TensorList {
-        const double k = 0.79788456080286535588, c = 0.044715;
-        Tensor x2 = s[0] * s[0];
-        Tensor t = unary(UnaryOp::Tanh, s[0] * (x2 * c + 1.0) * k);
-        Tensor dt = (1.0 - t * t) * ((x2 * (3.0 * c) + 1.0) * k);
-        return {g[0] * ((t + 1.0) * 0.5 + s[0] * dt * 0.5)};
-      };
+      fn = [](L g, L s, N) -> TensorList { return {gelu_backward(g[0], s[0], true)}; };
       break;
     case UnaryOp::LeakyRelu:
       name = "LeakyReluBackward0", saved = {x};

@@ -317,4 +317,7 @@ Tensor gru_cell_pointwise(const Tensor& gi, const Tensor& gh, const Tensor& h_pr
 // Draws num_samples category indices per row of input [C] or [B, C] (non-negative weights).
 Tensor multinomial(const Tensor& input, int64_t num_samples, bool replacement, Generator* gen = nullptr);
 
+// ---- fused activation backwards (activation.cpp): grad * gelu'(x) (tanh_approx: the tanh form).
+Tensor gelu_backward(const Tensor& grad, const Tensor& x, bool tanh_approx);
+
 }  // namespace ember

@@ -132,7 +132,7 @@ void binary_typed(BinaryOp op, Iter& it) {
 }
 
 template <class A>
-inline A erf_(A x) { return std::erf(x); }
+EMBER_ALWAYS_INLINE A erf_(A x) { return erf_fast(x); }
 template <class A>
 EMBER_ALWAYS_INLINE A sigmoid_(A x) { return A(1) / (A(1) + exp_fast(-x)); }
 template <class A>

@@ -19,10 +19,10 @@ void fused_unary(UnaryOp op, float* o, const float* x, int64_t n, float p0) {
     case UnaryOp::Exp: for (int64_t i = 0; i < n; ++i) o[i] = exp_fast(x[i]); break;
     case UnaryOp::Tanh: for (int64_t i = 0; i < n; ++i) o[i] = tanh_fast(x[i]); break;
     case UnaryOp::Sigmoid: for (int64_t i = 0; i < n; ++i) o[i] = sigmoid(x[i]); break;
-    case UnaryOp::Erf: for (int64_t i = 0; i < n; ++i) o[i] = std::erf(x[i]); break;
+    case UnaryOp::Erf: for (int64_t i = 0; i < n; ++i) o[i] = erf_fast(x[i]); break;
     case UnaryOp::Silu: for (int64_t i = 0; i < n; ++i) o[i] = x[i] * sigmoid(x[i]); break;
     case UnaryOp::GeluErf:
-      for (int64_t i = 0; i < n; ++i) o[i] = 0.5f * x[i] * (1.0f + std::erf(x[i] * 0.70710678118654752440f));
+      for (int64_t i = 0; i < n; ++i) o[i] = 0.5f * x[i] * (1.0f + erf_fast(x[i] * 0.70710678118654752440f));
       break;
     case UnaryOp::GeluTanh:
       for (int64_t i = 0; i < n; ++i) {

@@ -95,5 +95,40 @@ EMBER_ALWAYS_INLINE A tanh_fast(A x) {
   else return std::tanh(x);
 }
 
+// erf for float, ~2 ulp: x * P(x^2) for |x| < 1, 1 - exp(-x^2) * Q(1 / (1 + |x| / 2)) above
+// (P, Q: least-squares fits of erf(x) / x and erfc(x) e^(x^2)); both computed and blended so
+// the loop vectorizes (libm's erff is a call per element: GELU spent most of its time there).
+EMBER_ALWAYS_INLINE float erf_f32(float x) {
+  float ax = x < 0 ? -x : x;
+  ax = ax > 4.0f ? 4.0f : ax;  // erf(4) rounds to 1 in float
+  const float z = ax * ax;
+  float p = 8.134098801712392e-05f;
+  p = p * z - 8.091660402401039e-04f;
+  p = p * z + 5.197207915101028e-03f;
+  p = p * z - 2.685827969531303e-02f;
+  p = p * z + 1.128368726502853e-01f;
+  p = p * z - 3.761263449717642e-01f;
+  p = p * z + 1.128379167019945e+00f;
+  const float small = p * ax;
+  const float t = 1.0f / (1.0f + 0.5f * ax);
+  float q = 1.2086360834104708e-01f;
+  q = q * t - 4.765870610352122e-01f;
+  q = q * t + 5.713938711103004e-01f;
+  q = q * t - 1.1034646264126557e-01f;
+  q = q * t + 3.511148753270973e-01f;
+  q = q * t + 2.5872150728758353e-01f;
+  q = q * t + 2.8506729522436514e-01f;
+  q = q * t - 1.6468626077837054e-04f;
+  const float big = 1.0f - exp_f32(-z) * q;
+  const float r = ax < 1.0f ? small : big;
+  return x != x ? x : (x < 0 ? -r : r);  // NOLINT
+}
+
+template <class A>
+EMBER_ALWAYS_INLINE A erf_fast(A x) {
+  if constexpr (std::is_same_v<A, float>) return erf_f32(x);
+  else return std::erf(x);
+}
+
 }  // namespace
 }  // namespace ember::cpu
