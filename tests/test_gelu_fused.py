@@ -19,7 +19,10 @@ TF = torch.nn.functional if torch is not None else None
 def test_erf_float32_accuracy():
     # every region of the approximation: tiny, the polynomial, the erfc form, saturated
     x = np.concatenate(
-        [np.linspace(-6, 6, 200001), [0.0, -0.0, 1e-30, -1e-20, 0.99999, 1.0, 1.00001, 3.9, 4.0, 30.0]]
+        [
+            np.linspace(-6, 6, 200001),
+            [0.0, -0.0, 1e-30, -1e-20, 0.99999, 1.0, 1.00001, 3.9, 4.0, 30.0],
+        ]
     ).astype(np.float32)
     ref = np.vectorize(math.erf)(x.astype(np.float64))
     out = ember.erf(ember.tensor(x)).numpy().astype(np.float64)

@@ -7,7 +7,8 @@
 namespace ember::kernel {
 
 // gx = g * gelu'(x); tanh_approx picks the tanh approximation's derivative.
-using GeluBackwardFn = void (*)(const Tensor& gx, const Tensor& g, const Tensor& x, bool tanh_approx);
+using GeluBackwardFn = void (*)(const Tensor& gx, const Tensor& g, const Tensor& x,
+                                bool tanh_approx);
 
 inline KernelSlot<GeluBackwardFn> gelu_backward{"gelu_backward"};
 

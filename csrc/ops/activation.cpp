@@ -10,8 +10,8 @@
 namespace ember {
 
 Tensor gelu_backward(const Tensor& grad, const Tensor& x, bool tanh_approx) {
-  const bool fused = !autograd::GradMode::enabled() && grad.dtype() == x.dtype() && grad.shape() == x.shape() &&
-                     is_floating(x.dtype());
+  const bool fused = !autograd::GradMode::enabled() && grad.dtype() == x.dtype() &&
+                     grad.shape() == x.shape() && is_floating(x.dtype());
   if (fused) {
     const Tensor g = contiguous(grad), xc = contiguous(x);
     Tensor gx = empty(xc.shape(), xc.dtype(), xc.device());

@@ -19,7 +19,8 @@ namespace {
 
 // d/dx [x Phi(x)] = Phi(x) + x phi(x)
 template <class T>
-void gelu_erf_backward_span(int64_t n, const T* __restrict g, const T* __restrict x, T* __restrict gx) {
+void gelu_erf_backward_span(int64_t n, const T* __restrict g, const T* __restrict x,
+                            T* __restrict gx) {
   using A = acc_t<T>;
   for (int64_t i = 0; i < n; ++i) {
     const A v = A(x[i]);
@@ -31,7 +32,8 @@ void gelu_erf_backward_span(int64_t n, const T* __restrict g, const T* __restric
 
 // d/dx [x (1 + tanh(u)) / 2], u = k (x + c x^3)
 template <class T>
-void gelu_tanh_backward_span(int64_t n, const T* __restrict g, const T* __restrict x, T* __restrict gx) {
+void gelu_tanh_backward_span(int64_t n, const T* __restrict g, const T* __restrict x,
+                             T* __restrict gx) {
   using A = acc_t<T>;
   const A k = A(0.79788456080286535588), c = A(0.044715);
   for (int64_t i = 0; i < n; ++i) {
@@ -50,8 +52,10 @@ void gelu_backward_kernel(const Tensor& gx, const Tensor& g, const Tensor& x, bo
     const T *gp = g.data<T>(), *xp = x.data<T>();
     T* op = gx.data<T>();
     parallel_for(0, n, 8192, [&](int64_t b, int64_t e) {
-      if (tanh_approx) gelu_tanh_backward_span<T>(e - b, gp + b, xp + b, op + b);
-      else gelu_erf_backward_span<T>(e - b, gp + b, xp + b, op + b);
+      if (tanh_approx)
+        gelu_tanh_backward_span<T>(e - b, gp + b, xp + b, op + b);
+      else
+        gelu_erf_backward_span<T>(e - b, gp + b, xp + b, op + b);
     });
   });
 }
