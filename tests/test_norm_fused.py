@@ -97,6 +97,38 @@ def test_norm_bad_input():
         F.layer_norm(ember.ones(3, 5, dtype=ember.int64), (5,))
 
 
+@pytest.mark.parametrize(
+    "shape,dtype",
+    [
+        ((2048, 1024), np.float32),  # 8 MiB output: non-temporal stores
+        ((1024, 1024), np.float64),
+        ((2053, 1031), np.float32),  # big but rows not vector-aligned: plain stores
+    ],
+)
+def test_norm_large_output_matches_torch(shape, dtype):
+    rng = np.random.default_rng(5)
+    x = (rng.standard_normal(shape) * 2 + 0.5).astype(dtype)
+    x[7] = np.nan  # a NaN row stays NaN and leaves the others alone
+    n = shape[-1]
+    w, b = rng.standard_normal(n).astype(dtype), rng.standard_normal(n).astype(dtype)
+    g = rng.standard_normal(shape).astype(dtype)
+    (ex, tx), (ew, tw), (eb, tb) = _t(x), _t(w), _t(b)
+    ey, ty = F.layer_norm(ex, (n,), ew, eb), TF.layer_norm(tx, (n,), tw, tb)
+    tol = 1e-4 if dtype == np.float32 else 1e-10
+    np.testing.assert_allclose(ey.detach().numpy(), ty.detach().numpy(), rtol=tol, atol=tol)
+    ey.backward(ember.tensor(g))
+    ty.backward(torch.tensor(g))
+    np.testing.assert_allclose(ex.grad.numpy(), tx.grad.numpy(), rtol=tol, atol=tol)
+    keep = np.arange(shape[0]) != 7  # the weight grads sum over rows: NaN from the NaN row
+    np.testing.assert_allclose(
+        F.layer_norm(ember.tensor(x[keep]), (n,)).numpy(),
+        TF.layer_norm(torch.tensor(x[keep]), (n,)).numpy(),
+        rtol=tol,
+        atol=tol,
+    )
+    assert np.isnan(ew.grad.numpy()).all() and np.isnan(tw.grad.numpy()).all()
+
+
 # ------------------------------------------------------------------------------- cross entropy
 
 

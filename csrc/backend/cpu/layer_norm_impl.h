@@ -3,10 +3,18 @@
 // over the thread pool; a row (a few KB) stays in L1 between its statistics and output passes.
 // The backward reduces weight/bias gradients into a fixed number of row-chunk partials, summed
 // in chunk order (deterministic for a given thread count up to 16).
+// Outputs bigger than kStreamOutBytes are written with non-temporal stores: such a tensor
+// leaves the caches anyway, and a plain store first reads each line in (a third more traffic
+// for this memory-bound kernel).
 #pragma once
 #include <algorithm>
+#include <bit>
 #include <cmath>
+#include <cstdint>
 #include <vector>
+#if defined(__SSE2__)
+#include <immintrin.h>
+#endif
 
 #include "backend/cpu/simd.h"
 #include "backend/cpu/threadpool.h"
@@ -24,6 +32,39 @@ template <class A>
 using LVec = SimdVec<A>;
 template <class A>
 constexpr int64_t kLW = kNativeVecBytes / int64_t(sizeof(A));
+
+constexpr int64_t kStreamOutBytes = int64_t(8) << 20;
+
+// A vector store that bypasses the caches; p is aligned to the vector size.
+template <class A>
+inline void nt_store(A* p, LVec<A> v) {
+#if defined(__AVX512F__)
+  if constexpr (sizeof(A) == 4) _mm512_stream_ps(reinterpret_cast<float*>(p), std::bit_cast<__m512>(v));
+  else _mm512_stream_pd(reinterpret_cast<double*>(p), std::bit_cast<__m512d>(v));
+#elif defined(__AVX__)
+  if constexpr (sizeof(A) == 4) _mm256_stream_ps(reinterpret_cast<float*>(p), std::bit_cast<__m256>(v));
+  else _mm256_stream_pd(reinterpret_cast<double*>(p), std::bit_cast<__m256d>(v));
+#elif defined(__SSE2__)
+  if constexpr (sizeof(A) == 4) _mm_stream_ps(reinterpret_cast<float*>(p), std::bit_cast<__m128>(v));
+  else _mm_stream_pd(reinterpret_cast<double*>(p), std::bit_cast<__m128d>(v));
+#else
+  simd_store(p, v);
+#endif
+}
+
+inline void nt_fence() {
+#if defined(__SSE2__)
+  _mm_sfence();  // streamed stores are weakly ordered: publish them before the pool's join
+#endif
+}
+
+// Whether an [R, N] output at y takes non-temporal stores: big, and every row vector-aligned.
+template <class A>
+bool stream_output(const A* y, int64_t R, int64_t N) {
+  constexpr int64_t vb = kNativeVecBytes;
+  return R * N * int64_t(sizeof(A)) >= kStreamOutBytes && (N * int64_t(sizeof(A))) % vb == 0 &&
+         reinterpret_cast<uintptr_t>(y) % vb == 0;
+}
 
 template <class A>
 A hsum(LVec<A> v) {
@@ -80,6 +121,31 @@ void dot_and_sum(const A* a, const A* b, int64_t n, A& dot, A& sum) {
   for (; i < n; ++i) dot += a[i] * b[i], sum += a[i];
 }
 
+// y = (x - mu) * rs [* w] [+ b] over one row; Stream: non-temporal stores (no tail then).
+template <class A, bool Stream>
+void write_row(A* yr, const A* xr, const A* w, const A* b, int64_t N, A mu, A rs) {
+  constexpr int64_t W = kLW<A>;
+  auto store = [](A* p, LVec<A> v) {
+    if constexpr (Stream) nt_store<A>(p, v);
+    else simd_store(p, v);
+  };
+  const LVec<A> mv = mu - LVec<A>{}, rv = rs - LVec<A>{};
+  int64_t i = 0;
+  if (w && b) {
+    for (; i + W <= N; i += W) store(yr + i, (simd_load(xr + i) - mv) * rv * simd_load(w + i) + simd_load(b + i));
+  } else if (w) {
+    for (; i + W <= N; i += W) store(yr + i, (simd_load(xr + i) - mv) * rv * simd_load(w + i));
+  } else {
+    for (; i + W <= N; i += W) store(yr + i, (simd_load(xr + i) - mv) * rv);
+  }
+  for (; i < N; ++i) {
+    A v = (xr[i] - mu) * rs;
+    if (w) v *= w[i];
+    if (b) v += b[i];
+    yr[i] = v;
+  }
+}
+
 template <class A>
 void ln_forward(const Tensor& y_t, const Tensor& mean_t, const Tensor& rstd_t, const Tensor& x_t, const Tensor& w_t,
                 const Tensor& b_t, double eps, bool rms) {
@@ -91,8 +157,8 @@ void ln_forward(const Tensor& y_t, const Tensor& mean_t, const Tensor& rstd_t, c
   A* mean = mean_t.defined() ? static_cast<A*>(mean_t.raw_data()) : nullptr;
   A* rstd = static_cast<A*>(rstd_t.raw_data());
   const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(N, 1));
+  const bool nt = stream_output(y, R, N);
   parallel_for(0, R, grain, [&](int64_t r0, int64_t r1) {
-    constexpr int64_t W = kLW<A>;
     for (int64_t r = r0; r < r1; ++r) {
       const A* xr = x + r * N;
       A* yr = y + r * N;
@@ -106,23 +172,10 @@ void ln_forward(const Tensor& y_t, const Tensor& mean_t, const Tensor& rstd_t, c
       const A rs = A(1) / std::sqrt(var + A(eps));
       if (mean) mean[r] = mu;
       rstd[r] = rs;
-      const LVec<A> mv = mu - LVec<A>{}, rv = rs - LVec<A>{};
-      int64_t i = 0;
-      if (w && b) {
-        for (; i + W <= N; i += W)
-          simd_store(yr + i, (simd_load(xr + i) - mv) * rv * simd_load(w + i) + simd_load(b + i));
-      } else if (w) {
-        for (; i + W <= N; i += W) simd_store(yr + i, (simd_load(xr + i) - mv) * rv * simd_load(w + i));
-      } else {
-        for (; i + W <= N; i += W) simd_store(yr + i, (simd_load(xr + i) - mv) * rv);
-      }
-      for (; i < N; ++i) {
-        A v = (xr[i] - mu) * rs;
-        if (w) v *= w[i];
-        if (b) v += b[i];
-        yr[i] = v;
-      }
+      if (nt) write_row<A, true>(yr, xr, w, b, N, mu, rs);
+      else write_row<A, false>(yr, xr, w, b, N, mu, rs);
     }
+    if (nt) nt_fence();
   });
 }
 
@@ -139,6 +192,7 @@ void ln_backward(const Tensor& gx_t, const Tensor& gw_t, const Tensor& gb_t, con
   const bool need_w = gw_t.defined(), need_b = gb_t.defined();
   const int64_t chunks = std::min<int64_t>(R, std::max(16, num_threads()));
   std::vector<A> part(size_t((need_w || need_b) ? chunks * 2 * N : 0), A(0));
+  const bool nt = gx && stream_output(gx, R, N);
   parallel_for(0, chunks, 1, [&](int64_t c0, int64_t c1) {
     constexpr int64_t W = kLW<A>;
     std::vector<A> gxhat(static_cast<size_t>(N));
@@ -174,11 +228,15 @@ void ln_backward(const Tensor& gx_t, const Tensor& gw_t, const Tensor& gb_t, con
         const LVec<A> c1 = c1v - LVec<A>{}, c2v = c2 - LVec<A>{};
         A* gxr = gx + r * N;
         i = 0;
-        for (; i + W <= N; i += W)
-          simd_store(gxr + i, rv * (simd_load(gh + i) - c1 - (simd_load(xr + i) - mv) * c2v));
+        if (nt)
+          for (; i + W <= N; i += W) nt_store<A>(gxr + i, rv * (simd_load(gh + i) - c1 - (simd_load(xr + i) - mv) * c2v));
+        else
+          for (; i + W <= N; i += W)
+            simd_store(gxr + i, rv * (simd_load(gh + i) - c1 - (simd_load(xr + i) - mv) * c2v));
         for (; i < N; ++i) gxr[i] = rs * (gh[i] - c1v - (xr[i] - mu) * c2);
       }
     }
+    if (nt) nt_fence();
   });
   if (!need_w && !need_b) return;
   A* gw = need_w ? static_cast<A*>(gw_t.raw_data()) : nullptr;
