@@ -1,6 +1,5 @@
-"""Training on Metal matches the CPU: a small MLP (Adam) and CNN (SGD with momentum), 5 steps each,
-same losses. Families without a Metal kernel yet run their CPU kernels on the same buffers
-(counted); the elementwise work never leaves the device."""
+"""Training on Metal matches the CPU: a small MLP (Adam) and CNN (SGD with momentum), 20 steps each,
+same losses (within 1e-4), and no op falls back to a CPU kernel."""
 
 import numpy as np
 import pytest
@@ -11,8 +10,6 @@ import ember.nn.functional as F
 from conftest import requires_metal
 
 pytestmark = requires_metal
-
-ELEMENTWISE = ("unary", "binary", "where", "copy", "fill")
 
 
 def _train(device, kind):
@@ -34,7 +31,7 @@ def _train(device, kind):
     model.to(device)
     x, y = x.to(device), y.to(device)
     losses = []
-    for _ in range(5):
+    for _ in range(20):
         opt.zero_grad()
         loss = F.cross_entropy(model(x), y)
         loss.backward()
@@ -49,7 +46,7 @@ def test_training_matches_cpu(kind):
     ref = _train("cpu", kind)
     ember.metal.reset_fallback_counts()
     got = _train("metal", kind)
-    np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-6)
-    assert ref[-1] < ref[0]
     counts = ember.metal.fallback_counts()
-    assert not [k for k in counts if k.split("/")[0] in ELEMENTWISE], counts
+    assert counts == {}, f"ops fell back to the CPU: {counts}"
+    np.testing.assert_allclose(got, ref, rtol=0, atol=1e-4)
+    assert ref[-1] < ref[0]
