@@ -686,15 +686,22 @@ WORKLOADS.update(COMPILE_WORKLOADS)
 
 
 def time_interleaved_ms(
-    calls: dict[str, tuple[Callable[..., Any], tuple]], warmup: int, repeat: int, blocks: int = 5
+    calls: dict[str, tuple[Callable[..., Any], tuple]],
+    warmup: int,
+    repeat: int,
+    blocks: int = 5,
+    settle_s: float = 0.0,
 ) -> dict[str, float]:
     """Median wall time in ms of each fn(*args) in `calls`, after `warmup` untimed calls each.
 
     The `repeat` timed calls are split into `blocks` blocks and the frameworks take turns block
-    by block, so a slow spell of a shared machine lands on every framework alike. Each block
-    starts with one untimed call: another library's idle threads may still be spinning on the
-    cores right after its turn. gc is off, like timeit."""
+    by block, so a slow spell of a shared machine lands on every framework alike. Each turn
+    starts with a `settle_s` pause and one untimed call: another library's idle threads keep
+    spinning on the cores for a while after its turn (OpenBLAS's and OpenMP's workers
+    busy-wait before they sleep), which on a 2-core machine halves the next library's speed.
+    gc is off, like timeit."""
     for fn, a in calls.values():
+        time.sleep(settle_s)
         for _ in range(warmup):
             fn(*a)
     times: dict[str, list[float]] = {fw: [] for fw in calls}
@@ -705,6 +712,7 @@ def time_interleaved_ms(
         for b in range(blocks):
             n = repeat // blocks + (b < repeat % blocks)
             for fw, (fn, a) in calls.items():
+                time.sleep(settle_s)
                 fn(*a)
                 for _ in range(n):
                     t0 = time.perf_counter()
@@ -754,7 +762,9 @@ def run_workload(spec: dict[str, Any], args: argparse.Namespace) -> dict[str, An
             row["errors"][fw] = f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
     try:
         repeat = min(args.repeat, spec.get("max_repeat", args.repeat))  # the slowest ones
-        row["ms"] = time_interleaved_ms(calls, min(args.warmup, repeat), repeat)
+        row["ms"] = time_interleaved_ms(
+            calls, min(args.warmup, repeat), repeat, settle_s=args.settle
+        )
     except Exception as exc:
         row["errors"]["timing"] = f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
     del calls
@@ -789,6 +799,7 @@ def machine_info(args: argparse.Namespace) -> dict[str, Any]:
         "threads": args.threads,
         "repeat": args.repeat,
         "warmup": args.warmup,
+        "settle_s": args.settle,
     }
     if torch is not None:
         info["torch"] = torch.__version__
@@ -836,7 +847,10 @@ def print_header(info: dict[str, Any], args: argparse.Namespace) -> None:
         print(f"ember  {info['ember']}: {', '.join(parts) or 'threads/ISA not reported'}")
     else:
         print(f"ember  NOT importable ({_EMBER_IMPORT_ERROR}): column shows n/a")
-    print(f"median of {args.repeat} runs after {args.warmup} warm-up runs; ratios: lower is better")
+    print(
+        f"median of {args.repeat} runs after {args.warmup} warm-up runs, {args.settle} s pause before each"
+        " library's turn; ratios: lower is better"
+    )
     print()
 
 
@@ -991,6 +1005,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--repeat", type=int, default=30, help="timed runs per workload (default 30)")
     p.add_argument("--warmup", type=int, default=3, help="untimed runs first (default 3)")
+    p.add_argument(
+        "--settle",
+        type=float,
+        default=0.2,
+        help="seconds of pause before each library's turn, so the previous library's idle "
+        "worker threads stop spinning on the cores (default 0.2)",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of the input data")
     p.add_argument("--no-check", action="store_true", help="skip the result check vs numpy")
     p.add_argument("--list", action="store_true", help="list workload names and exit")
@@ -1004,8 +1025,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--quick", action="store_true", help="--device metal: tiny sizes")
     args = p.parse_args(argv)
-    if args.repeat < 1 or args.warmup < 0:
-        p.error("--repeat must be >= 1 and --warmup >= 0")
+    if args.repeat < 1 or args.warmup < 0 or args.settle < 0:
+        p.error("--repeat must be >= 1, --warmup >= 0 and --settle >= 0")
     if args.threads is not None and args.threads < 1:
         p.error("--threads must be >= 1")
     return args
