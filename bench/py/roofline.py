@@ -80,6 +80,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--only", action="append", metavar="NAME_SUBSTRING", help="workload filter")
     p.add_argument("--repeat", type=int, default=15, help="timed runs per workload (default 15)")
     p.add_argument("--warmup", type=int, default=3)
+    p.add_argument(
+        "--settle", type=float, default=0.2, help="pause before each library's turn (as compare.py)"
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--png", metavar="PATH", help="plot the fractions into this PNG (matplotlib)")
     p.add_argument("--json", metavar="PATH", help="write limits and rows as JSON")
