@@ -219,6 +219,11 @@ struct Geom {
   }
 };
 
+// The stride between the 36 transform positions of a block holding n floats per position: n
+// plus one cache line, so that the 36 values a transform writes (or reads) at once do not all
+// map to the same L1 set (n is often a multiple of 4 KB: 64 channels x 64 tiles).
+constexpr int64_t pos_stride(int64_t n) { return n + 16; }
+
 // Tiles per block: the transformed block (36 x rows x T floats) within ~1 MB (L2 size), a whole
 // number of strips, and at least two blocks per thread when the problem allows.
 int64_t block_tiles(const Geom& g, int64_t rows) {
@@ -379,10 +384,10 @@ void input_chunk(const Geom& g, const float* xc, const TileRef* ref, float* v, i
   }
 }
 
-// Vb[pos][c][t] (row stride T, position stride rows * T) for channels c < C of a block. The
+// Vb[pos][c][t] (row stride T, position stride ps) for channels c < C of a block. The
 // block's input rows (one span per tile row) are prefetched a channel ahead: the planes are far
 // apart and each is read in short pieces, which the hardware prefetchers miss.
-void transform_block(const Geom& g, const float* x, const TileRef* ref, int64_t T, int64_t rows, float* Vb) {
+void transform_block(const Geom& g, const float* x, const TileRef* ref, int64_t T, int64_t ps, float* Vb) {
   int64_t lo[64], hi[64], nspans = 0;
   for (int64_t t = 0; t < T && ref[t].rows > 0; ++t) {
     const int64_t row0 = ref[t].in - ref[t].ix - ref[t].iy * g.W;  // image start
@@ -407,7 +412,7 @@ void transform_block(const Geom& g, const float* x, const TileRef* ref, int64_t 
         e += 16;
         if (e >= hi[s] && ++s < nspans) e = lo[s];
       }
-      input_chunk(g, x + c * hw, ref + t, Vb + c * T + t, rows * T);
+      input_chunk(g, x + c * hw, ref + t, Vb + c * T + t, ps);
     }
   }
 }
@@ -496,23 +501,28 @@ void forward(const float* x, const float* w, const float* bias, float* y, int64_
 
   const int64_t T = block_tiles(g, C), nblocks = cdiv(g.tiles, T);
   const int64_t plane = g.Ho * g.Wo;
+  // Filter panels per GEMM pass: a position's block of V (C x T) is loaded into L1 once per pass
+  // and serves all its panels; the pass's products Mb stay in L2 for the output transform.
+  const int64_t kpc = imin(KP, 4);
   parallel_for(0, nblocks, 1, [&](int64_t b0, int64_t b1) {
-    float* Vb = t_scratch.get(size_t(36 * C * T + 36 * MR * T + T * sizeof(TileRef) / sizeof(float)));
-    float* Mb = Vb + 36 * C * T;  // [i][pos][t] for the MR rows of one k panel
-    TileRef* ref = reinterpret_cast<TileRef*>(Mb + 36 * MR * T);
+    const int64_t ps = pos_stride(C * T);
+    float* Vb = t_scratch.get(size_t(36 * ps + 36 * kpc * MR * T + T * sizeof(TileRef) / sizeof(float)));
+    float* Mb = Vb + 36 * ps;  // [i][pos][t] for the kpc * MR rows of a pass
+    TileRef* ref = reinterpret_cast<TileRef*>(Mb + 36 * kpc * MR * T);
     for (int64_t blk = b0; blk < b1; ++blk) {
       const int64_t t0 = blk * T;
       tile_refs(g, t0, imin(T, g.tiles - t0), T, ref);
-      transform_block(g, x, ref, T, C, Vb);
-      for (int64_t kp = 0; kp < KP; ++kp) {
+      transform_block(g, x, ref, T, ps, Vb);
+      for (int64_t kp0 = 0; kp0 < KP; kp0 += kpc) {
+        const int64_t kp1 = imin(KP, kp0 + kpc);
         for (int p = 0; p < 36; ++p)
-          for (int64_t s = 0; s < T; s += S)
-            micro<true, false>(C, U + (p * KP + kp) * C * MR, 0, Vb + p * C * T + s, T, Mb + p * T + s, 36 * T);
-        for (int64_t i = 0; i < MR && kp * MR + i < K; ++i) {
-          const int64_t k = kp * MR + i;
+          for (int64_t kp = kp0; kp < kp1; ++kp)
+            for (int64_t s = 0; s < T; s += S)
+              micro<true, false>(C, U + (p * KP + kp) * C * MR, 0, Vb + p * ps + s, T,
+                                 Mb + (kp - kp0) * MR * 36 * T + p * T + s, 36 * T);
+        for (int64_t k = kp0 * MR; k < imin(K, kp1 * MR); ++k)
           for (int64_t t = 0; t < T; t += L)
-            output_chunk(g, Mb + i * 36 * T + t, T, bias ? bias[k] : 0.f, ref + t, y + k * plane);
-        }
+            output_chunk(g, Mb + (k - kp0 * MR) * 36 * T + t, T, bias ? bias[k] : 0.f, ref + t, y + k * plane);
       }
     }
   });
@@ -557,16 +567,17 @@ void grad_weight(const float* x, const float* dy, float* dw, int64_t N, int64_t 
     for (int64_t slot = s0; slot < s1; ++slot) {
       float* dU = acc + slot * usz;
       std::memset(dU, 0, size_t(usz) * sizeof(float));
-      float* Vb = t_scratch.get(size_t(36 * Cp * T + 36 * T * Kp + 16 * Kp + T * sizeof(TileRef) / sizeof(float)));
-      float* dM = Vb + 36 * Cp * T;  // [pos][t][k]
-      float* G = dM + 36 * T * Kp;   // [16][k]: one tile's output gradient
+      const int64_t ps = pos_stride(Cp * T), ms = pos_stride(T * Kp);
+      float* Vb = t_scratch.get(size_t(36 * ps + 36 * ms + 16 * Kp + T * sizeof(TileRef) / sizeof(float)));
+      float* dM = Vb + 36 * ps;  // [pos][t][k], position stride ms
+      float* G = dM + 36 * ms;   // [16][k]: one tile's output gradient
       TileRef* ref = reinterpret_cast<TileRef*>(G + 16 * Kp);
       const int64_t bb = nblocks * slot / slots, be = nblocks * (slot + 1) / slots;
       for (int64_t blk = bb; blk < be; ++blk) {
         const int64_t t0 = blk * T, nt = imin(T, g.tiles - t0);
         tile_refs(g, t0, nt, T, ref);
-        transform_block(g, x, ref, T, Cp, Vb);
-        for (int p = 0; p < 36; ++p) std::memset(Vb + (p * Cp + C) * T, 0, size_t((Cp - C) * T) * sizeof(float));
+        transform_block(g, x, ref, T, ps, Vb);
+        for (int p = 0; p < 36; ++p) std::memset(Vb + p * ps + C * T, 0, size_t((Cp - C) * T) * sizeof(float));
         for (int64_t t = 0; t < nt; ++t) {
           // the tile's rows in K planes are far-apart short reads: fetch the next line's early
           if (t % 4 == 0 && t + 4 < nt)
@@ -574,13 +585,12 @@ void grad_weight(const float* x, const float* dy, float* dw, int64_t N, int64_t 
               for (int64_t r = 0; r < ref[t + 4].rows; ++r)
                 __builtin_prefetch(dy + ref[t + 4].out + k * plane + r * g.Wo, 0, 3);
           gather_dy(g, dy + ref[t].out, ref[t], Kp, G);
-          output_adj_tf(G, Kp, dM + t * Kp, T * Kp, Kp);
+          output_adj_tf(G, Kp, dM + t * Kp, ms, Kp);
         }
         for (int p = 0; p < 36; ++p)
           for (int64_t cp = 0; cp < Cp; cp += MR)
             for (int64_t ks = 0; ks < Kp; ks += S)
-              micro<false, true>(nt, Vb + (p * Cp + cp) * T, T, dM + p * T * Kp + ks, Kp, dU + (p * Cp + cp) * Kp + ks,
-                                 Kp);
+              micro<false, true>(nt, Vb + p * ps + cp * T, T, dM + p * ms + ks, Kp, dU + (p * Cp + cp) * Kp + ks, Kp);
       }
     }
   });
