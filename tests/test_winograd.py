@@ -63,6 +63,9 @@ CASES = [
     (1, 17, 5, 33, 17),
     (3, 64, 32, 3, 3),
     (1, 1, 32, 33, 64),
+    # output channels past several passes of filter panels, the last panel partial
+    (2, 5, 9, 11, 29),
+    (1, 8, 6, 6, 50),
 ]
 
 
