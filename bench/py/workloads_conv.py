@@ -75,6 +75,8 @@ WORKLOADS: dict[str, dict[str, Any]] = {
     "conv2d depthwise 3x3 s1 C=64 56x56 N=32 fwd+bwd": _workload(
         32, 64, 64, 56, 3, False, ("torch", 0.5), padding=1, groups=64
     ),
+    # the forward alone of compare.py's 1x1 fwd+bwd row: one plain GEMM per image
+    "conv2d 1x1 256->256 28x28 N=16 fwd": _workload(16, 256, 256, 28, 1, True, ("torch", 0.6)),
 }
 
 # Small images: the "[im2col]" row is the same problem with Winograd off; conv2d's choice
