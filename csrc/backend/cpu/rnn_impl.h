@@ -4,7 +4,9 @@
 // polynomial exp/tanh of simd_math.h have no calls, so the inner loops vectorize.
 #pragma once
 #include <algorithm>
+#include <type_traits>
 
+#include "backend/cpu/gemm.h"
 #include "backend/cpu/simd_math.h"
 #include "backend/cpu/threadpool.h"
 #include "core/dtype.h"
@@ -102,6 +104,64 @@ void gru_backward_row(int64_t H, const T* __restrict a, const T* __restrict y, c
   }
 }
 
+// One step of a whole-sequence LSTM: gates = xw + hw (the input projection with both biases,
+// and h_{t-1} W_hh^T from the step GEMM), so the add is fused here.
+template <class T>
+void lstm_seq_row(int64_t H, const T* __restrict xw, const T* __restrict hw, const T* __restrict cp,
+                  T* __restrict a, T* __restrict h, T* __restrict c) {
+  using A = acc_t<T>;
+  for (int64_t j = 0; j < H; ++j) {
+    A i = sigmoid_of(A(xw[j]) + A(hw[j])), f = sigmoid_of(A(xw[H + j]) + A(hw[H + j]));
+    A gg = tanh_fast(A(xw[2 * H + j]) + A(hw[2 * H + j])), o = sigmoid_of(A(xw[3 * H + j]) + A(hw[3 * H + j]));
+    A cn = f * A(cp[j]) + i * gg;
+    a[j] = T(i);
+    a[H + j] = T(f);
+    a[2 * H + j] = T(gg);
+    a[3 * H + j] = T(o);
+    c[j] = T(cn);
+    h[j] = T(o * tanh_fast(cn));
+  }
+}
+
+// Backward of one step: dh = go + dh_rec (the output's grad and the recurrent one), dc = dcarry
+// + gc (grad of the saved c_t) + through h. Writes the gate grads and dcarry = dc * f in place.
+template <class T>
+void lstm_seq_backward_row(int64_t H, const T* __restrict a, const T* __restrict cp, const T* __restrict c,
+                           const T* __restrict go, const T* __restrict dhr, const T* __restrict gc,
+                           T* __restrict dcarry, T* __restrict dg) {
+  using A = acc_t<T>;
+  for (int64_t j = 0; j < H; ++j) {
+    A i = A(a[j]), f = A(a[H + j]), gg = A(a[2 * H + j]), o = A(a[3 * H + j]);
+    A tc = tanh_fast(A(c[j]));
+    A dh = A(go[j]) + A(dhr[j]);
+    A dc = A(dcarry[j]) + A(gc[j]) + dh * o * (A(1) - tc * tc);
+    dg[j] = T(dc * gg * i * (A(1) - i));
+    dg[H + j] = T(dc * A(cp[j]) * f * (A(1) - f));
+    dg[2 * H + j] = T(dc * i * (A(1) - gg * gg));
+    dg[3 * H + j] = T(dh * tc * o * (A(1) - o));
+    dcarry[j] = T(dc * f);
+  }
+}
+
+template <class T>
+constexpr GemmIn gemm_in() {
+  return std::is_same_v<T, double> ? GemmIn::F64 : GemmIn::F32;
+}
+
+// C [m, n] (row stride ldc) = beta * C + A @ B for row-major-with-strides A and B, on the pool.
+template <class T>
+void gemm(int64_t m, int64_t n, int64_t k, const T* a, int64_t a_rs, int64_t a_cs, const T* b, int64_t b_rs,
+          int64_t b_cs, T* c, int64_t ldc, double beta) {
+  GemmDesc d;
+  d.in = gemm_in<T>();
+  d.m = m, d.n = n, d.k = k;
+  d.a = a, d.a_rs = a_rs, d.a_cs = a_cs;
+  d.b = b, d.b_rs = b_rs, d.b_cs = b_cs;
+  d.c = c, d.c_rs = ldc, d.c_cs = 1;
+  d.beta = beta;
+  ::ember::cpu::gemm_run(d);  // the engine of cpu_isa()
+}
+
 }  // namespace
 
 void lstm_cell_kernel(const Tensor& h, const Tensor& c, const Tensor& act, const Tensor& gates, const Tensor& c_prev) {
@@ -145,6 +205,85 @@ void gru_cell_backward_kernel(const Tensor& d_gi, const Tensor& d_gh, const Tens
                           g.data<T>() + r * H, d_gi.data<T>() + r * 3 * H, d_gh.data<T>() + r * 3 * H,
                           d_h_prev.data<T>() + r * H);
     });
+  });
+}
+
+// The whole LSTM layer direction: T steps of one GEMM (h_{t-1} W_hh^T) plus the fused pointwise
+// kernel; reverse walks t from T-1 down. act is [T, B, 4H] (kept for the backward) or [B, 4H]
+// (scratch, inference).
+void lstm_seq_kernel(const Tensor& out, const Tensor& cs, const Tensor& act, const Tensor& xw, const Tensor& h0,
+                     const Tensor& c0, const Tensor& w_hh, bool reverse) {
+  const int64_t T = xw.shape()[0], B = xw.shape()[1], H = h0.shape()[1], G = 4 * H;
+  const bool keep = act.dim() == 3;
+  dispatch_floating(xw.dtype(), "lstm", [&]<class S>() {
+    if constexpr (std::is_same_v<S, float> || std::is_same_v<S, double>) {
+      Tensor hw_t = empty({B, G}, xw.dtype(), xw.device());
+      S* hw = hw_t.data<S>();
+      const S* w = w_hh.data<S>();
+      for (int64_t s = 0; s < T; ++s) {
+        const int64_t t = reverse ? T - 1 - s : s, tp = reverse ? t + 1 : t - 1;
+        const S* hp = s == 0 ? h0.data<S>() : out.data<S>() + tp * B * H;
+        const S* cp = s == 0 ? c0.data<S>() : cs.data<S>() + tp * B * H;
+        gemm<S>(B, G, H, hp, H, 1, w, 1, H, hw, G, 0.0);  // W_hh^T: element (k, n) at n * H + k
+        const S* x = xw.data<S>() + t * B * G;
+        S* a = act.data<S>() + (keep ? t * B * G : 0);
+        S* h = out.data<S>() + t * B * H;
+        S* c = cs.data<S>() + t * B * H;
+        over_rows(B, G, [&](int64_t r) {
+          lstm_seq_row<S>(H, x + r * G, hw + r * G, cp + r * H, a + r * G, h + r * H, c + r * H);
+        });
+      }
+    } else {
+      EMBER_TYPE_ERROR("lstm: the fused sequence kernel takes float32 or float64, got ", dtype_name(xw.dtype()));
+    }
+  });
+}
+
+// Its backward: per step (in reverse order of the forward) the pointwise grads and one GEMM
+// dh_rec = d_gates W_hh; after the loop d_W_hh = sum_t d_gates_t^T h_{t-1} as two GEMMs over all
+// rows (the steps reading out[] and the one reading h0). d_h0 / d_c0 carry the running
+// recurrent grads and end as the grads of h0 / c0. d_w undefined: W_hh needs no grad.
+void lstm_seq_backward_kernel(const Tensor& d_xw, const Tensor& d_h0, const Tensor& d_c0, const Tensor& d_w,
+                              const Tensor& g_out, const Tensor& g_cs, const Tensor& g_hT, const Tensor& g_cT,
+                              const Tensor& act, const Tensor& out, const Tensor& cs, const Tensor& h0,
+                              const Tensor& c0, const Tensor& w_hh, bool reverse) {
+  const int64_t T = act.shape()[0], B = act.shape()[1], H = h0.shape()[1], G = 4 * H;
+  dispatch_floating(act.dtype(), "lstm_backward", [&]<class S>() {
+    if constexpr (std::is_same_v<S, float> || std::is_same_v<S, double>) {
+      S* dhr = d_h0.data<S>();
+      S* dcar = d_c0.data<S>();
+      std::copy_n(g_hT.data<S>(), B * H, dhr);
+      std::copy_n(g_cT.data<S>(), B * H, dcar);
+      S* dg = d_xw.data<S>();
+      const S* w = w_hh.data<S>();
+      for (int64_t s = T - 1; s >= 0; --s) {
+        const int64_t t = reverse ? T - 1 - s : s, tp = reverse ? t + 1 : t - 1;
+        const S* cp = s == 0 ? c0.data<S>() : cs.data<S>() + tp * B * H;
+        const S* a = act.data<S>() + t * B * G;
+        const S* c = cs.data<S>() + t * B * H;
+        const S* go = g_out.data<S>() + t * B * H;
+        const S* gc = g_cs.data<S>() + t * B * H;
+        S* dgt = dg + t * B * G;
+        over_rows(B, G, [&](int64_t r) {
+          lstm_seq_backward_row<S>(H, a + r * G, cp + r * H, c + r * H, go + r * H, dhr + r * H, gc + r * H,
+                                   dcar + r * H, dgt + r * G);
+        });
+        gemm<S>(B, H, G, dgt, G, 1, w, H, 1, dhr, H, 0.0);
+      }
+      if (d_w.defined()) {
+        S* dw = d_w.data<S>();
+        // steps whose h_{t-1} is out[tp]: forward t = 1..T-1 (tp = t-1), reverse t = 0..T-2 (tp = t+1)
+        const int64_t n = (T - 1) * B;
+        const S* dgs = dg + (reverse ? 0 : B * G);
+        const S* hs = out.data<S>() + (reverse ? B * H : 0);
+        if (n > 0) gemm<S>(G, H, n, dgs, 1, G, hs, H, 1, dw, H, 0.0);
+        const S* dg0 = dg + (reverse ? (T - 1) * B * G : 0);  // the step that read h0
+        gemm<S>(G, H, B, dg0, 1, G, h0.data<S>(), H, 1, dw, H, n > 0 ? 1.0 : 0.0);
+      }
+    } else {
+      EMBER_TYPE_ERROR("lstm_backward: the fused sequence kernel takes float32 or float64, got ",
+                       dtype_name(act.dtype()));
+    }
   });
 }
 
