@@ -4,6 +4,8 @@
 // polynomial exp/tanh of simd_math.h have no calls, so the inner loops vectorize.
 #pragma once
 #include <algorithm>
+#include <atomic>
+#include <thread>
 #include <type_traits>
 
 #include "backend/cpu/gemm.h"
@@ -36,8 +38,8 @@ void over_rows(int64_t rows, int64_t row_len, F&& fn) {
 
 // g: gates (i, f, g, o) [4H]; writes act [4H], h, c [H]
 template <class T>
-void lstm_row(int64_t H, const T* __restrict g, const T* __restrict cp, T* __restrict a, T* __restrict h,
-              T* __restrict c) {
+void lstm_row(int64_t H, const T* __restrict g, const T* __restrict cp, T* __restrict a,
+              T* __restrict h, T* __restrict c) {
   using A = acc_t<T>;
   for (int64_t j = 0; j < H; ++j) {
     A i = sigmoid_of(A(g[j])), f = sigmoid_of(A(g[H + j]));
@@ -53,8 +55,9 @@ void lstm_row(int64_t H, const T* __restrict g, const T* __restrict cp, T* __res
 }
 
 template <class T>
-void lstm_backward_row(int64_t H, const T* __restrict a, const T* __restrict cp, const T* __restrict c,
-                       const T* __restrict gh, const T* __restrict gc, T* __restrict dg, T* __restrict dcp) {
+void lstm_backward_row(int64_t H, const T* __restrict a, const T* __restrict cp,
+                       const T* __restrict c, const T* __restrict gh, const T* __restrict gc,
+                       T* __restrict dg, T* __restrict dcp) {
   using A = acc_t<T>;
   for (int64_t j = 0; j < H; ++j) {
     A i = A(a[j]), f = A(a[H + j]), gg = A(a[2 * H + j]), o = A(a[3 * H + j]);
@@ -71,8 +74,8 @@ void lstm_backward_row(int64_t H, const T* __restrict a, const T* __restrict cp,
 
 // x = input gates, y = hidden gates (r, z, n) [3H]; writes act [3H] and h [H]
 template <class T>
-void gru_row(int64_t H, const T* __restrict x, const T* __restrict y, const T* __restrict hp, T* __restrict a,
-             T* __restrict h) {
+void gru_row(int64_t H, const T* __restrict x, const T* __restrict y, const T* __restrict hp,
+             T* __restrict a, T* __restrict h) {
   using A = acc_t<T>;
   for (int64_t j = 0; j < H; ++j) {
     A r = sigmoid_of(A(x[j]) + A(y[j]));
@@ -86,8 +89,9 @@ void gru_row(int64_t H, const T* __restrict x, const T* __restrict y, const T* _
 }
 
 template <class T>
-void gru_backward_row(int64_t H, const T* __restrict a, const T* __restrict y, const T* __restrict hp,
-                      const T* __restrict g, T* __restrict dx, T* __restrict dy, T* __restrict dh) {
+void gru_backward_row(int64_t H, const T* __restrict a, const T* __restrict y,
+                      const T* __restrict hp, const T* __restrict g, T* __restrict dx,
+                      T* __restrict dy, T* __restrict dh) {
   using A = acc_t<T>;
   for (int64_t j = 0; j < H; ++j) {
     A r = A(a[j]), z = A(a[H + j]), n = A(a[2 * H + j]), G = A(g[j]);
@@ -104,15 +108,17 @@ void gru_backward_row(int64_t H, const T* __restrict a, const T* __restrict y, c
   }
 }
 
-// One step of a whole-sequence LSTM: gates = xw + hw (the input projection with both biases,
+// One step of a whole-sequence LSTM for hidden units [0, n) of a row (gate blocks H apart):
+// gates = xw + hw (the input projection with both biases,
 // and h_{t-1} W_hh^T from the step GEMM), so the add is fused here.
 template <class T>
-void lstm_seq_row(int64_t H, const T* __restrict xw, const T* __restrict hw, const T* __restrict cp,
-                  T* __restrict a, T* __restrict h, T* __restrict c) {
+void lstm_seq_row(int64_t n, int64_t H, const T* __restrict xw, const T* __restrict hw,
+                  const T* __restrict cp, T* __restrict a, T* __restrict h, T* __restrict c) {
   using A = acc_t<T>;
-  for (int64_t j = 0; j < H; ++j) {
+  for (int64_t j = 0; j < n; ++j) {
     A i = sigmoid_of(A(xw[j]) + A(hw[j])), f = sigmoid_of(A(xw[H + j]) + A(hw[H + j]));
-    A gg = tanh_fast(A(xw[2 * H + j]) + A(hw[2 * H + j])), o = sigmoid_of(A(xw[3 * H + j]) + A(hw[3 * H + j]));
+    A gg = tanh_fast(A(xw[2 * H + j]) + A(hw[2 * H + j])),
+      o = sigmoid_of(A(xw[3 * H + j]) + A(hw[3 * H + j]));
     A cn = f * A(cp[j]) + i * gg;
     a[j] = T(i);
     a[H + j] = T(f);
@@ -126,11 +132,11 @@ void lstm_seq_row(int64_t H, const T* __restrict xw, const T* __restrict hw, con
 // Backward of one step: dh = go + dh_rec (the output's grad and the recurrent one), dc = dcarry
 // + gc (grad of the saved c_t) + through h. Writes the gate grads and dcarry = dc * f in place.
 template <class T>
-void lstm_seq_backward_row(int64_t H, const T* __restrict a, const T* __restrict cp, const T* __restrict c,
-                           const T* __restrict go, const T* __restrict dhr, const T* __restrict gc,
-                           T* __restrict dcarry, T* __restrict dg) {
+void lstm_seq_backward_row(int64_t n, int64_t H, const T* __restrict a, const T* __restrict cp,
+                           const T* __restrict c, const T* __restrict go, const T* __restrict dhr,
+                           const T* __restrict gc, T* __restrict dcarry, T* __restrict dg) {
   using A = acc_t<T>;
-  for (int64_t j = 0; j < H; ++j) {
+  for (int64_t j = 0; j < n; ++j) {
     A i = A(a[j]), f = A(a[H + j]), gg = A(a[2 * H + j]), o = A(a[3 * H + j]);
     A tc = tanh_fast(A(c[j]));
     A dh = A(go[j]) + A(dhr[j]);
@@ -148,10 +154,11 @@ constexpr GemmIn gemm_in() {
   return std::is_same_v<T, double> ? GemmIn::F64 : GemmIn::F32;
 }
 
-// C [m, n] (row stride ldc) = beta * C + A @ B for row-major-with-strides A and B, on the pool.
+// C [m, n] (row stride ldc) = beta * C + A @ B for A and B with element strides; threads = 1
+// inside a step region (the caller's thread only), 0 = the pool.
 template <class T>
-void gemm(int64_t m, int64_t n, int64_t k, const T* a, int64_t a_rs, int64_t a_cs, const T* b, int64_t b_rs,
-          int64_t b_cs, T* c, int64_t ldc, double beta) {
+void gemm(int64_t m, int64_t n, int64_t k, const T* a, int64_t a_rs, int64_t a_cs, const T* b,
+          int64_t b_rs, int64_t b_cs, T* c, int64_t ldc, double beta, int threads) {
   GemmDesc d;
   d.in = gemm_in<T>();
   d.m = m, d.n = n, d.k = k;
@@ -159,34 +166,89 @@ void gemm(int64_t m, int64_t n, int64_t k, const T* a, int64_t a_rs, int64_t a_c
   d.b = b, d.b_rs = b_rs, d.b_cs = b_cs;
   d.c = c, d.c_rs = ldc, d.c_cs = 1;
   d.beta = beta;
+  d.threads = threads;
   ::ember::cpu::gemm_run(d);  // the engine of cpu_isa()
+}
+
+// Hidden units per step GEMM call: B (W_hh's slice) stays cache resident across the row panels.
+constexpr int64_t kUnitSlice = 128;
+
+// All participants of a step region wait here until every one has arrived (one use per step).
+struct StepBarrier {
+  std::atomic<int64_t> arrived{0};
+  int64_t parties;
+  explicit StepBarrier(int64_t n) : parties(n) {}
+  void wait() {
+    if (parties == 1) return;
+    const int64_t target =
+        (arrived.fetch_add(1, std::memory_order_acq_rel) / parties + 1) * parties;
+    for (int i = 0; arrived.load(std::memory_order_acquire) < target; ++i) {
+      if (i < 200) {
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#endif
+      } else {
+        std::this_thread::yield();  // a loaded machine: let the late participant run
+      }
+    }
+  }
+};
+
+// The recurrent loop is split by hidden units: participant p owns units [p * u, min(H, (p+1) * u))
+// of every gate, runs its own threads=1 GEMMs and pointwise, and all meet once per step (vs two
+// pool jobs per step). body(j0, j1, barrier). One participant when the pool is small, busy
+// (the job then runs inline as one chunk) or the step too small to share.
+template <class F>
+void over_units(int64_t B, int64_t H, F&& body) {
+  const int64_t want = B * H * H >= 16384 ? std::min<int64_t>(num_threads(), (H + 7) / 8) : 1;
+  const int64_t u = (H + want - 1) / want;
+  const int64_t parts = (H + u - 1) / u;
+  if (parts <= 1) {
+    StepBarrier one(1);
+    body(int64_t(0), H, one);
+    return;
+  }
+  StepBarrier bar(parts);
+  // grain 1 over `parts` <= threads ids: one id per chunk, each on its own thread (a thread
+  // claims another chunk only after finishing one, which needs every chunk running)
+  parallel_for(0, parts, 1, [&](int64_t b, int64_t e) {
+    if (e - b > 1) {  // ran inline (pool busy or nested): this thread does every unit
+      StepBarrier one(1);
+      body(int64_t(0), H, one);
+      return;
+    }
+    body(b * u, std::min(H, (b + 1) * u), bar);
+  });
 }
 
 }  // namespace
 
-void lstm_cell_kernel(const Tensor& h, const Tensor& c, const Tensor& act, const Tensor& gates, const Tensor& c_prev) {
+void lstm_cell_kernel(const Tensor& h, const Tensor& c, const Tensor& act, const Tensor& gates,
+                      const Tensor& c_prev) {
   const int64_t B = h.shape()[0], H = h.shape()[1];
   dispatch_floating(h.dtype(), "lstm_cell", [&]<class T>() {
     over_rows(B, 4 * H, [&](int64_t r) {
-      lstm_row<T>(H, gates.data<T>() + r * 4 * H, c_prev.data<T>() + r * H, act.data<T>() + r * 4 * H,
-                  h.data<T>() + r * H, c.data<T>() + r * H);
+      lstm_row<T>(H, gates.data<T>() + r * 4 * H, c_prev.data<T>() + r * H,
+                  act.data<T>() + r * 4 * H, h.data<T>() + r * H, c.data<T>() + r * H);
     });
   });
 }
 
-void lstm_cell_backward_kernel(const Tensor& d_gates, const Tensor& d_c_prev, const Tensor& gh, const Tensor& gc,
-                               const Tensor& act, const Tensor& c_prev, const Tensor& c) {
+void lstm_cell_backward_kernel(const Tensor& d_gates, const Tensor& d_c_prev, const Tensor& gh,
+                               const Tensor& gc, const Tensor& act, const Tensor& c_prev,
+                               const Tensor& c) {
   const int64_t B = c.shape()[0], H = c.shape()[1];
   dispatch_floating(c.dtype(), "lstm_cell_backward", [&]<class T>() {
     over_rows(B, 4 * H, [&](int64_t r) {
-      lstm_backward_row<T>(H, act.data<T>() + r * 4 * H, c_prev.data<T>() + r * H, c.data<T>() + r * H,
-                           gh.data<T>() + r * H, gc.data<T>() + r * H, d_gates.data<T>() + r * 4 * H,
-                           d_c_prev.data<T>() + r * H);
+      lstm_backward_row<T>(H, act.data<T>() + r * 4 * H, c_prev.data<T>() + r * H,
+                           c.data<T>() + r * H, gh.data<T>() + r * H, gc.data<T>() + r * H,
+                           d_gates.data<T>() + r * 4 * H, d_c_prev.data<T>() + r * H);
     });
   });
 }
 
-void gru_cell_kernel(const Tensor& h, const Tensor& act, const Tensor& gi, const Tensor& gh, const Tensor& h_prev) {
+void gru_cell_kernel(const Tensor& h, const Tensor& act, const Tensor& gi, const Tensor& gh,
+                     const Tensor& h_prev) {
   const int64_t B = h.shape()[0], H = h.shape()[1];
   dispatch_floating(h.dtype(), "gru_cell", [&]<class T>() {
     over_rows(B, 3 * H, [&](int64_t r) {
@@ -196,56 +258,76 @@ void gru_cell_kernel(const Tensor& h, const Tensor& act, const Tensor& gi, const
   });
 }
 
-void gru_cell_backward_kernel(const Tensor& d_gi, const Tensor& d_gh, const Tensor& d_h_prev, const Tensor& g,
-                              const Tensor& act, const Tensor& gh, const Tensor& h_prev) {
+void gru_cell_backward_kernel(const Tensor& d_gi, const Tensor& d_gh, const Tensor& d_h_prev,
+                              const Tensor& g, const Tensor& act, const Tensor& gh,
+                              const Tensor& h_prev) {
   const int64_t B = h_prev.shape()[0], H = h_prev.shape()[1];
   dispatch_floating(g.dtype(), "gru_cell_backward", [&]<class T>() {
     over_rows(B, 3 * H, [&](int64_t r) {
-      gru_backward_row<T>(H, act.data<T>() + r * 3 * H, gh.data<T>() + r * 3 * H, h_prev.data<T>() + r * H,
-                          g.data<T>() + r * H, d_gi.data<T>() + r * 3 * H, d_gh.data<T>() + r * 3 * H,
-                          d_h_prev.data<T>() + r * H);
+      gru_backward_row<T>(H, act.data<T>() + r * 3 * H, gh.data<T>() + r * 3 * H,
+                          h_prev.data<T>() + r * H, g.data<T>() + r * H, d_gi.data<T>() + r * 3 * H,
+                          d_gh.data<T>() + r * 3 * H, d_h_prev.data<T>() + r * H);
     });
   });
 }
 
-// The whole LSTM layer direction: T steps of one GEMM (h_{t-1} W_hh^T) plus the fused pointwise
-// kernel; reverse walks t from T-1 down. act is [T, B, 4H] (kept for the backward) or [B, 4H]
-// (scratch, inference).
-void lstm_seq_kernel(const Tensor& out, const Tensor& cs, const Tensor& act, const Tensor& xw, const Tensor& h0,
-                     const Tensor& c0, const Tensor& w_hh, bool reverse) {
+// The whole LSTM layer direction: T steps of the gate GEMM (h_{t-1} W_hh^T) and the fused pointwise
+// kernel, split by hidden units over the threads (over_units); reverse walks t from T-1 down.
+// act is [T, B, 4H] (kept for the backward) or [B, 4H] (scratch, inference).
+void lstm_seq_kernel(const Tensor& out, const Tensor& cs, const Tensor& act, const Tensor& xw,
+                     const Tensor& h0, const Tensor& c0, const Tensor& w_hh, bool reverse) {
   const int64_t T = xw.shape()[0], B = xw.shape()[1], H = h0.shape()[1], G = 4 * H;
   const bool keep = act.dim() == 3;
   dispatch_floating(xw.dtype(), "lstm", [&]<class S>() {
     if constexpr (std::is_same_v<S, float> || std::is_same_v<S, double>) {
       Tensor hw_t = empty({B, G}, xw.dtype(), xw.device());
       S* hw = hw_t.data<S>();
+      // W_hh^T [H, 4H] row-major once per call: the step GEMMs (few rows) then read B in place
+      // instead of packing (transposing) all of W_hh on every step
+      Tensor wt_t = empty({H, G}, xw.dtype(), xw.device());
+      S* wt = wt_t.data<S>();
       const S* w = w_hh.data<S>();
-      for (int64_t s = 0; s < T; ++s) {
-        const int64_t t = reverse ? T - 1 - s : s, tp = reverse ? t + 1 : t - 1;
-        const S* hp = s == 0 ? h0.data<S>() : out.data<S>() + tp * B * H;
-        const S* cp = s == 0 ? c0.data<S>() : cs.data<S>() + tp * B * H;
-        gemm<S>(B, G, H, hp, H, 1, w, 1, H, hw, G, 0.0);  // W_hh^T: element (k, n) at n * H + k
-        const S* x = xw.data<S>() + t * B * G;
-        S* a = act.data<S>() + (keep ? t * B * G : 0);
-        S* h = out.data<S>() + t * B * H;
-        S* c = cs.data<S>() + t * B * H;
-        over_rows(B, G, [&](int64_t r) {
-          lstm_seq_row<S>(H, x + r * G, hw + r * G, cp + r * H, a + r * G, h + r * H, c + r * H);
-        });
-      }
+      parallel_for(0, G, 64, [&](int64_t b, int64_t e) {
+        for (int64_t i = b; i < e; ++i)
+          for (int64_t k = 0; k < H; ++k) wt[k * G + i] = w[i * H + k];
+      });
+      over_units(B, H, [&](int64_t j0, int64_t j1, StepBarrier& bar) {
+        const int64_t n = j1 - j0;
+        for (int64_t s = 0; s < T; ++s) {
+          const int64_t t = reverse ? T - 1 - s : s, tp = reverse ? t + 1 : t - 1;
+          const S* hp = s == 0 ? h0.data<S>() : out.data<S>() + tp * B * H;
+          const S* cp = s == 0 ? c0.data<S>() : cs.data<S>() + tp * B * H;
+          // columns g*H + [j0, j1) of each gate, in slices small enough that B stays in L2
+          for (int64_t g = 0; g < 4; ++g)
+            for (int64_t q = j0; q < j1; q += kUnitSlice)
+              gemm<S>(B, std::min(kUnitSlice, j1 - q), H, hp, H, 1, wt + g * H + q, G, 1,
+                      hw + g * H + q, G, 0.0, 1);
+          const S* x = xw.data<S>() + t * B * G;
+          S* a = act.data<S>() + (keep ? t * B * G : 0);
+          S* h = out.data<S>() + t * B * H;
+          S* c = cs.data<S>() + t * B * H;
+          for (int64_t r = 0; r < B; ++r)
+            lstm_seq_row<S>(n, H, x + r * G + j0, hw + r * G + j0, cp + r * H + j0, a + r * G + j0,
+                            h + r * H + j0, c + r * H + j0);
+          bar.wait();  // h_t complete before any participant's next GEMM reads it
+        }
+      });
     } else {
-      EMBER_TYPE_ERROR("lstm: the fused sequence kernel takes float32 or float64, got ", dtype_name(xw.dtype()));
+      EMBER_TYPE_ERROR("lstm: the fused sequence kernel takes float32 or float64, got ",
+                       dtype_name(xw.dtype()));
     }
   });
 }
 
-// Its backward: per step (in reverse order of the forward) the pointwise grads and one GEMM
-// dh_rec = d_gates W_hh; after the loop d_W_hh = sum_t d_gates_t^T h_{t-1} as two GEMMs over all
-// rows (the steps reading out[] and the one reading h0). d_h0 / d_c0 carry the running
+// Its backward, split by hidden units like the forward: per step (in reverse order of the forward)
+// the pointwise grads of the participant's units, then (all gate grads of the step in place) its
+// columns of dh_rec = d_gates W_hh. After the loop d_W_hh = sum_t d_gates_t^T h_{t-1} as two GEMMs
+// over all rows (the steps reading out[] and the one reading h0). d_h0 / d_c0 carry the running
 // recurrent grads and end as the grads of h0 / c0. d_w undefined: W_hh needs no grad.
-void lstm_seq_backward_kernel(const Tensor& d_xw, const Tensor& d_h0, const Tensor& d_c0, const Tensor& d_w,
-                              const Tensor& g_out, const Tensor& g_cs, const Tensor& g_hT, const Tensor& g_cT,
-                              const Tensor& act, const Tensor& out, const Tensor& cs, const Tensor& h0,
+void lstm_seq_backward_kernel(const Tensor& d_xw, const Tensor& d_h0, const Tensor& d_c0,
+                              const Tensor& d_w, const Tensor& g_out, const Tensor& g_cs,
+                              const Tensor& g_hT, const Tensor& g_cT, const Tensor& act,
+                              const Tensor& out, const Tensor& cs, const Tensor& h0,
                               const Tensor& c0, const Tensor& w_hh, bool reverse) {
   const int64_t T = act.shape()[0], B = act.shape()[1], H = h0.shape()[1], G = 4 * H;
   dispatch_floating(act.dtype(), "lstm_backward", [&]<class S>() {
@@ -256,29 +338,36 @@ void lstm_seq_backward_kernel(const Tensor& d_xw, const Tensor& d_h0, const Tens
       std::copy_n(g_cT.data<S>(), B * H, dcar);
       S* dg = d_xw.data<S>();
       const S* w = w_hh.data<S>();
-      for (int64_t s = T - 1; s >= 0; --s) {
-        const int64_t t = reverse ? T - 1 - s : s, tp = reverse ? t + 1 : t - 1;
-        const S* cp = s == 0 ? c0.data<S>() : cs.data<S>() + tp * B * H;
-        const S* a = act.data<S>() + t * B * G;
-        const S* c = cs.data<S>() + t * B * H;
-        const S* go = g_out.data<S>() + t * B * H;
-        const S* gc = g_cs.data<S>() + t * B * H;
-        S* dgt = dg + t * B * G;
-        over_rows(B, G, [&](int64_t r) {
-          lstm_seq_backward_row<S>(H, a + r * G, cp + r * H, c + r * H, go + r * H, dhr + r * H, gc + r * H,
-                                   dcar + r * H, dgt + r * G);
-        });
-        gemm<S>(B, H, G, dgt, G, 1, w, H, 1, dhr, H, 0.0);
-      }
+      over_units(B, H, [&](int64_t j0, int64_t j1, StepBarrier& bar) {
+        const int64_t n = j1 - j0;
+        for (int64_t s = T - 1; s >= 0; --s) {
+          const int64_t t = reverse ? T - 1 - s : s, tp = reverse ? t + 1 : t - 1;
+          const S* cp = s == 0 ? c0.data<S>() : cs.data<S>() + tp * B * H;
+          const S* a = act.data<S>() + t * B * G;
+          const S* c = cs.data<S>() + t * B * H;
+          const S* go = g_out.data<S>() + t * B * H;
+          const S* gc = g_cs.data<S>() + t * B * H;
+          S* dgt = dg + t * B * G;
+          for (int64_t r = 0; r < B; ++r) {
+            const int64_t o = r * H + j0;
+            lstm_seq_backward_row<S>(n, H, a + r * G + j0, cp + o, c + o, go + o, dhr + o, gc + o,
+                                     dcar + o, dgt + r * G + j0);
+          }
+          bar.wait();  // every unit's gate grads of this step are in dgt
+          for (int64_t q = j0; q < j1; q += kUnitSlice)
+            gemm<S>(B, std::min(kUnitSlice, j1 - q), G, dgt, G, 1, w + q, H, 1, dhr + q, H, 0.0, 1);
+        }
+      });
       if (d_w.defined()) {
         S* dw = d_w.data<S>();
-        // steps whose h_{t-1} is out[tp]: forward t = 1..T-1 (tp = t-1), reverse t = 0..T-2 (tp = t+1)
+        // steps whose h_{t-1} is out[tp]: forward t = 1..T-1 (tp = t-1), reverse t = 0..T-2 (tp =
+        // t+1)
         const int64_t n = (T - 1) * B;
         const S* dgs = dg + (reverse ? 0 : B * G);
         const S* hs = out.data<S>() + (reverse ? B * H : 0);
-        if (n > 0) gemm<S>(G, H, n, dgs, 1, G, hs, H, 1, dw, H, 0.0);
+        if (n > 0) gemm<S>(G, H, n, dgs, 1, G, hs, H, 1, dw, H, 0.0, 0);
         const S* dg0 = dg + (reverse ? (T - 1) * B * G : 0);  // the step that read h0
-        gemm<S>(G, H, B, dg0, 1, G, h0.data<S>(), H, 1, dw, H, n > 0 ? 1.0 : 0.0);
+        gemm<S>(G, H, B, dg0, 1, G, h0.data<S>(), H, 1, dw, H, n > 0 ? 1.0 : 0.0, 0);
       }
     } else {
       EMBER_TYPE_ERROR("lstm_backward: the fused sequence kernel takes float32 or float64, got ",

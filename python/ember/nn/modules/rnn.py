@@ -283,7 +283,7 @@ class RNNBase(Module):
         c_shape = (self.num_layers * D, B, self.hidden_size)
         # initial states: [L * D, B, H_out] (LSTM also c: [L * D, B, H])
         if hx is None:
-            dev = input.device.type
+            dev = data.device.type
             h0 = _C._zeros(list(h_shape), dtype, dev)
             c0 = _C._zeros(list(c_shape), dtype, dev) if is_lstm else None
         else:
