@@ -4,8 +4,6 @@
 // polynomial exp/tanh of simd_math.h have no calls, so the inner loops vectorize.
 #pragma once
 #include <algorithm>
-#include <atomic>
-#include <thread>
 #include <type_traits>
 
 #include "backend/cpu/gemm.h"
@@ -170,54 +168,18 @@ void gemm(int64_t m, int64_t n, int64_t k, const T* a, int64_t a_rs, int64_t a_c
   ::ember::cpu::gemm_run(d);  // the engine of cpu_isa()
 }
 
-// Hidden units per step GEMM call: B (W_hh's slice) stays cache resident across the row panels.
-constexpr int64_t kUnitSlice = 128;
-
-// All participants of a step region wait here until every one has arrived (one use per step).
-struct StepBarrier {
-  std::atomic<int64_t> arrived{0};
-  int64_t parties;
-  explicit StepBarrier(int64_t n) : parties(n) {}
-  void wait() {
-    if (parties == 1) return;
-    const int64_t target =
-        (arrived.fetch_add(1, std::memory_order_acq_rel) / parties + 1) * parties;
-    for (int i = 0; arrived.load(std::memory_order_acquire) < target; ++i) {
-      if (i < 200) {
-#if defined(__x86_64__) || defined(__i386__)
-        __builtin_ia32_pause();
-#endif
-      } else {
-        std::this_thread::yield();  // a loaded machine: let the late participant run
-      }
-    }
-  }
-};
-
-// The recurrent loop is split by hidden units: participant p owns units [p * u, min(H, (p+1) * u))
-// of every gate, runs its own threads=1 GEMMs and pointwise, and all meet once per step (vs two
-// pool jobs per step). body(j0, j1, barrier). One participant when the pool is small, busy
-// (the job then runs inline as one chunk) or the step too small to share.
+// Runs fn(j0, j1) over slices of the H hidden units (every gate's columns of a slice) for one
+// step, as one pool job: each slice does its own threads=1 GEMMs and pointwise, so a step costs
+// one fork/join (not one for the GEMM and one for the pointwise), and slices are claimed
+// dynamically (a descheduled worker on a busy machine leaves its share to the others).
 template <class F>
-void over_units(int64_t B, int64_t H, F&& body) {
-  const int64_t want = B * H * H >= 16384 ? std::min<int64_t>(num_threads(), (H + 7) / 8) : 1;
-  const int64_t u = (H + want - 1) / want;
-  const int64_t parts = (H + u - 1) / u;
-  if (parts <= 1) {
-    StepBarrier one(1);
-    body(int64_t(0), H, one);
-    return;
-  }
-  StepBarrier bar(parts);
-  // grain 1 over `parts` <= threads ids: one id per chunk, each on its own thread (a thread
-  // claims another chunk only after finishing one, which needs every chunk running)
-  parallel_for(0, parts, 1, [&](int64_t b, int64_t e) {
-    if (e - b > 1) {  // ran inline (pool busy or nested): this thread does every unit
-      StepBarrier one(1);
-      body(int64_t(0), H, one);
-      return;
-    }
-    body(b * u, std::min(H, (b + 1) * u), bar);
+void over_unit_slices(int64_t B, int64_t H, F&& fn) {
+  const int64_t nt = num_threads();
+  const int64_t slice = std::max<int64_t>(16, ((H + 2 * nt - 1) / (2 * nt) + 7) & ~int64_t(7));
+  const int64_t ns = (H + slice - 1) / slice;
+  const int64_t grain = B * H * H >= 16384 ? 1 : ns;  // small steps: the calling thread alone
+  parallel_for(0, ns, grain, [&](int64_t b, int64_t e) {
+    for (int64_t q = b; q < e; ++q) fn(q * slice, std::min(H, (q + 1) * slice));
   });
 }
 
@@ -272,10 +234,10 @@ void gru_cell_backward_kernel(const Tensor& d_gi, const Tensor& d_gh, const Tens
 }
 
 // The whole LSTM layer direction: T steps of the gate GEMM (h_{t-1} W_hh^T) and the fused pointwise
-// kernel, split by hidden units over the threads (over_units); reverse walks t from T-1 down.
+// kernel, each step one pool job over slices of hidden units; reverse walks t from T-1 down.
 // act is [T, B, 4H] (kept for the backward) or [B, 4H] (scratch, inference).
-void lstm_seq_kernel(const Tensor& out, const Tensor& cs, const Tensor& act, const Tensor& xw,
-                     const Tensor& h0, const Tensor& c0, const Tensor& w_hh, bool reverse) {
+void lstm_seq_kernel(const Tensor& out, const Tensor& cs, const Tensor& act, const Tensor& xw, const Tensor& h0,
+                     const Tensor& c0, const Tensor& w_hh, bool reverse) {
   const int64_t T = xw.shape()[0], B = xw.shape()[1], H = h0.shape()[1], G = 4 * H;
   const bool keep = act.dim() == 3;
   dispatch_floating(xw.dtype(), "lstm", [&]<class S>() {
@@ -283,7 +245,7 @@ void lstm_seq_kernel(const Tensor& out, const Tensor& cs, const Tensor& act, con
       Tensor hw_t = empty({B, G}, xw.dtype(), xw.device());
       S* hw = hw_t.data<S>();
       // W_hh^T [H, 4H] row-major once per call: the step GEMMs (few rows) then read B in place
-      // instead of packing (transposing) all of W_hh on every step
+      // instead of packing (transposing) W_hh on every step
       Tensor wt_t = empty({H, G}, xw.dtype(), xw.device());
       S* wt = wt_t.data<S>();
       const S* w = w_hh.data<S>();
@@ -291,43 +253,37 @@ void lstm_seq_kernel(const Tensor& out, const Tensor& cs, const Tensor& act, con
         for (int64_t i = b; i < e; ++i)
           for (int64_t k = 0; k < H; ++k) wt[k * G + i] = w[i * H + k];
       });
-      over_units(B, H, [&](int64_t j0, int64_t j1, StepBarrier& bar) {
-        const int64_t n = j1 - j0;
-        for (int64_t s = 0; s < T; ++s) {
-          const int64_t t = reverse ? T - 1 - s : s, tp = reverse ? t + 1 : t - 1;
-          const S* hp = s == 0 ? h0.data<S>() : out.data<S>() + tp * B * H;
-          const S* cp = s == 0 ? c0.data<S>() : cs.data<S>() + tp * B * H;
-          // columns g*H + [j0, j1) of each gate, in slices small enough that B stays in L2
-          for (int64_t g = 0; g < 4; ++g)
-            for (int64_t q = j0; q < j1; q += kUnitSlice)
-              gemm<S>(B, std::min(kUnitSlice, j1 - q), H, hp, H, 1, wt + g * H + q, G, 1,
-                      hw + g * H + q, G, 0.0, 1);
-          const S* x = xw.data<S>() + t * B * G;
-          S* a = act.data<S>() + (keep ? t * B * G : 0);
-          S* h = out.data<S>() + t * B * H;
-          S* c = cs.data<S>() + t * B * H;
+      for (int64_t s = 0; s < T; ++s) {
+        const int64_t t = reverse ? T - 1 - s : s, tp = reverse ? t + 1 : t - 1;
+        const S* hp = s == 0 ? h0.data<S>() : out.data<S>() + tp * B * H;
+        const S* cp = s == 0 ? c0.data<S>() : cs.data<S>() + tp * B * H;
+        const S* x = xw.data<S>() + t * B * G;
+        S* a = act.data<S>() + (keep ? t * B * G : 0);
+        S* h = out.data<S>() + t * B * H;
+        S* c = cs.data<S>() + t * B * H;
+        over_unit_slices(B, H, [&](int64_t j0, int64_t j1) {
+          const int64_t n = j1 - j0;
+          for (int64_t g = 0; g < 4; ++g)  // gate g's columns g*H + [j0, j1)
+            gemm<S>(B, n, H, hp, H, 1, wt + g * H + j0, G, 1, hw + g * H + j0, G, 0.0, 1);
           for (int64_t r = 0; r < B; ++r)
             lstm_seq_row<S>(n, H, x + r * G + j0, hw + r * G + j0, cp + r * H + j0, a + r * G + j0,
                             h + r * H + j0, c + r * H + j0);
-          bar.wait();  // h_t complete before any participant's next GEMM reads it
-        }
-      });
+        });
+      }
     } else {
-      EMBER_TYPE_ERROR("lstm: the fused sequence kernel takes float32 or float64, got ",
-                       dtype_name(xw.dtype()));
+      EMBER_TYPE_ERROR("lstm: the fused sequence kernel takes float32 or float64, got ", dtype_name(xw.dtype()));
     }
   });
 }
 
-// Its backward, split by hidden units like the forward: per step (in reverse order of the forward)
-// the pointwise grads of the participant's units, then (all gate grads of the step in place) its
-// columns of dh_rec = d_gates W_hh. After the loop d_W_hh = sum_t d_gates_t^T h_{t-1} as two GEMMs
-// over all rows (the steps reading out[] and the one reading h0). d_h0 / d_c0 carry the running
-// recurrent grads and end as the grads of h0 / c0. d_w undefined: W_hh needs no grad.
-void lstm_seq_backward_kernel(const Tensor& d_xw, const Tensor& d_h0, const Tensor& d_c0,
-                              const Tensor& d_w, const Tensor& g_out, const Tensor& g_cs,
-                              const Tensor& g_hT, const Tensor& g_cT, const Tensor& act,
-                              const Tensor& out, const Tensor& cs, const Tensor& h0,
+// Its backward, one pool job per step over slices of hidden units like the forward: a slice's
+// columns of dh_rec = d_gates W_hh from the step processed before (complete: the previous job),
+// then its pointwise grads. After the loop dh0 = the last step's d_gates W_hh, and
+// d_W_hh = sum_t d_gates_t^T h_{t-1} as two GEMMs over all rows (the steps reading out[] and the
+// one reading h0). d_c0 carries the running grad of c. d_w undefined: W_hh needs no grad.
+void lstm_seq_backward_kernel(const Tensor& d_xw, const Tensor& d_h0, const Tensor& d_c0, const Tensor& d_w,
+                              const Tensor& g_out, const Tensor& g_cs, const Tensor& g_hT, const Tensor& g_cT,
+                              const Tensor& act, const Tensor& out, const Tensor& cs, const Tensor& h0,
                               const Tensor& c0, const Tensor& w_hh, bool reverse) {
   const int64_t T = act.shape()[0], B = act.shape()[1], H = h0.shape()[1], G = 4 * H;
   dispatch_floating(act.dtype(), "lstm_backward", [&]<class S>() {
@@ -338,35 +294,35 @@ void lstm_seq_backward_kernel(const Tensor& d_xw, const Tensor& d_h0, const Tens
       std::copy_n(g_cT.data<S>(), B * H, dcar);
       S* dg = d_xw.data<S>();
       const S* w = w_hh.data<S>();
-      over_units(B, H, [&](int64_t j0, int64_t j1, StepBarrier& bar) {
-        const int64_t n = j1 - j0;
-        for (int64_t s = T - 1; s >= 0; --s) {
-          const int64_t t = reverse ? T - 1 - s : s, tp = reverse ? t + 1 : t - 1;
-          const S* cp = s == 0 ? c0.data<S>() : cs.data<S>() + tp * B * H;
-          const S* a = act.data<S>() + t * B * G;
-          const S* c = cs.data<S>() + t * B * H;
-          const S* go = g_out.data<S>() + t * B * H;
-          const S* gc = g_cs.data<S>() + t * B * H;
-          S* dgt = dg + t * B * G;
+      const auto step_of = [&](int64_t s) { return reverse ? T - 1 - s : s; };
+      for (int64_t s = T - 1; s >= 0; --s) {
+        const int64_t t = step_of(s), tp = reverse ? t + 1 : t - 1;
+        const S* cp = s == 0 ? c0.data<S>() : cs.data<S>() + tp * B * H;
+        const S* a = act.data<S>() + t * B * G;
+        const S* c = cs.data<S>() + t * B * H;
+        const S* go = g_out.data<S>() + t * B * H;
+        const S* gc = g_cs.data<S>() + t * B * H;
+        const S* dgn = s < T - 1 ? dg + step_of(s + 1) * B * G : nullptr;  // the step processed before
+        S* dgt = dg + t * B * G;
+        over_unit_slices(B, H, [&](int64_t j0, int64_t j1) {
+          const int64_t n = j1 - j0;
+          if (dgn) gemm<S>(B, n, G, dgn, G, 1, w + j0, H, 1, dhr + j0, H, 0.0, 1);
           for (int64_t r = 0; r < B; ++r) {
             const int64_t o = r * H + j0;
-            lstm_seq_backward_row<S>(n, H, a + r * G + j0, cp + o, c + o, go + o, dhr + o, gc + o,
-                                     dcar + o, dgt + r * G + j0);
+            lstm_seq_backward_row<S>(n, H, a + r * G + j0, cp + o, c + o, go + o, dhr + o, gc + o, dcar + o,
+                                     dgt + r * G + j0);
           }
-          bar.wait();  // every unit's gate grads of this step are in dgt
-          for (int64_t q = j0; q < j1; q += kUnitSlice)
-            gemm<S>(B, std::min(kUnitSlice, j1 - q), G, dgt, G, 1, w + q, H, 1, dhr + q, H, 0.0, 1);
-        }
-      });
+        });
+      }
+      gemm<S>(B, H, G, dg + step_of(0) * B * G, G, 1, w, H, 1, dhr, H, 0.0, 0);  // dh0
       if (d_w.defined()) {
         S* dw = d_w.data<S>();
-        // steps whose h_{t-1} is out[tp]: forward t = 1..T-1 (tp = t-1), reverse t = 0..T-2 (tp =
-        // t+1)
+        // steps whose h_{t-1} is out[tp]: forward t = 1..T-1 (tp = t-1), reverse t = 0..T-2 (tp = t+1)
         const int64_t n = (T - 1) * B;
         const S* dgs = dg + (reverse ? 0 : B * G);
         const S* hs = out.data<S>() + (reverse ? B * H : 0);
         if (n > 0) gemm<S>(G, H, n, dgs, 1, G, hs, H, 1, dw, H, 0.0, 0);
-        const S* dg0 = dg + (reverse ? (T - 1) * B * G : 0);  // the step that read h0
+        const S* dg0 = dg + step_of(0) * B * G;  // the step that read h0
         gemm<S>(G, H, B, dg0, 1, G, h0.data<S>(), H, 1, dw, H, n > 0 ? 1.0 : 0.0, 0);
       }
     } else {
