@@ -236,8 +236,8 @@ void gru_cell_backward_kernel(const Tensor& d_gi, const Tensor& d_gh, const Tens
 // The whole LSTM layer direction: T steps of the gate GEMM (h_{t-1} W_hh^T) and the fused pointwise
 // kernel, each step one pool job over slices of hidden units; reverse walks t from T-1 down.
 // act is [T, B, 4H] (kept for the backward) or [B, 4H] (scratch, inference).
-void lstm_seq_kernel(const Tensor& out, const Tensor& cs, const Tensor& act, const Tensor& xw, const Tensor& h0,
-                     const Tensor& c0, const Tensor& w_hh, bool reverse) {
+void lstm_seq_kernel(const Tensor& out, const Tensor& cs, const Tensor& act, const Tensor& xw,
+                     const Tensor& h0, const Tensor& c0, const Tensor& w_hh, bool reverse) {
   const int64_t T = xw.shape()[0], B = xw.shape()[1], H = h0.shape()[1], G = 4 * H;
   const bool keep = act.dim() == 3;
   dispatch_floating(xw.dtype(), "lstm", [&]<class S>() {
@@ -271,7 +271,8 @@ void lstm_seq_kernel(const Tensor& out, const Tensor& cs, const Tensor& act, con
         });
       }
     } else {
-      EMBER_TYPE_ERROR("lstm: the fused sequence kernel takes float32 or float64, got ", dtype_name(xw.dtype()));
+      EMBER_TYPE_ERROR("lstm: the fused sequence kernel takes float32 or float64, got ",
+                       dtype_name(xw.dtype()));
     }
   });
 }
@@ -281,9 +282,10 @@ void lstm_seq_kernel(const Tensor& out, const Tensor& cs, const Tensor& act, con
 // then its pointwise grads. After the loop dh0 = the last step's d_gates W_hh, and
 // d_W_hh = sum_t d_gates_t^T h_{t-1} as two GEMMs over all rows (the steps reading out[] and the
 // one reading h0). d_c0 carries the running grad of c. d_w undefined: W_hh needs no grad.
-void lstm_seq_backward_kernel(const Tensor& d_xw, const Tensor& d_h0, const Tensor& d_c0, const Tensor& d_w,
-                              const Tensor& g_out, const Tensor& g_cs, const Tensor& g_hT, const Tensor& g_cT,
-                              const Tensor& act, const Tensor& out, const Tensor& cs, const Tensor& h0,
+void lstm_seq_backward_kernel(const Tensor& d_xw, const Tensor& d_h0, const Tensor& d_c0,
+                              const Tensor& d_w, const Tensor& g_out, const Tensor& g_cs,
+                              const Tensor& g_hT, const Tensor& g_cT, const Tensor& act,
+                              const Tensor& out, const Tensor& cs, const Tensor& h0,
                               const Tensor& c0, const Tensor& w_hh, bool reverse) {
   const int64_t T = act.shape()[0], B = act.shape()[1], H = h0.shape()[1], G = 4 * H;
   dispatch_floating(act.dtype(), "lstm_backward", [&]<class S>() {
@@ -302,22 +304,24 @@ void lstm_seq_backward_kernel(const Tensor& d_xw, const Tensor& d_h0, const Tens
         const S* c = cs.data<S>() + t * B * H;
         const S* go = g_out.data<S>() + t * B * H;
         const S* gc = g_cs.data<S>() + t * B * H;
-        const S* dgn = s < T - 1 ? dg + step_of(s + 1) * B * G : nullptr;  // the step processed before
+        const S* dgn =
+            s < T - 1 ? dg + step_of(s + 1) * B * G : nullptr;  // the step processed before
         S* dgt = dg + t * B * G;
         over_unit_slices(B, H, [&](int64_t j0, int64_t j1) {
           const int64_t n = j1 - j0;
           if (dgn) gemm<S>(B, n, G, dgn, G, 1, w + j0, H, 1, dhr + j0, H, 0.0, 1);
           for (int64_t r = 0; r < B; ++r) {
             const int64_t o = r * H + j0;
-            lstm_seq_backward_row<S>(n, H, a + r * G + j0, cp + o, c + o, go + o, dhr + o, gc + o, dcar + o,
-                                     dgt + r * G + j0);
+            lstm_seq_backward_row<S>(n, H, a + r * G + j0, cp + o, c + o, go + o, dhr + o, gc + o,
+                                     dcar + o, dgt + r * G + j0);
           }
         });
       }
       gemm<S>(B, H, G, dg + step_of(0) * B * G, G, 1, w, H, 1, dhr, H, 0.0, 0);  // dh0
       if (d_w.defined()) {
         S* dw = d_w.data<S>();
-        // steps whose h_{t-1} is out[tp]: forward t = 1..T-1 (tp = t-1), reverse t = 0..T-2 (tp = t+1)
+        // steps whose h_{t-1} is out[tp]: forward t = 1..T-1 (tp = t-1), reverse t = 0..T-2 (tp =
+        // t+1)
         const int64_t n = (T - 1) * B;
         const S* dgs = dg + (reverse ? 0 : B * G);
         const S* hs = out.data<S>() + (reverse ? B * H : 0);
