@@ -106,17 +106,17 @@ void gru_backward_row(int64_t H, const T* __restrict a, const T* __restrict y,
   }
 }
 
-// One step of a whole-sequence LSTM for hidden units [0, n) of a row (gate blocks H apart):
-// gates = xw + hw (the input projection with both biases,
-// and h_{t-1} W_hh^T from the step GEMM), so the add is fused here.
+// One step of a whole-sequence LSTM for hidden units [0, n) of a row: gates = xw + hw (the input
+// projection with both biases, gate blocks H apart, and h_{t-1} W_hh^T from the step GEMM, gate
+// blocks hs apart), so the add is fused here.
 template <class T>
-void lstm_seq_row(int64_t n, int64_t H, const T* __restrict xw, const T* __restrict hw,
+void lstm_seq_row(int64_t n, int64_t H, int64_t hs, const T* __restrict xw, const T* __restrict hw,
                   const T* __restrict cp, T* __restrict a, T* __restrict h, T* __restrict c) {
   using A = acc_t<T>;
   for (int64_t j = 0; j < n; ++j) {
-    A i = sigmoid_of(A(xw[j]) + A(hw[j])), f = sigmoid_of(A(xw[H + j]) + A(hw[H + j]));
-    A gg = tanh_fast(A(xw[2 * H + j]) + A(hw[2 * H + j])),
-      o = sigmoid_of(A(xw[3 * H + j]) + A(hw[3 * H + j]));
+    A i = sigmoid_of(A(xw[j]) + A(hw[j])), f = sigmoid_of(A(xw[H + j]) + A(hw[hs + j]));
+    A gg = tanh_fast(A(xw[2 * H + j]) + A(hw[2 * hs + j])),
+      o = sigmoid_of(A(xw[3 * H + j]) + A(hw[3 * hs + j]));
     A cn = f * A(cp[j]) + i * gg;
     a[j] = T(i);
     a[H + j] = T(f);
@@ -169,13 +169,17 @@ void gemm(int64_t m, int64_t n, int64_t k, const T* a, int64_t a_rs, int64_t a_c
 }
 
 // Runs fn(j0, j1) over slices of the H hidden units (every gate's columns of a slice) for one
-// step, as one pool job: each slice does its own threads=1 GEMMs and pointwise, so a step costs
+// step, as one pool job: each slice does its own threads=1 GEMM and pointwise, so a step costs
 // one fork/join (not one for the GEMM and one for the pointwise), and slices are claimed
 // dynamically (a descheduled worker on a busy machine leaves its share to the others).
-template <class F>
-void over_unit_slices(int64_t B, int64_t H, F&& fn) {
+// slice = unit_slice(H): about two slices per thread, a multiple of 8 units (whole vectors).
+inline int64_t unit_slice(int64_t H) {
   const int64_t nt = num_threads();
-  const int64_t slice = std::max<int64_t>(16, ((H + 2 * nt - 1) / (2 * nt) + 7) & ~int64_t(7));
+  return std::max<int64_t>(16, ((H + 2 * nt - 1) / (2 * nt) + 7) & ~int64_t(7));
+}
+
+template <class F>
+void over_unit_slices(int64_t B, int64_t H, int64_t slice, F&& fn) {
   const int64_t ns = (H + slice - 1) / slice;
   const int64_t grain = B * H * H >= 16384 ? 1 : ns;  // small steps: the calling thread alone
   parallel_for(0, ns, grain, [&](int64_t b, int64_t e) {
@@ -242,16 +246,24 @@ void lstm_seq_kernel(const Tensor& out, const Tensor& cs, const Tensor& act, con
   const bool keep = act.dim() == 3;
   dispatch_floating(xw.dtype(), "lstm", [&]<class S>() {
     if constexpr (std::is_same_v<S, float> || std::is_same_v<S, double>) {
-      Tensor hw_t = empty({B, G}, xw.dtype(), xw.device());
+      // W_hh^T repacked once per call into one contiguous [H, 4n] block per slice of n units
+      // (columns: gate g's units at g*n + [0, n)): each step is then one GEMM per slice reading
+      // a compact B in place (no per-step packing, no long row strides). The slice's gate
+      // pre-activations go to its own [B, 4n] block of hw.
+      const int64_t slice = unit_slice(H);
+      Tensor wp_t = empty({H, G}, xw.dtype(), xw.device()),
+             hw_t = empty({B, G}, xw.dtype(), xw.device());
+      S* wp = wp_t.data<S>();
       S* hw = hw_t.data<S>();
-      // W_hh^T [H, 4H] row-major once per call: the step GEMMs (few rows) then read B in place
-      // instead of packing (transposing) W_hh on every step
-      Tensor wt_t = empty({H, G}, xw.dtype(), xw.device());
-      S* wt = wt_t.data<S>();
       const S* w = w_hh.data<S>();
-      parallel_for(0, G, 64, [&](int64_t b, int64_t e) {
-        for (int64_t i = b; i < e; ++i)
-          for (int64_t k = 0; k < H; ++k) wt[k * G + i] = w[i * H + k];
+      over_unit_slices(B, H, slice, [&](int64_t j0, int64_t j1) {
+        const int64_t n = j1 - j0;
+        S* blk = wp + 4 * H * j0;
+        for (int64_t g = 0; g < 4; ++g)
+          for (int64_t jj = 0; jj < n; ++jj) {
+            const S* row = w + (g * H + j0 + jj) * H;
+            for (int64_t k = 0; k < H; ++k) blk[k * 4 * n + g * n + jj] = row[k];
+          }
       });
       for (int64_t s = 0; s < T; ++s) {
         const int64_t t = reverse ? T - 1 - s : s, tp = reverse ? t + 1 : t - 1;
@@ -261,13 +273,13 @@ void lstm_seq_kernel(const Tensor& out, const Tensor& cs, const Tensor& act, con
         S* a = act.data<S>() + (keep ? t * B * G : 0);
         S* h = out.data<S>() + t * B * H;
         S* c = cs.data<S>() + t * B * H;
-        over_unit_slices(B, H, [&](int64_t j0, int64_t j1) {
+        over_unit_slices(B, H, slice, [&](int64_t j0, int64_t j1) {
           const int64_t n = j1 - j0;
-          for (int64_t g = 0; g < 4; ++g)  // gate g's columns g*H + [j0, j1)
-            gemm<S>(B, n, H, hp, H, 1, wt + g * H + j0, G, 1, hw + g * H + j0, G, 0.0, 1);
+          S* hws = hw + 4 * B * j0;
+          gemm<S>(B, 4 * n, H, hp, H, 1, wp + 4 * H * j0, 4 * n, 1, hws, 4 * n, 0.0, 1);
           for (int64_t r = 0; r < B; ++r)
-            lstm_seq_row<S>(n, H, x + r * G + j0, hw + r * G + j0, cp + r * H + j0, a + r * G + j0,
-                            h + r * H + j0, c + r * H + j0);
+            lstm_seq_row<S>(n, H, n, x + r * G + j0, hws + r * 4 * n, cp + r * H + j0,
+                            a + r * G + j0, h + r * H + j0, c + r * H + j0);
         });
       }
     } else {
@@ -296,6 +308,14 @@ void lstm_seq_backward_kernel(const Tensor& d_xw, const Tensor& d_h0, const Tens
       std::copy_n(g_cT.data<S>(), B * H, dcar);
       S* dg = d_xw.data<S>();
       const S* w = w_hh.data<S>();
+      // each slice's columns of W_hh as one contiguous [4H, n] block (a compact B for the steps)
+      const int64_t slice = unit_slice(H);
+      Tensor wp_t = empty({G, H}, act.dtype(), act.device());
+      S* wp = wp_t.data<S>();
+      over_unit_slices(B, H, slice, [&](int64_t j0, int64_t j1) {
+        const int64_t n = j1 - j0;
+        for (int64_t k = 0; k < G; ++k) std::copy_n(w + k * H + j0, n, wp + G * j0 + k * n);
+      });
       const auto step_of = [&](int64_t s) { return reverse ? T - 1 - s : s; };
       for (int64_t s = T - 1; s >= 0; --s) {
         const int64_t t = step_of(s), tp = reverse ? t + 1 : t - 1;
@@ -307,9 +327,9 @@ void lstm_seq_backward_kernel(const Tensor& d_xw, const Tensor& d_h0, const Tens
         const S* dgn =
             s < T - 1 ? dg + step_of(s + 1) * B * G : nullptr;  // the step processed before
         S* dgt = dg + t * B * G;
-        over_unit_slices(B, H, [&](int64_t j0, int64_t j1) {
+        over_unit_slices(B, H, slice, [&](int64_t j0, int64_t j1) {
           const int64_t n = j1 - j0;
-          if (dgn) gemm<S>(B, n, G, dgn, G, 1, w + j0, H, 1, dhr + j0, H, 0.0, 1);
+          if (dgn) gemm<S>(B, n, G, dgn, G, 1, wp + G * j0, n, 1, dhr + j0, H, 0.0, 1);
           for (int64_t r = 0; r < B; ++r) {
             const int64_t o = r * H + j0;
             lstm_seq_backward_row<S>(n, H, a + r * G + j0, cp + o, c + o, go + o, dhr + o, gc + o,
