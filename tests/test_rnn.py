@@ -10,7 +10,7 @@ import ember
 from conftest import requires_torch, torch
 from ember import nn
 from ember.nn.utils import rnn as rnn_utils
-from ember.testing import gradcheck
+from ember.testing import gradcheck, gradgradcheck
 
 pytestmark = requires_torch
 F64 = ember.float64
@@ -394,3 +394,158 @@ def test_no_grad_inference():
     with ember.no_grad():
         out, (h, c) = m(ember.randn(6, 2, 3))
     assert not out.requires_grad and tuple(out.shape) == (6, 2, 8)
+
+
+# ------------------------------------------------------------------ fused LSTM sequence op
+
+
+def _seq_ref(xw, h0, c0, w, reverse):
+    """The LSTM recurrence in NumPy (float64): xw [T, B, 4H] -> out, cs [T, B, H]."""
+    T_, H = xw.shape[0], h0.shape[1]
+    sig = lambda v: 1 / (1 + np.exp(-v))  # noqa: E731
+    h, c = h0, c0
+    out, cs = np.zeros((T_, *h0.shape)), np.zeros((T_, *h0.shape))
+    for t in range(T_ - 1, -1, -1) if reverse else range(T_):
+        g = xw[t] + h @ w.T
+        i, f, gg, o = (
+            sig(g[:, :H]),
+            sig(g[:, H : 2 * H]),
+            np.tanh(g[:, 2 * H : 3 * H]),
+            sig(g[:, 3 * H :]),
+        )
+        c = f * c + i * gg
+        h = o * np.tanh(c)
+        out[t], cs[t] = h, c
+    return out, cs
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("shape", [(1, 1, 1), (3, 2, 5), (1, 4, 3), (6, 1, 2)])
+def test_lstm_sequence_gradcheck(reverse, shape):
+    """The fused sequence op (forward kernel, backward kernel) vs NumPy and float64 finite
+    differences, including 1 step, batch 1 and hidden 1."""
+    Tn, B, H = shape
+    xw, h0, c0 = randn(Tn, B, 4 * H), randn(B, H), randn(B, H)
+    w = randn(4 * H, H) * 0.7
+    out, cs, hT, cT = ember._C._lstm_sequence(E(xw), E(h0), E(c0), E(w), reverse)
+    ro, rc = _seq_ref(xw, h0, c0, w, reverse)
+    close(out, ro, 1e-12)
+    close(cs, rc, 1e-12)
+    last = 0 if reverse else Tn - 1
+    close(hT, ro[last], 1e-12)
+    close(cT, rc[last], 1e-12)
+
+    def fn(a, b, c, d):
+        o, s, ht, ct = ember._C._lstm_sequence(a, b, c, d, reverse)
+        return o, s * 0.5, ht * 2.0, ct  # every output's grad reaches the backward kernel
+
+    assert gradcheck(fn, [E(xw, True), E(h0, True), E(c0, True), E(w, True)])
+
+
+def _threads(n):
+    old = ember.get_num_threads()
+    ember.set_num_threads(n)
+    return old
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_fused_lstm_split_over_threads_matches_torch(threads, bidirectional):
+    """Sizes where the step loop is split by hidden units over the threads (uneven slices, odd
+    H, a slice of more than 128 units): outputs, final states and every gradient vs PyTorch."""
+    old = _threads(threads)
+    try:
+        for I, H, B, Tn in [(5, 67, 4, 3), (3, 131, 1, 2), (2, 300, 2, 2)]:
+            em, tm = twins("LSTM", I, H, num_layers=2, bidirectional=bidirectional)
+            D = 2 if bidirectional else 1
+            hx = (randn(2 * D, B, H), randn(2 * D, B, H))
+            run_both(em, tm, randn(Tn, B, I), hx, lambda s: randn(*s))
+    finally:
+        ember.set_num_threads(old)
+
+
+def test_fused_lstm_matches_step_path_float32():
+    """float32: the fused op and the per-step path (cells + GEMMs) agree on outputs and grads."""
+    from ember.nn.modules import rnn as rnn_mod
+
+    m = nn.LSTM(13, 37, num_layers=2, bidirectional=True, batch_first=True)
+    x = ember.tensor(randn(3, 9, 13).astype(np.float32))
+    g = ember.tensor(randn(3, 9, 74).astype(np.float32))
+    results = []
+    for fused in (True, False):
+        rnn_mod._FUSED_LSTM = fused
+        try:
+            m.zero_grad()
+            xi = x.detach().requires_grad_(True)
+            out, (h, c) = m(xi)
+            ((out * g).sum() + h.sum() + (c * 0.5).sum()).backward()
+            results.append([out, h, c, xi.grad, *(p.grad for p in m.parameters())])
+        finally:
+            rnn_mod._FUSED_LSTM = True
+    for a, b in zip(*results):
+        np.testing.assert_allclose(npy(a), npy(b), rtol=2e-5, atol=2e-6)
+
+
+def test_fused_lstm_packed_equal_lengths_and_no_grad():
+    """A PackedSequence of equal lengths takes the fused op too; no_grad keeps no activations."""
+    em, tm = twins("LSTM", 4, 6)
+    x = randn(5, 3, 4)
+    ep = rnn_utils.pack_padded_sequence(E(x, True), [5, 5, 5])
+    tp = torch.nn.utils.rnn.pack_padded_sequence(T(x, True), [5, 5, 5])
+    eo, (eh, ec) = em(ep)
+    to, (th, tc) = tm(tp)
+    close(eo.data, to.data)
+    close(eh, th)
+    close(ec, tc)
+    with ember.no_grad():
+        out, _ = em(E(x))
+    assert not out.requires_grad
+    close(out, tm(T(x))[0])
+
+
+def test_lstm_sequence_bad_inputs():
+    f = ember._C._lstm_sequence
+    xw, h0, w = ember.zeros(3, 2, 8), ember.zeros(2, 2), ember.zeros(8, 2)
+    with pytest.raises(
+        ValueError, match=r"lstm: expected xw \[T >= 1, B, 4H\].*\[3, 2, 8\].*\[2, 3\]"
+    ):
+        f(xw, h0, ember.zeros(2, 3), w, False)
+    with pytest.raises(ValueError, match="lstm: expected xw"):
+        f(ember.zeros(0, 2, 8), h0, h0, w, False)
+    with pytest.raises(TypeError, match="lstm: the fused sequence takes float32 or float64"):
+        f(xw.to(ember.float16), h0, h0, w, False)
+
+
+def test_fused_lstm_double_backward_bidirectional():
+    """create_graph through both directions of the fused op (the backward written with ops, fed
+    by the saved outputs) matches PyTorch's second-order gradients."""
+    em, tm = twins("LSTM", 3, 4, bidirectional=True)
+    x, h0, c0 = randn(4, 2, 3), randn(2, 2, 4), randn(2, 2, 4)
+    ex, tx = E(x, True), T(x, True)
+    eh, th = (E(h0, True), E(c0, True)), (T(h0, True), T(c0, True))
+    eo, (ehn, ecn) = em(ex, eh)
+    to, (thn, tcn) = tm(tx, th)
+    e_loss = (eo**2).sum() + (ecn * ehn).sum()
+    t_loss = (to**2).sum() + (tcn * thn).sum()
+    ew = [em.weight_hh_l0_reverse, em.weight_hh_l0, eh[1]]
+    tw = [tm.weight_hh_l0_reverse, tm.weight_hh_l0, th[1]]
+    eg = ember.autograd.grad([e_loss], ew, create_graph=True)
+    tg = torch.autograd.grad(t_loss, tw, create_graph=True)
+    for a, b in zip(eg, tg):
+        close(a, b)
+    sum((g * g).sum() for g in eg).backward()
+    sum((g * g).sum() for g in tg).backward()
+    close(ex.grad, tx.grad)
+    close(eh[0].grad, th[0].grad)
+    close(em.weight_ih_l0_reverse.grad, tm.weight_ih_l0_reverse.grad)
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_lstm_sequence_gradgradcheck(reverse):
+    """Second-order gradients of the fused op (every output, every input) vs finite differences."""
+    xw, h0, c0, w = randn(3, 2, 8), randn(2, 2), randn(2, 2), randn(8, 2) * 0.7
+
+    def fn(a, b, c, d):
+        return tuple(ember._C._lstm_sequence(a, b, c, d, reverse))
+
+    assert gradgradcheck(fn, [E(xw, True), E(h0, True), E(c0, True), E(w, True)])

@@ -316,6 +316,10 @@ Tensor cross_entropy_loss(const Tensor& input, const Tensor& target, const Tenso
 std::pair<Tensor, Tensor> lstm_cell_pointwise(const Tensor& gates, const Tensor& c_prev);
 // GRU: gi = x W_ih^T + b_ih, gh = h W_hh^T + b_hh ([B, 3H]: r, z, n), h_prev [B, H] -> h.
 Tensor gru_cell_pointwise(const Tensor& gi, const Tensor& gh, const Tensor& h_prev);
+// A whole LSTM layer direction (float32/64): xw [T, B, 4H] (x W_ih^T + b_ih + b_hh), h0, c0 [B, H],
+// w_hh [4H, H] -> {out [T, B, H] (every h_t), cs [T, B, H] (every c_t), h_T, c_T}.
+std::vector<Tensor> lstm_sequence(const Tensor& xw, const Tensor& h0, const Tensor& c0, const Tensor& w_hh,
+                                  bool reverse);
 // Draws num_samples category indices per row of input [C] or [B, C] (non-negative weights).
 Tensor multinomial(const Tensor& input, int64_t num_samples, bool replacement, Generator* gen = nullptr);
 

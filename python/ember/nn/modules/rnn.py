@@ -3,7 +3,9 @@ initialization and input conventions, including PackedSequence inputs).
 
 Each layer and direction projects the whole input sequence with one GEMM; each time step is one
 GEMM for the recurrent gates plus one fused pointwise kernel (``_C._lstm_cell`` /
-``_C._gru_cell``) that turns the gates into the new state.
+``_C._gru_cell``) that turns the gates into the new state. An LSTM without projection over
+equal-length steps runs each layer direction as one op (``_C._lstm_sequence``: the step loop,
+its backward and W_hh's gradient in C++, one autograd node).
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from .module import Module
 __all__ = ["GRU", "GRUCell", "LSTM", "LSTMCell", "RNN", "RNNBase", "RNNCell", "RNNCellBase"]
 
 _GATES = {"LSTM": 4, "GRU": 3, "RNN_TANH": 1, "RNN_RELU": 1}
+# LSTM layers use the fused sequence op where it applies (False: the per-step path; tests compare)
+_FUSED_LSTM = True
 
 
 def _empty(shape, dtype):
@@ -279,7 +283,7 @@ class RNNBase(Module):
         c_shape = (self.num_layers * D, B, self.hidden_size)
         # initial states: [L * D, B, H_out] (LSTM also c: [L * D, B, H])
         if hx is None:
-            dev = input.device.type
+            dev = data.device.type
             h0 = _C._zeros(list(h_shape), dtype, dev)
             c0 = _C._zeros(list(c_shape), dtype, dev) if is_lstm else None
         else:
@@ -310,6 +314,16 @@ class RNNBase(Module):
             if c0 is not None:
                 self._check_hidden(c0, c_shape, "hidden[1]")
         h_n, c_n = [], []
+        # LSTM without projection over equal-length steps: one fused op per layer direction
+        T_steps = len(batch_sizes)
+        fused = (
+            _FUSED_LSTM
+            and is_lstm
+            and not self.proj_size
+            and batch_sizes[-1] == B
+            and data.device.type == "cpu"
+            and dtype in (_C.float32, _C.float64)
+        )
         layer_in = data  # [N, I]: N = sum(batch_sizes) rows
         for layer in range(self.num_layers):
             outs = []
@@ -321,6 +335,14 @@ class RNNBase(Module):
                 else:
                     xw = F.linear(layer_in, w_ih, None if b_ih is None else b_ih + b_hh)
                 state0 = (h0[k], c0[k]) if is_lstm else h0[k]
+                if fused:  # the whole direction in one op: [T, B, 4H] -> [T, B, H]
+                    out, _, h_t, c_t = _C._lstm_sequence(
+                        xw.reshape(T_steps, B, xw.shape[-1]), h0[k], c0[k], w_hh, d == 1
+                    )
+                    outs.append(out.reshape(T_steps * B, H_out))
+                    h_n.append(h_t)
+                    c_n.append(c_t)
+                    continue
                 out, final = _run_direction(
                     self.mode,
                     xw,
