@@ -99,28 +99,6 @@ A row_sum(const A* x, int64_t n, A shift) {
   return s;
 }
 
-// sum(a * b) and sum(a) over a row (both vectorized).
-template <class A>
-void dot_and_sum(const A* a, const A* b, int64_t n, A& dot, A& sum) {
-  constexpr int64_t W = kLW<A>;
-  LVec<A> d0 = {}, d1 = {}, s0 = {}, s1 = {};
-  int64_t i = 0;
-  for (; i + 2 * W <= n; i += 2 * W) {
-    LVec<A> x0 = simd_load(a + i), x1 = simd_load(a + i + W);
-    d0 += x0 * simd_load(b + i);
-    d1 += x1 * simd_load(b + i + W);
-    s0 += x0;
-    s1 += x1;
-  }
-  for (; i + W <= n; i += W) {
-    LVec<A> x0 = simd_load(a + i);
-    d0 += x0 * simd_load(b + i);
-    s0 += x0;
-  }
-  dot = hsum<A>(d0 + d1), sum = hsum<A>(s0 + s1);
-  for (; i < n; ++i) dot += a[i] * b[i], sum += a[i];
-}
-
 // y = (x - mu) * rs [* w] [+ b] over one row; Stream: non-temporal stores (no tail then).
 template <class A, bool Stream>
 void write_row(A* yr, const A* xr, const A* w, const A* b, int64_t N, A mu, A rs) {
@@ -179,6 +157,57 @@ void ln_forward(const Tensor& y_t, const Tensor& mean_t, const Tensor& rstd_t, c
   });
 }
 
+// Backward of one row in two passes (x and g come from memory once; the second pass finds them
+// in L1): pass A accumulates the weight/bias partials and the row sums of gh = g * w, gh * xhat;
+// pass B writes gx = rs * (gh - mean(gh) - xhat * mean(gh * xhat)) and prefetches the next row.
+template <class A, bool Stream>
+void ln_backward_row(A* gxr, A* pw, A* pb, const A* gr, const A* xr, const A* w, int64_t N, A mu, A rs, bool rms,
+                     const A* nx, const A* ng) {
+  constexpr int64_t W = kLW<A>;
+  const LVec<A> mv = mu - LVec<A>{}, rv = rs - LVec<A>{};
+  LVec<A> d0 = {}, s0 = {};
+  A dot = 0, sum = 0;
+  int64_t i = 0;
+  if (pw) {
+    for (; i + W <= N; i += W) {
+      const LVec<A> gv = simd_load(gr + i), xh = (simd_load(xr + i) - mv) * rv;
+      simd_store(pw + i, simd_load(pw + i) + gv * xh);
+      simd_store(pb + i, simd_load(pb + i) + gv);
+      const LVec<A> gh = w ? gv * simd_load(w + i) : gv;
+      d0 += gh * xh, s0 += gh;
+    }
+    for (; i < N; ++i) {
+      const A xh = (xr[i] - mu) * rs, gh = w ? gr[i] * w[i] : gr[i];
+      pw[i] += gr[i] * xh, pb[i] += gr[i];
+      dot += gh * xh, sum += gh;
+    }
+  } else {
+    for (; i + W <= N; i += W) {
+      const LVec<A> gv = simd_load(gr + i), xh = (simd_load(xr + i) - mv) * rv;
+      const LVec<A> gh = w ? gv * simd_load(w + i) : gv;
+      d0 += gh * xh, s0 += gh;
+    }
+    for (; i < N; ++i) {
+      const A xh = (xr[i] - mu) * rs, gh = w ? gr[i] * w[i] : gr[i];
+      dot += gh * xh, sum += gh;
+    }
+  }
+  if (!gxr) return;
+  dot += hsum<A>(d0), sum += hsum<A>(s0);
+  // gx = rs * gh - (x - mu) * k - rs * c1, with k = rs^2 * mean(gh * xhat), c1 = mean(gh)
+  const A k = rs * rs * dot / A(N), cc = rms ? A(0) : -rs * sum / A(N);
+  const LVec<A> kv = k - LVec<A>{}, cv = cc - LVec<A>{};
+  i = 0;
+  for (; i + W <= N; i += W) {
+    if (nx) __builtin_prefetch(nx + i), __builtin_prefetch(ng + i);
+    const LVec<A> gv = simd_load(gr + i), gh = w ? gv * simd_load(w + i) : gv;
+    const LVec<A> v = rv * gh + (cv - (simd_load(xr + i) - mv) * kv);
+    if constexpr (Stream) nt_store<A>(gxr + i, v);
+    else simd_store(gxr + i, v);
+  }
+  for (; i < N; ++i) gxr[i] = rs * (w ? gr[i] * w[i] : gr[i]) + (cc - (xr[i] - mu) * k);
+}
+
 template <class A>
 void ln_backward(const Tensor& gx_t, const Tensor& gw_t, const Tensor& gb_t, const Tensor& g_t, const Tensor& x_t,
                  const Tensor& w_t, const Tensor& mean_t, const Tensor& rstd_t, bool rms) {
@@ -190,50 +219,24 @@ void ln_backward(const Tensor& gx_t, const Tensor& gw_t, const Tensor& gb_t, con
   const A* rstd = static_cast<const A*>(rstd_t.raw_data());
   A* gx = gx_t.defined() ? static_cast<A*>(gx_t.raw_data()) : nullptr;
   const bool need_w = gw_t.defined(), need_b = gb_t.defined();
+  // the weight/bias partials of a fixed number of row chunks (a few per thread, for balance)
   const int64_t chunks = std::min<int64_t>(R, std::max(16, num_threads()));
   std::vector<A> part(size_t((need_w || need_b) ? chunks * 2 * N : 0), A(0));
   const bool nt = gx && stream_output(gx, R, N);
-  parallel_for(0, chunks, 1, [&](int64_t c0, int64_t c1) {
-    constexpr int64_t W = kLW<A>;
-    std::vector<A> gxhat(static_cast<size_t>(N));
+  parallel_for(0, chunks, 1, [&, R, N, x, g, w, mean, rstd, gx, nt](int64_t c0, int64_t c1) {
     for (int64_t c = c0; c < c1; ++c) {
-      A* pw = need_w || need_b ? part.data() + c * 2 * N : nullptr;
+      A* pw = part.empty() ? nullptr : part.data() + c * 2 * N;
       A* pb = pw ? pw + N : nullptr;
-      for (int64_t r = R * c / chunks; r < R * (c + 1) / chunks; ++r) {
-        const A *xr = x + r * N, *gr = g + r * N;
-        const A mu = mean ? mean[r] : A(0), rs = rstd[r];
-        const LVec<A> mv = mu - LVec<A>{}, rv = rs - LVec<A>{};
-        int64_t i = 0;
-        if (pw) {  // weight/bias partials: g * xhat, g
-          for (; i + W <= N; i += W) {
-            LVec<A> gv = simd_load(gr + i);
-            simd_store(pw + i, simd_load(pw + i) + gv * ((simd_load(xr + i) - mv) * rv));
-            simd_store(pb + i, simd_load(pb + i) + gv);
-          }
-          for (; i < N; ++i) pw[i] += gr[i] * (xr[i] - mu) * rs, pb[i] += gr[i];
-        }
-        if (!gx) continue;
-        const A* gh = gr;
-        if (w) {
-          i = 0;
-          for (; i + W <= N; i += W) simd_store(gxhat.data() + i, simd_load(gr + i) * simd_load(w + i));
-          for (; i < N; ++i) gxhat[size_t(i)] = gr[i] * w[i];
-          gh = gxhat.data();
-        }
-        // sum(gxhat * (x - mu)) and sum(gxhat): gx = rs * (gxhat - mean(gxhat) - xhat * mean(gxhat * xhat))
-        A dot, s;
-        dot_and_sum<A>(gh, xr, N, dot, s);
-        dot -= mu * s;
-        const A c1v = rms ? A(0) : s / A(N), c2 = dot * rs * rs / A(N);
-        const LVec<A> c1 = c1v - LVec<A>{}, c2v = c2 - LVec<A>{};
-        A* gxr = gx + r * N;
-        i = 0;
-        if (nt)
-          for (; i + W <= N; i += W) nt_store<A>(gxr + i, rv * (simd_load(gh + i) - c1 - (simd_load(xr + i) - mv) * c2v));
-        else
-          for (; i + W <= N; i += W)
-            simd_store(gxr + i, rv * (simd_load(gh + i) - c1 - (simd_load(xr + i) - mv) * c2v));
-        for (; i < N; ++i) gxr[i] = rs * (gh[i] - c1v - (xr[i] - mu) * c2);
+      const int64_t r1 = R * (c + 1) / chunks;
+      for (int64_t r = R * c / chunks; r < r1; ++r) {
+        const A mu = mean ? mean[r] : A(0);
+        // prefetch the next row of this thread while the current one is in L1
+        const bool more = r + 1 < R;
+        const A* nx = more ? x + (r + 1) * N : nullptr;
+        const A* ng = more ? g + (r + 1) * N : nullptr;
+        A* gxr = gx ? gx + r * N : nullptr;
+        if (nt) ln_backward_row<A, true>(gxr, pw, pb, g + r * N, x + r * N, w, N, mu, rstd[r], rms, nx, ng);
+        else ln_backward_row<A, false>(gxr, pw, pb, g + r * N, x + r * N, w, N, mu, rstd[r], rms, nx, ng);
       }
     }
     if (nt) nt_fence();
