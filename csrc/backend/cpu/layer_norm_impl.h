@@ -100,21 +100,23 @@ A row_sum(const A* x, int64_t n, A shift) {
 }
 
 // y = (x - mu) * rs [* w] [+ b] over one row; Stream: non-temporal stores (no tail then).
+// nx: the next row of x, prefetched meanwhile (this row is in L1 by now), or null.
 template <class A, bool Stream>
-void write_row(A* yr, const A* xr, const A* w, const A* b, int64_t N, A mu, A rs) {
+void write_row(A* yr, const A* xr, const A* w, const A* b, int64_t N, A mu, A rs, const A* nx) {
   constexpr int64_t W = kLW<A>;
-  auto store = [](A* p, LVec<A> v) {
+  auto store = [nx](A* p, LVec<A> v, int64_t i) {
+    if (nx) __builtin_prefetch(nx + i);
     if constexpr (Stream) nt_store<A>(p, v);
     else simd_store(p, v);
   };
   const LVec<A> mv = mu - LVec<A>{}, rv = rs - LVec<A>{};
   int64_t i = 0;
   if (w && b) {
-    for (; i + W <= N; i += W) store(yr + i, (simd_load(xr + i) - mv) * rv * simd_load(w + i) + simd_load(b + i));
+    for (; i + W <= N; i += W) store(yr + i, (simd_load(xr + i) - mv) * rv * simd_load(w + i) + simd_load(b + i), i);
   } else if (w) {
-    for (; i + W <= N; i += W) store(yr + i, (simd_load(xr + i) - mv) * rv * simd_load(w + i));
+    for (; i + W <= N; i += W) store(yr + i, (simd_load(xr + i) - mv) * rv * simd_load(w + i), i);
   } else {
-    for (; i + W <= N; i += W) store(yr + i, (simd_load(xr + i) - mv) * rv);
+    for (; i + W <= N; i += W) store(yr + i, (simd_load(xr + i) - mv) * rv, i);
   }
   for (; i < N; ++i) {
     A v = (xr[i] - mu) * rs;
@@ -150,8 +152,9 @@ void ln_forward(const Tensor& y_t, const Tensor& mean_t, const Tensor& rstd_t, c
       const A rs = A(1) / std::sqrt(var + A(eps));
       if (mean) mean[r] = mu;
       rstd[r] = rs;
-      if (nt) write_row<A, true>(yr, xr, w, b, N, mu, rs);
-      else write_row<A, false>(yr, xr, w, b, N, mu, rs);
+      const A* nx = r + 1 < R ? xr + N : nullptr;
+      if (nt) write_row<A, true>(yr, xr, w, b, N, mu, rs, nx);
+      else write_row<A, false>(yr, xr, w, b, N, mu, rs, nx);
     }
     if (nt) nt_fence();
   });
