@@ -160,47 +160,49 @@ void ln_forward(const Tensor& y_t, const Tensor& mean_t, const Tensor& rstd_t, c
   });
 }
 
-// Backward of one row in two passes (x and g come from memory once; the second pass finds them
-// in L1): pass A accumulates the weight/bias partials and the row sums of gh = g * w, gh * xhat;
-// pass B writes gx = rs * (gh - mean(gh) - xhat * mean(gh * xhat)) and prefetches the next row.
-template <class A, bool Stream>
-void ln_backward_row(A* gxr, A* pw, A* pb, const A* gr, const A* xr, const A* w, int64_t N, A mu, A rs, bool rms,
-                     const A* nx, const A* ng) {
+// The backward takes two passes over each row (x and g come from memory once; the second pass
+// finds them in L1). Pass A, over P rows at once (so the weight/bias partials pw, pb are read and
+// written once per P rows): pw += g * xhat, pb += g (Part), and each row's sums of gh = g * w and
+// gh * xhat into dot[p], sum[p]. Rows are N apart.
+template <class A, int P, bool Part>
+void ln_backward_sums(A* pw, A* pb, const A* gr, const A* xr, const A* w, int64_t N, const A* mu, const A* rs,
+                      A* dot, A* sum) {
   constexpr int64_t W = kLW<A>;
-  const LVec<A> mv = mu - LVec<A>{}, rv = rs - LVec<A>{};
-  LVec<A> d0 = {}, s0 = {};
-  A dot = 0, sum = 0;
+  LVec<A> mv[P], rv[P], d[P], s[P];
+  for (int p = 0; p < P; ++p) mv[p] = mu[p] - LVec<A>{}, rv[p] = rs[p] - LVec<A>{}, d[p] = s[p] = LVec<A>{};
   int64_t i = 0;
-  if (pw) {
-    for (; i + W <= N; i += W) {
-      const LVec<A> gv = simd_load(gr + i), xh = (simd_load(xr + i) - mv) * rv;
-      simd_store(pw + i, simd_load(pw + i) + gv * xh);
-      simd_store(pb + i, simd_load(pb + i) + gv);
-      const LVec<A> gh = w ? gv * simd_load(w + i) : gv;
-      d0 += gh * xh, s0 += gh;
+  for (; i + W <= N; i += W) {
+    LVec<A> aw = {}, ab = {};
+    if constexpr (Part) aw = simd_load(pw + i), ab = simd_load(pb + i);
+    const LVec<A> wv = w ? simd_load(w + i) : LVec<A>{};
+#pragma GCC unroll 2
+    for (int p = 0; p < P; ++p) {
+      const LVec<A> gv = simd_load(gr + p * N + i), xh = (simd_load(xr + p * N + i) - mv[p]) * rv[p];
+      if constexpr (Part) aw += gv * xh, ab += gv;
+      const LVec<A> gh = w ? gv * wv : gv;
+      d[p] += gh * xh, s[p] += gh;
     }
-    for (; i < N; ++i) {
-      const A xh = (xr[i] - mu) * rs, gh = w ? gr[i] * w[i] : gr[i];
-      pw[i] += gr[i] * xh, pb[i] += gr[i];
-      dot += gh * xh, sum += gh;
-    }
-  } else {
-    for (; i + W <= N; i += W) {
-      const LVec<A> gv = simd_load(gr + i), xh = (simd_load(xr + i) - mv) * rv;
-      const LVec<A> gh = w ? gv * simd_load(w + i) : gv;
-      d0 += gh * xh, s0 += gh;
-    }
-    for (; i < N; ++i) {
-      const A xh = (xr[i] - mu) * rs, gh = w ? gr[i] * w[i] : gr[i];
-      dot += gh * xh, sum += gh;
-    }
+    if constexpr (Part) simd_store(pw + i, aw), simd_store(pb + i, ab);
   }
-  if (!gxr) return;
-  dot += hsum<A>(d0), sum += hsum<A>(s0);
-  // gx = rs * gh - (x - mu) * k - rs * c1, with k = rs^2 * mean(gh * xhat), c1 = mean(gh)
+  for (int p = 0; p < P; ++p) dot[p] = hsum<A>(d[p]), sum[p] = hsum<A>(s[p]);
+  for (; i < N; ++i)
+    for (int p = 0; p < P; ++p) {
+      const A gv = gr[p * N + i], xh = (xr[p * N + i] - mu[p]) * rs[p], gh = w ? gv * w[i] : gv;
+      if constexpr (Part) pw[i] += gv * xh, pb[i] += gv;
+      dot[p] += gh * xh, sum[p] += gh;
+    }
+}
+
+// Pass B over one row: gx = rs * (gh - mean(gh) - xhat * mean(gh * xhat)), written as
+// rs * gh - (x - mu) * k - rs * mean(gh) with k = rs^2 * mean(gh * xhat). Prefetches the row
+// pass A takes next (nx, ng; null: none).
+template <class A, bool Stream>
+void ln_backward_gx(A* gxr, const A* gr, const A* xr, const A* w, int64_t N, A mu, A rs, A dot, A sum, bool rms,
+                    const A* nx, const A* ng) {
+  constexpr int64_t W = kLW<A>;
   const A k = rs * rs * dot / A(N), cc = rms ? A(0) : -rs * sum / A(N);
-  const LVec<A> kv = k - LVec<A>{}, cv = cc - LVec<A>{};
-  i = 0;
+  const LVec<A> mv = mu - LVec<A>{}, rv = rs - LVec<A>{}, kv = k - LVec<A>{}, cv = cc - LVec<A>{};
+  int64_t i = 0;
   for (; i + W <= N; i += W) {
     if (nx) __builtin_prefetch(nx + i), __builtin_prefetch(ng + i);
     const LVec<A> gv = simd_load(gr + i), gh = w ? gv * simd_load(w + i) : gv;
@@ -209,6 +211,33 @@ void ln_backward_row(A* gxr, A* pw, A* pb, const A* gr, const A* xr, const A* w,
     else simd_store(gxr + i, v);
   }
   for (; i < N; ++i) gxr[i] = rs * (w ? gr[i] * w[i] : gr[i]) + (cc - (xr[i] - mu) * k);
+}
+
+// Rows [r0, r1) in pairs (a last single row alone); pw/pb null: no weight/bias gradients.
+template <class A, bool Stream>
+void ln_backward_rows(A* gx, A* pw, A* pb, const A* g, const A* x, const A* w, const A* mean, const A* rstd,
+                      int64_t R, int64_t N, bool rms, int64_t r0, int64_t r1) {
+  for (int64_t r = r0; r < r1;) {
+    const int P = r + 1 < r1 ? 2 : 1;
+    A mu[2] = {mean ? mean[r] : A(0), P == 2 && mean ? mean[r + 1] : A(0)};
+    A rs[2] = {rstd[r], P == 2 ? rstd[r + 1] : A(0)}, dot[2], sum[2];
+    const A *gr = g + r * N, *xr = x + r * N;
+    if (P == 2) {
+      if (pw) ln_backward_sums<A, 2, true>(pw, pb, gr, xr, w, N, mu, rs, dot, sum);
+      else ln_backward_sums<A, 2, false>(pw, pb, gr, xr, w, N, mu, rs, dot, sum);
+    } else {
+      if (pw) ln_backward_sums<A, 1, true>(pw, pb, gr, xr, w, N, mu, rs, dot, sum);
+      else ln_backward_sums<A, 1, false>(pw, pb, gr, xr, w, N, mu, rs, dot, sum);
+    }
+    if (gx)
+      for (int p = 0; p < P; ++p) {  // meanwhile prefetch the rows of the next pair
+        const int64_t nr = r + P + p;
+        const bool pre = nr < R;
+        ln_backward_gx<A, Stream>(gx + (r + p) * N, gr + p * N, xr + p * N, w, N, mu[p], rs[p], dot[p], sum[p], rms,
+                                  pre ? x + nr * N : nullptr, pre ? g + nr * N : nullptr);
+      }
+    r += P;
+  }
 }
 
 template <class A>
@@ -226,21 +255,13 @@ void ln_backward(const Tensor& gx_t, const Tensor& gw_t, const Tensor& gb_t, con
   const int64_t chunks = std::min<int64_t>(R, std::max(16, num_threads()));
   std::vector<A> part(size_t((need_w || need_b) ? chunks * 2 * N : 0), A(0));
   const bool nt = gx && stream_output(gx, R, N);
-  parallel_for(0, chunks, 1, [&, R, N, x, g, w, mean, rstd, gx, nt](int64_t c0, int64_t c1) {
+  parallel_for(0, chunks, 1, [&](int64_t c0, int64_t c1) {
     for (int64_t c = c0; c < c1; ++c) {
       A* pw = part.empty() ? nullptr : part.data() + c * 2 * N;
       A* pb = pw ? pw + N : nullptr;
-      const int64_t r1 = R * (c + 1) / chunks;
-      for (int64_t r = R * c / chunks; r < r1; ++r) {
-        const A mu = mean ? mean[r] : A(0);
-        // prefetch the next row of this thread while the current one is in L1
-        const bool more = r + 1 < R;
-        const A* nx = more ? x + (r + 1) * N : nullptr;
-        const A* ng = more ? g + (r + 1) * N : nullptr;
-        A* gxr = gx ? gx + r * N : nullptr;
-        if (nt) ln_backward_row<A, true>(gxr, pw, pb, g + r * N, x + r * N, w, N, mu, rstd[r], rms, nx, ng);
-        else ln_backward_row<A, false>(gxr, pw, pb, g + r * N, x + r * N, w, N, mu, rstd[r], rms, nx, ng);
-      }
+      const int64_t r0 = R * c / chunks, r1 = R * (c + 1) / chunks;
+      if (nt) ln_backward_rows<A, true>(gx, pw, pb, g, x, w, mean, rstd, R, N, rms, r0, r1);
+      else ln_backward_rows<A, false>(gx, pw, pb, g, x, w, mean, rstd, R, N, rms, r0, r1);
     }
     if (nt) nt_fence();
   });
