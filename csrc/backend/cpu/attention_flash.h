@@ -402,13 +402,19 @@ inline void fwd_block(float* out, float* lse, const View4<float>& q, const View4
 
 inline void forward(const Tensor& out_t, const Tensor& lse_t, const View4<float>& q, const View4<float>& k,
                     const View4<float>& v, const View4<float>& mask, const AttentionParams& p) {
-  const int64_t nblk = (p.L + kBr - 1) / kBr, tasks = p.N * p.H * nblk;
+  const int64_t nblk = (p.L + kBr - 1) / kBr;
   const uint64_t call = call_id.fetch_add(1) + 1;
   float* out = static_cast<float*>(out_t.raw_data());
   float* lse = static_cast<float*>(lse_t.raw_data());
-  parallel_for(0, tasks, 1, [&](int64_t b, int64_t e) {
-    for (int64_t t = b; t < e; ++t) {
-      const int64_t blk = t % nblk, nh = t / nblk, i0 = blk * kBr;
+  // units: whole heads (K^T is packed once per head and thread), or runs of query blocks when
+  // there are few heads
+  const int64_t heads = p.N * p.H, want = 16 * int64_t(num_threads());
+  const int64_t per = heads * 4 >= want ? nblk : std::max<int64_t>(1, nblk * heads / want);
+  const int64_t units_per_head = (nblk + per - 1) / per;
+  parallel_claim(heads * units_per_head, [&](int64_t u) {
+    const int64_t nh = u / units_per_head, b0 = u % units_per_head * per;
+    for (int64_t blk = b0; blk < std::min(nblk, b0 + per); ++blk) {
+      const int64_t i0 = blk * kBr;
       fwd_block(out + (nh * p.L + i0) * p.Ev, lse + nh * p.L + i0, q, k, v, mask, p, call, nh / p.H, nh % p.H, i0,
                 std::min(kBr, p.L - i0));
     }
@@ -535,8 +541,8 @@ inline void backward(const Tensor& dq, const Tensor& dk, const Tensor& dv, const
   float* dvp = static_cast<float*>(dv.raw_data());
   const float *gp = static_cast<const float*>(g.raw_data()), *op = static_cast<const float*>(out.raw_data());
   const float* lp = static_cast<const float*>(lse.raw_data());
-  parallel_for(0, p.N * p.Hk, 1, [&](int64_t b, int64_t e) {
-    for (int64_t t = b; t < e; ++t) bwd_head(dqp, dkp, dvp, gp, op, lp, q, k, v, mask, p, t / p.Hk, t % p.Hk);
+  parallel_claim(p.N * p.Hk, [&](int64_t t) {  // a unit: one key/value head
+    bwd_head(dqp, dkp, dvp, gp, op, lp, q, k, v, mask, p, t / p.Hk, t % p.Hk);
   });
 }
 

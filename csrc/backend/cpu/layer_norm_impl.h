@@ -2,7 +2,7 @@
 // (cmake/isa.cmake sets EMBER_ISA_NS); layer_norm.cpp registers the best. Rows are spread
 // over the thread pool; a row (a few KB) stays in L1 between its statistics and output passes.
 // The backward reduces weight/bias gradients into a fixed number of row-chunk partials, summed
-// in chunk order (deterministic for a given thread count up to 16).
+// in chunk order (deterministic for a given thread count up to 8).
 // Outputs bigger than kStreamOutBytes are written with non-temporal stores: such a tensor
 // leaves the caches anyway, and a plain store first reads each line in (a third more traffic
 // for this memory-bound kernel).
@@ -16,6 +16,7 @@
 #include <immintrin.h>
 #endif
 
+#include "backend/cpu/parallel_claim.h"
 #include "backend/cpu/simd.h"
 #include "backend/cpu/threadpool.h"
 #include "core/tensor.h"
@@ -136,10 +137,12 @@ void ln_forward(const Tensor& y_t, const Tensor& mean_t, const Tensor& rstd_t, c
   const A* b = b_t.defined() ? static_cast<const A*>(b_t.raw_data()) : nullptr;
   A* mean = mean_t.defined() ? static_cast<A*>(mean_t.raw_data()) : nullptr;
   A* rstd = static_cast<A*>(rstd_t.raw_data());
+  // units of rows claimed one at a time (at least 16K values each; about 16 per thread)
   const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(N, 1));
+  const int64_t per = std::max(grain, (R + 16 * num_threads() - 1) / (16 * num_threads()));
   const bool nt = stream_output(y, R, N);
-  parallel_for(0, R, grain, [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r) {
+  parallel_claim((R + per - 1) / per, [&](int64_t u) {
+    for (int64_t r = u * per, r1 = std::min(R, r + per); r < r1; ++r) {
       const A* xr = x + r * N;
       A* yr = y + r * N;
       A mu = 0, var;
@@ -252,17 +255,17 @@ void ln_backward(const Tensor& gx_t, const Tensor& gw_t, const Tensor& gb_t, con
   A* gx = gx_t.defined() ? static_cast<A*>(gx_t.raw_data()) : nullptr;
   const bool need_w = gw_t.defined(), need_b = gb_t.defined();
   // the weight/bias partials of a fixed number of row chunks (a few per thread, for balance)
-  const int64_t chunks = std::min<int64_t>(R, std::max(16, num_threads()));
+  // (claimed one at a time: the partials are per chunk, so the sums do not depend on which
+  // thread, small inputs in one chunk: waking the pool would cost more than the work)
+  const int64_t chunks = R * N < 32768 ? 1 : std::min<int64_t>(R, std::max(16, 2 * num_threads()));
   std::vector<A> part(size_t((need_w || need_b) ? chunks * 2 * N : 0), A(0));
   const bool nt = gx && stream_output(gx, R, N);
-  parallel_for(0, chunks, 1, [&](int64_t c0, int64_t c1) {
-    for (int64_t c = c0; c < c1; ++c) {
-      A* pw = part.empty() ? nullptr : part.data() + c * 2 * N;
-      A* pb = pw ? pw + N : nullptr;
-      const int64_t r0 = R * c / chunks, r1 = R * (c + 1) / chunks;
-      if (nt) ln_backward_rows<A, true>(gx, pw, pb, g, x, w, mean, rstd, R, N, rms, r0, r1);
-      else ln_backward_rows<A, false>(gx, pw, pb, g, x, w, mean, rstd, R, N, rms, r0, r1);
-    }
+  parallel_claim(chunks, [&](int64_t c) {
+    A* pw = part.empty() ? nullptr : part.data() + c * 2 * N;
+    A* pb = pw ? pw + N : nullptr;
+    const int64_t r0 = R * c / chunks, r1 = R * (c + 1) / chunks;
+    if (nt) ln_backward_rows<A, true>(gx, pw, pb, g, x, w, mean, rstd, R, N, rms, r0, r1);
+    else ln_backward_rows<A, false>(gx, pw, pb, g, x, w, mean, rstd, R, N, rms, r0, r1);
     if (nt) nt_fence();
   });
   if (!need_w && !need_b) return;
