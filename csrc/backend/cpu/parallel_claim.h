@@ -3,7 +3,7 @@
 // so a worker that wakes late leaves the last chunk to one core; claiming small units keeps the
 // two cores busy to within one unit. The caller picks units that keep locality (a head, a run
 // of rows), and any per-unit state (partial sums) stays per unit, so results do not depend on
-// which thread ran what.
+// which thread ran what. Inside the ISA namespace, like the kernels that use it (README.md).
 #pragma once
 #include <algorithm>
 #include <atomic>
@@ -11,7 +11,12 @@
 
 #include "backend/cpu/threadpool.h"
 
-namespace ember::cpu {
+#ifndef EMBER_ISA_NS
+#error "define EMBER_ISA_NS before including parallel_claim.h"
+#endif
+
+namespace ember::cpu::EMBER_ISA_NS {
+namespace {
 
 template <class F>
 void parallel_claim(int64_t units, F&& fn) {
@@ -22,4 +27,5 @@ void parallel_claim(int64_t units, F&& fn) {
   });
 }
 
-}  // namespace ember::cpu
+}  // namespace
+}  // namespace ember::cpu::EMBER_ISA_NS
