@@ -308,6 +308,35 @@ def test_f32_fast_path_large_logits_gqa_and_views():
     np.testing.assert_allclose(xe.grad.numpy(), xt.grad.numpy(), rtol=1e-3, atol=1e-4)
 
 
+@pytest.mark.parametrize("shape", [(1, 1, 700, 16), (1, 2, 301, 8), (2, 3, 50, 8)])
+def test_f32_few_heads_and_thread_counts(shape):
+    # few heads: the forward splits each head into runs of query blocks claimed by the threads;
+    # every output row and every gradient is computed by one thread whatever the thread count,
+    # so 1 and 2 threads agree exactly
+    rng = np.random.default_rng(11)
+    q, k, v, g = (rng.standard_normal(shape).astype(np.float32) for _ in range(4))
+    res = []
+    old = ember.get_num_threads()
+    try:
+        for th in (1, 2):
+            ember.set_num_threads(th)
+            eq, ek, ev = (ember.tensor(a, requires_grad=True) for a in (q, k, v))
+            o = F.scaled_dot_product_attention(eq, ek, ev, is_causal=True)
+            o.backward(ember.tensor(g))
+            res.append([t.numpy() for t in (o.detach(), eq.grad, ek.grad, ev.grad)])
+    finally:
+        ember.set_num_threads(old)
+    for a, b in zip(*res):
+        np.testing.assert_array_equal(a, b)
+    tq, tk, tv = (torch.tensor(a, dtype=torch.float64, requires_grad=True) for a in (q, k, v))
+    to = torch.nn.functional.scaled_dot_product_attention(tq, tk, tv, is_causal=True)
+    to.backward(torch.tensor(g, dtype=torch.float64))
+    np.testing.assert_allclose(res[0][0], to.detach().numpy(), rtol=1e-4, atol=2e-5)
+    for e, t in zip(res[0][1:], (tq, tk, tv)):
+        ref = t.grad.numpy()
+        np.testing.assert_allclose(e, ref, rtol=1e-3, atol=5e-5 * max(1.0, np.abs(ref).max()))
+
+
 def test_f32_nan_and_masked_rows():
     rng = np.random.default_rng(9)
     q, k, v = (rng.standard_normal((1, 2, 60, 8)).astype(np.float32) for _ in range(3))

@@ -83,6 +83,10 @@ def test_norm_gradcheck():
     assert gradgradcheck(lambda x, w, b: F.layer_norm(x, (5,), w, b), (x, w, b))
     assert gradcheck(lambda x, w: F.rms_norm(x, (5,), w, 1e-5), (x, w))
     assert gradgradcheck(lambda x, w: F.rms_norm(x, (5,), w, 1e-5), (x, w))
+    # more rows than the backward's 16 chunks: rows taken in pairs
+    x = ember.tensor(rng.standard_normal((37, 3)), requires_grad=True)
+    assert gradcheck(lambda x, w, b: F.layer_norm(x, (3,), w, b), (x, w[:3], b[:3]))
+    assert gradcheck(lambda x: F.rms_norm(x, (3,), None, 1e-5), (x,))
 
 
 def test_norm_bad_input():
@@ -127,6 +131,67 @@ def test_norm_large_output_matches_torch(shape, dtype):
         atol=tol,
     )
     assert np.isnan(ew.grad.numpy()).all() and np.isnan(tw.grad.numpy()).all()
+
+
+@pytest.mark.parametrize("rows", [1, 2, 3, 17, 35])
+@pytest.mark.parametrize("n", [7, 64, 1031])
+@pytest.mark.parametrize("needs", ["x", "w", "xwb"])
+@pytest.mark.parametrize("rms", [False, True])
+def test_norm_backward_row_pairs_and_partial_grads(rows, n, needs, rms):
+    # the backward takes rows in pairs within each chunk (an odd chunk ends with a single row);
+    # gradients of only x, or only the weight, take the paths without gx or without partials
+    rng = np.random.default_rng(rows * 1000 + n)
+    x = rng.standard_normal((rows, n)) * 2 - 0.7
+    w, b, g = rng.standard_normal(n), rng.standard_normal(n), rng.standard_normal((rows, n))
+    for dt, tol in ((np.float64, 1e-10), (np.float32, 2e-4)):
+        ex, tx = _t(x.astype(dt), "x" in needs)
+        ew, tw = _t(w.astype(dt), "w" in needs)
+        eb, tb = _t(b.astype(dt), "b" in needs)
+        if rms:
+            ey, ty = F.rms_norm(ex, (n,), ew, 1e-5), TF.rms_norm(tx, (n,), tw, 1e-5)
+        else:
+            ey, ty = F.layer_norm(ex, (n,), ew, eb), TF.layer_norm(tx, (n,), tw, tb)
+        ey.backward(ember.tensor(g.astype(dt)))
+        ty.backward(torch.tensor(g.astype(dt)))
+        for e, t in ((ex, tx), (ew, tw)) + (() if rms else ((eb, tb),)):
+            if t.grad is None:
+                assert e.grad is None
+            else:
+                np.testing.assert_allclose(e.grad.numpy(), t.grad.numpy(), rtol=tol, atol=tol)
+
+
+def test_norm_backward_inf_and_thread_counts():
+    # an inf in a row makes that row's gx NaN (as in PyTorch) and leaves the other rows alone; the
+    # result does not depend on the thread count beyond rounding
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((9, 40)).astype(np.float32)
+    x[4, 3] = np.inf
+    w, g = (
+        rng.standard_normal(40).astype(np.float32),
+        rng.standard_normal((9, 40)).astype(np.float32),
+    )
+    (ex, tx), (ew, tw) = _t(x), _t(w)
+    F.layer_norm(ex, (40,), ew).backward(ember.tensor(g))
+    TF.layer_norm(tx, (40,), tw).backward(torch.tensor(g))
+    np.testing.assert_allclose(ex.grad.numpy(), tx.grad.numpy(), rtol=1e-4, atol=1e-4)
+    assert (
+        np.isnan(ex.grad.numpy()[4]).all() and np.isfinite(ex.grad.numpy()[np.arange(9) != 4]).all()
+    )
+    big = rng.standard_normal((401, 96)).astype(np.float32)
+    gb = rng.standard_normal((401, 96)).astype(np.float32)
+    w96 = rng.standard_normal(96).astype(np.float32)
+    res = []
+    old = ember.get_num_threads()
+    try:
+        for th in (1, 2):
+            ember.set_num_threads(th)
+            xx, ww = _t(big)[0], _t(w96)[0]
+            F.layer_norm(xx, (96,), ww).backward(ember.tensor(gb))
+            res.append((xx.grad.numpy(), ww.grad.numpy()))
+    finally:
+        ember.set_num_threads(old)
+    np.testing.assert_allclose(res[0][0], res[1][0], rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(res[0][1], res[1][1], rtol=1e-5, atol=1e-5)
 
 
 # ------------------------------------------------------------------------------- cross entropy

@@ -232,28 +232,30 @@ inline void score_tile_max(float* s, int64_t lds, const float* qs, int64_t ldq, 
     }
 }
 
-// 8 x 8 transpose: o[c * ld + i] = x[i * rs + c], in registers (three rounds of shuffles; named
-// values, not arrays, which GCC would keep on the stack). A template: only builds with 8-lane
-// registers instantiate it (in an SSE build, 32-byte vectors would change the ABI of the lambdas).
+// 8 x 8 transpose: o[c * ld + i] = x[i * rs + c], in registers. Rows i and i + 4 are loaded into
+// the low and high halves of one register, so two in-lane rounds of shuffles finish the job
+// (no lane-crossing round), four columns at a time: few live registers, nothing spilled. A
+// template: only builds with 8-lane registers instantiate it (in an SSE build, 32-byte vectors
+// would change the ABI of the lambdas).
 template <int = 0>
 EMBER_ALWAYS_INLINE void transpose8(const float* x, int64_t rs, float* o, int64_t ld) {
   using V8 = float __attribute__((vector_size(32), aligned(4)));  // unaligned loads and stores
-  auto ld8 = [&](int i) { return *reinterpret_cast<const V8*>(x + i * rs); };
+  using V4 = float __attribute__((vector_size(16), aligned(4)));
+  auto ld4 = [&](int i, int c) { return *reinterpret_cast<const V4*>(x + i * rs + c); };
+  auto pair = [&](int i, int c) { return __builtin_shufflevector(ld4(i, c), ld4(i + 4, c), 0, 1, 2, 3, 4, 5, 6, 7); };
   auto lo = [](V8 a, V8 b) { return __builtin_shufflevector(a, b, 0, 8, 1, 9, 4, 12, 5, 13); };
   auto hi = [](V8 a, V8 b) { return __builtin_shufflevector(a, b, 2, 10, 3, 11, 6, 14, 7, 15); };
   auto lo2 = [](V8 a, V8 b) { return __builtin_shufflevector(a, b, 0, 1, 8, 9, 4, 5, 12, 13); };
   auto hi2 = [](V8 a, V8 b) { return __builtin_shufflevector(a, b, 2, 3, 10, 11, 6, 7, 14, 15); };
-  auto st = [&](int c, V8 a, V8 b) {  // columns c (low halves) and c + 4 (high halves)
-    *reinterpret_cast<V8*>(o + c * ld) = __builtin_shufflevector(a, b, 0, 1, 2, 3, 8, 9, 10, 11);
-    *reinterpret_cast<V8*>(o + (c + 4) * ld) = __builtin_shufflevector(a, b, 4, 5, 6, 7, 12, 13, 14, 15);
-  };
-  const V8 r0 = ld8(0), r1 = ld8(1), r2 = ld8(2), r3 = ld8(3), r4 = ld8(4), r5 = ld8(5), r6 = ld8(6), r7 = ld8(7);
-  const V8 t0 = lo(r0, r1), t1 = hi(r0, r1), t2 = lo(r2, r3), t3 = hi(r2, r3);
-  const V8 t4 = lo(r4, r5), t5 = hi(r4, r5), t6 = lo(r6, r7), t7 = hi(r6, r7);
-  st(0, lo2(t0, t2), lo2(t4, t6));
-  st(1, hi2(t0, t2), hi2(t4, t6));
-  st(2, lo2(t1, t3), lo2(t5, t7));
-  st(3, hi2(t1, t3), hi2(t5, t7));
+  auto st = [&](int c, V8 v) { *reinterpret_cast<V8*>(o + c * ld) = v; };
+  for (int c = 0; c < 8; c += 4) {  // columns c .. c + 3 of rows 0 .. 7
+    const V8 a0 = pair(0, c), a1 = pair(1, c), a2 = pair(2, c), a3 = pair(3, c);
+    const V8 t0 = lo(a0, a1), t1 = hi(a0, a1), t2 = lo(a2, a3), t3 = hi(a2, a3);
+    st(c, lo2(t0, t2));
+    st(c + 1, hi2(t0, t2));
+    st(c + 2, lo2(t1, t3));
+    st(c + 3, hi2(t1, t3));
+  }
 }
 
 // Packs rows [j_from, j_to) of x (rows of n values, row stride rs) into kNR-column panels of x^T:
@@ -400,13 +402,19 @@ inline void fwd_block(float* out, float* lse, const View4<float>& q, const View4
 
 inline void forward(const Tensor& out_t, const Tensor& lse_t, const View4<float>& q, const View4<float>& k,
                     const View4<float>& v, const View4<float>& mask, const AttentionParams& p) {
-  const int64_t nblk = (p.L + kBr - 1) / kBr, tasks = p.N * p.H * nblk;
+  const int64_t nblk = (p.L + kBr - 1) / kBr;
   const uint64_t call = call_id.fetch_add(1) + 1;
   float* out = static_cast<float*>(out_t.raw_data());
   float* lse = static_cast<float*>(lse_t.raw_data());
-  parallel_for(0, tasks, 1, [&](int64_t b, int64_t e) {
-    for (int64_t t = b; t < e; ++t) {
-      const int64_t blk = t % nblk, nh = t / nblk, i0 = blk * kBr;
+  // units: whole heads (K^T is packed once per head and thread), or runs of query blocks when
+  // there are few heads
+  const int64_t heads = p.N * p.H, want = 16 * int64_t(num_threads());
+  const int64_t per = heads * 4 >= want ? nblk : std::max<int64_t>(1, nblk * heads / want);
+  const int64_t units_per_head = (nblk + per - 1) / per;
+  parallel_claim(heads * units_per_head, [&](int64_t u) {
+    const int64_t nh = u / units_per_head, b0 = u % units_per_head * per;
+    for (int64_t blk = b0; blk < std::min(nblk, b0 + per); ++blk) {
+      const int64_t i0 = blk * kBr;
       fwd_block(out + (nh * p.L + i0) * p.Ev, lse + nh * p.L + i0, q, k, v, mask, p, call, nh / p.H, nh % p.H, i0,
                 std::min(kBr, p.L - i0));
     }
@@ -533,8 +541,8 @@ inline void backward(const Tensor& dq, const Tensor& dk, const Tensor& dv, const
   float* dvp = static_cast<float*>(dv.raw_data());
   const float *gp = static_cast<const float*>(g.raw_data()), *op = static_cast<const float*>(out.raw_data());
   const float* lp = static_cast<const float*>(lse.raw_data());
-  parallel_for(0, p.N * p.Hk, 1, [&](int64_t b, int64_t e) {
-    for (int64_t t = b; t < e; ++t) bwd_head(dqp, dkp, dvp, gp, op, lp, q, k, v, mask, p, t / p.Hk, t % p.Hk);
+  parallel_claim(p.N * p.Hk, [&](int64_t t) {  // a unit: one key/value head
+    bwd_head(dqp, dkp, dvp, gp, op, lp, q, k, v, mask, p, t / p.Hk, t % p.Hk);
   });
 }
 

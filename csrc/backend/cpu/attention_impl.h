@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "backend/cpu/gemm.h"
+#include "backend/cpu/parallel_claim.h"
 #include "backend/cpu/simd.h"
 #include "backend/cpu/simd_math.h"
 #include "backend/cpu/threadpool.h"

@@ -2,7 +2,7 @@
 // (cmake/isa.cmake sets EMBER_ISA_NS); layer_norm.cpp registers the best. Rows are spread
 // over the thread pool; a row (a few KB) stays in L1 between its statistics and output passes.
 // The backward reduces weight/bias gradients into a fixed number of row-chunk partials, summed
-// in chunk order (deterministic for a given thread count up to 16).
+// in chunk order (deterministic for a given thread count up to 8).
 // Outputs bigger than kStreamOutBytes are written with non-temporal stores: such a tensor
 // leaves the caches anyway, and a plain store first reads each line in (a third more traffic
 // for this memory-bound kernel).
@@ -16,6 +16,7 @@
 #include <immintrin.h>
 #endif
 
+#include "backend/cpu/parallel_claim.h"
 #include "backend/cpu/simd.h"
 #include "backend/cpu/threadpool.h"
 #include "core/tensor.h"
@@ -99,44 +100,24 @@ A row_sum(const A* x, int64_t n, A shift) {
   return s;
 }
 
-// sum(a * b) and sum(a) over a row (both vectorized).
-template <class A>
-void dot_and_sum(const A* a, const A* b, int64_t n, A& dot, A& sum) {
-  constexpr int64_t W = kLW<A>;
-  LVec<A> d0 = {}, d1 = {}, s0 = {}, s1 = {};
-  int64_t i = 0;
-  for (; i + 2 * W <= n; i += 2 * W) {
-    LVec<A> x0 = simd_load(a + i), x1 = simd_load(a + i + W);
-    d0 += x0 * simd_load(b + i);
-    d1 += x1 * simd_load(b + i + W);
-    s0 += x0;
-    s1 += x1;
-  }
-  for (; i + W <= n; i += W) {
-    LVec<A> x0 = simd_load(a + i);
-    d0 += x0 * simd_load(b + i);
-    s0 += x0;
-  }
-  dot = hsum<A>(d0 + d1), sum = hsum<A>(s0 + s1);
-  for (; i < n; ++i) dot += a[i] * b[i], sum += a[i];
-}
-
 // y = (x - mu) * rs [* w] [+ b] over one row; Stream: non-temporal stores (no tail then).
+// nx: the next row of x, prefetched meanwhile (this row is in L1 by now), or null.
 template <class A, bool Stream>
-void write_row(A* yr, const A* xr, const A* w, const A* b, int64_t N, A mu, A rs) {
+void write_row(A* yr, const A* xr, const A* w, const A* b, int64_t N, A mu, A rs, const A* nx) {
   constexpr int64_t W = kLW<A>;
-  auto store = [](A* p, LVec<A> v) {
+  auto store = [nx](A* p, LVec<A> v, int64_t i) {
+    if (nx) __builtin_prefetch(nx + i);
     if constexpr (Stream) nt_store<A>(p, v);
     else simd_store(p, v);
   };
   const LVec<A> mv = mu - LVec<A>{}, rv = rs - LVec<A>{};
   int64_t i = 0;
   if (w && b) {
-    for (; i + W <= N; i += W) store(yr + i, (simd_load(xr + i) - mv) * rv * simd_load(w + i) + simd_load(b + i));
+    for (; i + W <= N; i += W) store(yr + i, (simd_load(xr + i) - mv) * rv * simd_load(w + i) + simd_load(b + i), i);
   } else if (w) {
-    for (; i + W <= N; i += W) store(yr + i, (simd_load(xr + i) - mv) * rv * simd_load(w + i));
+    for (; i + W <= N; i += W) store(yr + i, (simd_load(xr + i) - mv) * rv * simd_load(w + i), i);
   } else {
-    for (; i + W <= N; i += W) store(yr + i, (simd_load(xr + i) - mv) * rv);
+    for (; i + W <= N; i += W) store(yr + i, (simd_load(xr + i) - mv) * rv, i);
   }
   for (; i < N; ++i) {
     A v = (xr[i] - mu) * rs;
@@ -156,10 +137,12 @@ void ln_forward(const Tensor& y_t, const Tensor& mean_t, const Tensor& rstd_t, c
   const A* b = b_t.defined() ? static_cast<const A*>(b_t.raw_data()) : nullptr;
   A* mean = mean_t.defined() ? static_cast<A*>(mean_t.raw_data()) : nullptr;
   A* rstd = static_cast<A*>(rstd_t.raw_data());
+  // units of rows claimed one at a time (at least 16K values each; about 16 per thread)
   const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(N, 1));
+  const int64_t per = std::max(grain, (R + 16 * num_threads() - 1) / (16 * num_threads()));
   const bool nt = stream_output(y, R, N);
-  parallel_for(0, R, grain, [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r) {
+  parallel_claim((R + per - 1) / per, [&](int64_t u) {
+    for (int64_t r = u * per, r1 = std::min(R, r + per); r < r1; ++r) {
       const A* xr = x + r * N;
       A* yr = y + r * N;
       A mu = 0, var;
@@ -172,11 +155,92 @@ void ln_forward(const Tensor& y_t, const Tensor& mean_t, const Tensor& rstd_t, c
       const A rs = A(1) / std::sqrt(var + A(eps));
       if (mean) mean[r] = mu;
       rstd[r] = rs;
-      if (nt) write_row<A, true>(yr, xr, w, b, N, mu, rs);
-      else write_row<A, false>(yr, xr, w, b, N, mu, rs);
+      const A* nx = r + 1 < R ? xr + N : nullptr;
+      if (nt) write_row<A, true>(yr, xr, w, b, N, mu, rs, nx);
+      else write_row<A, false>(yr, xr, w, b, N, mu, rs, nx);
     }
     if (nt) nt_fence();
   });
+}
+
+// The backward takes two passes over each row (x and g come from memory once; the second pass
+// finds them in L1). Pass A, over P rows at once (so the weight/bias partials pw, pb are read and
+// written once per P rows): pw += g * xhat, pb += g (Part), and each row's sums of gh = g * w and
+// gh * xhat into dot[p], sum[p]. Rows are N apart.
+template <class A, int P, bool Part>
+void ln_backward_sums(A* pw, A* pb, const A* gr, const A* xr, const A* w, int64_t N, const A* mu, const A* rs,
+                      A* dot, A* sum) {
+  constexpr int64_t W = kLW<A>;
+  LVec<A> mv[P], rv[P], d[P], s[P];
+  for (int p = 0; p < P; ++p) mv[p] = mu[p] - LVec<A>{}, rv[p] = rs[p] - LVec<A>{}, d[p] = s[p] = LVec<A>{};
+  int64_t i = 0;
+  for (; i + W <= N; i += W) {
+    LVec<A> aw = {}, ab = {};
+    if constexpr (Part) aw = simd_load(pw + i), ab = simd_load(pb + i);
+    const LVec<A> wv = w ? simd_load(w + i) : LVec<A>{};
+#pragma GCC unroll 2
+    for (int p = 0; p < P; ++p) {
+      const LVec<A> gv = simd_load(gr + p * N + i), xh = (simd_load(xr + p * N + i) - mv[p]) * rv[p];
+      if constexpr (Part) aw += gv * xh, ab += gv;
+      const LVec<A> gh = w ? gv * wv : gv;
+      d[p] += gh * xh, s[p] += gh;
+    }
+    if constexpr (Part) simd_store(pw + i, aw), simd_store(pb + i, ab);
+  }
+  for (int p = 0; p < P; ++p) dot[p] = hsum<A>(d[p]), sum[p] = hsum<A>(s[p]);
+  for (; i < N; ++i)
+    for (int p = 0; p < P; ++p) {
+      const A gv = gr[p * N + i], xh = (xr[p * N + i] - mu[p]) * rs[p], gh = w ? gv * w[i] : gv;
+      if constexpr (Part) pw[i] += gv * xh, pb[i] += gv;
+      dot[p] += gh * xh, sum[p] += gh;
+    }
+}
+
+// Pass B over one row: gx = rs * (gh - mean(gh) - xhat * mean(gh * xhat)), written as
+// rs * gh - (x - mu) * k - rs * mean(gh) with k = rs^2 * mean(gh * xhat). Prefetches the row
+// pass A takes next (nx, ng; null: none).
+template <class A, bool Stream>
+void ln_backward_gx(A* gxr, const A* gr, const A* xr, const A* w, int64_t N, A mu, A rs, A dot, A sum, bool rms,
+                    const A* nx, const A* ng) {
+  constexpr int64_t W = kLW<A>;
+  const A k = rs * rs * dot / A(N), cc = rms ? A(0) : -rs * sum / A(N);
+  const LVec<A> mv = mu - LVec<A>{}, rv = rs - LVec<A>{}, kv = k - LVec<A>{}, cv = cc - LVec<A>{};
+  int64_t i = 0;
+  for (; i + W <= N; i += W) {
+    if (nx) __builtin_prefetch(nx + i), __builtin_prefetch(ng + i);
+    const LVec<A> gv = simd_load(gr + i), gh = w ? gv * simd_load(w + i) : gv;
+    const LVec<A> v = rv * gh + (cv - (simd_load(xr + i) - mv) * kv);
+    if constexpr (Stream) nt_store<A>(gxr + i, v);
+    else simd_store(gxr + i, v);
+  }
+  for (; i < N; ++i) gxr[i] = rs * (w ? gr[i] * w[i] : gr[i]) + (cc - (xr[i] - mu) * k);
+}
+
+// Rows [r0, r1) in pairs (a last single row alone); pw/pb null: no weight/bias gradients.
+template <class A, bool Stream>
+void ln_backward_rows(A* gx, A* pw, A* pb, const A* g, const A* x, const A* w, const A* mean, const A* rstd,
+                      int64_t R, int64_t N, bool rms, int64_t r0, int64_t r1) {
+  for (int64_t r = r0; r < r1;) {
+    const int P = r + 1 < r1 ? 2 : 1;
+    A mu[2] = {mean ? mean[r] : A(0), P == 2 && mean ? mean[r + 1] : A(0)};
+    A rs[2] = {rstd[r], P == 2 ? rstd[r + 1] : A(0)}, dot[2], sum[2];
+    const A *gr = g + r * N, *xr = x + r * N;
+    if (P == 2) {
+      if (pw) ln_backward_sums<A, 2, true>(pw, pb, gr, xr, w, N, mu, rs, dot, sum);
+      else ln_backward_sums<A, 2, false>(pw, pb, gr, xr, w, N, mu, rs, dot, sum);
+    } else {
+      if (pw) ln_backward_sums<A, 1, true>(pw, pb, gr, xr, w, N, mu, rs, dot, sum);
+      else ln_backward_sums<A, 1, false>(pw, pb, gr, xr, w, N, mu, rs, dot, sum);
+    }
+    if (gx)
+      for (int p = 0; p < P; ++p) {  // meanwhile prefetch the rows of the next pair
+        const int64_t nr = r + P + p;
+        const bool pre = nr < R;
+        ln_backward_gx<A, Stream>(gx + (r + p) * N, gr + p * N, xr + p * N, w, N, mu[p], rs[p], dot[p], sum[p], rms,
+                                  pre ? x + nr * N : nullptr, pre ? g + nr * N : nullptr);
+      }
+    r += P;
+  }
 }
 
 template <class A>
@@ -190,62 +254,30 @@ void ln_backward(const Tensor& gx_t, const Tensor& gw_t, const Tensor& gb_t, con
   const A* rstd = static_cast<const A*>(rstd_t.raw_data());
   A* gx = gx_t.defined() ? static_cast<A*>(gx_t.raw_data()) : nullptr;
   const bool need_w = gw_t.defined(), need_b = gb_t.defined();
-  const int64_t chunks = std::min<int64_t>(R, std::max(16, num_threads()));
+  // the weight/bias partials of a fixed number of row chunks (a few per thread, for balance)
+  // (claimed one at a time: the partials are per chunk, so the sums do not depend on which
+  // thread, small inputs in one chunk: waking the pool would cost more than the work)
+  const int64_t chunks = R * N < 32768 ? 1 : std::min<int64_t>(R, std::max(16, 2 * num_threads()));
   std::vector<A> part(size_t((need_w || need_b) ? chunks * 2 * N : 0), A(0));
   const bool nt = gx && stream_output(gx, R, N);
-  parallel_for(0, chunks, 1, [&](int64_t c0, int64_t c1) {
-    constexpr int64_t W = kLW<A>;
-    std::vector<A> gxhat(static_cast<size_t>(N));
-    for (int64_t c = c0; c < c1; ++c) {
-      A* pw = need_w || need_b ? part.data() + c * 2 * N : nullptr;
-      A* pb = pw ? pw + N : nullptr;
-      for (int64_t r = R * c / chunks; r < R * (c + 1) / chunks; ++r) {
-        const A *xr = x + r * N, *gr = g + r * N;
-        const A mu = mean ? mean[r] : A(0), rs = rstd[r];
-        const LVec<A> mv = mu - LVec<A>{}, rv = rs - LVec<A>{};
-        int64_t i = 0;
-        if (pw) {  // weight/bias partials: g * xhat, g
-          for (; i + W <= N; i += W) {
-            LVec<A> gv = simd_load(gr + i);
-            simd_store(pw + i, simd_load(pw + i) + gv * ((simd_load(xr + i) - mv) * rv));
-            simd_store(pb + i, simd_load(pb + i) + gv);
-          }
-          for (; i < N; ++i) pw[i] += gr[i] * (xr[i] - mu) * rs, pb[i] += gr[i];
-        }
-        if (!gx) continue;
-        const A* gh = gr;
-        if (w) {
-          i = 0;
-          for (; i + W <= N; i += W) simd_store(gxhat.data() + i, simd_load(gr + i) * simd_load(w + i));
-          for (; i < N; ++i) gxhat[size_t(i)] = gr[i] * w[i];
-          gh = gxhat.data();
-        }
-        // sum(gxhat * (x - mu)) and sum(gxhat): gx = rs * (gxhat - mean(gxhat) - xhat * mean(gxhat * xhat))
-        A dot, s;
-        dot_and_sum<A>(gh, xr, N, dot, s);
-        dot -= mu * s;
-        const A c1v = rms ? A(0) : s / A(N), c2 = dot * rs * rs / A(N);
-        const LVec<A> c1 = c1v - LVec<A>{}, c2v = c2 - LVec<A>{};
-        A* gxr = gx + r * N;
-        i = 0;
-        if (nt)
-          for (; i + W <= N; i += W) nt_store<A>(gxr + i, rv * (simd_load(gh + i) - c1 - (simd_load(xr + i) - mv) * c2v));
-        else
-          for (; i + W <= N; i += W)
-            simd_store(gxr + i, rv * (simd_load(gh + i) - c1 - (simd_load(xr + i) - mv) * c2v));
-        for (; i < N; ++i) gxr[i] = rs * (gh[i] - c1v - (xr[i] - mu) * c2);
-      }
-    }
+  parallel_claim(chunks, [&](int64_t c) {
+    A* pw = part.empty() ? nullptr : part.data() + c * 2 * N;
+    A* pb = pw ? pw + N : nullptr;
+    const int64_t r0 = R * c / chunks, r1 = R * (c + 1) / chunks;
+    if (nt) ln_backward_rows<A, true>(gx, pw, pb, g, x, w, mean, rstd, R, N, rms, r0, r1);
+    else ln_backward_rows<A, false>(gx, pw, pb, g, x, w, mean, rstd, R, N, rms, r0, r1);
     if (nt) nt_fence();
   });
   if (!need_w && !need_b) return;
   A* gw = need_w ? static_cast<A*>(gw_t.raw_data()) : nullptr;
   A* gb = need_b ? static_cast<A*>(gb_t.raw_data()) : nullptr;
-  for (int64_t i = 0; i < N; ++i) {
-    A sw = 0, sb = 0;
-    for (int64_t c = 0; c < chunks; ++c) sw += part[size_t(c * 2 * N + i)], sb += part[size_t(c * 2 * N + N + i)];
-    if (gw) gw[i] = sw;
-    if (gb) gb[i] = sb;
+  // the partials summed in chunk order, chunk by chunk (contiguous rows: vectorized)
+  for (int64_t c = 0; c < chunks; ++c) {
+    const A* pw = part.data() + c * 2 * N;
+    for (int64_t i = 0; i < N; ++i) {
+      if (gw) gw[i] = c == 0 ? pw[i] : gw[i] + pw[i];
+      if (gb) gb[i] = c == 0 ? pw[N + i] : gb[i] + pw[N + i];
+    }
   }
 }
 
