@@ -22,7 +22,7 @@ void fused_unary(UnaryOp op, float* o, const float* x, int64_t n, float p0) {
     case UnaryOp::Erf: for (int64_t i = 0; i < n; ++i) o[i] = erf_fast(x[i]); break;
     case UnaryOp::Silu: for (int64_t i = 0; i < n; ++i) o[i] = x[i] * sigmoid(x[i]); break;
     case UnaryOp::GeluErf:
-      for (int64_t i = 0; i < n; ++i) o[i] = 0.5f * x[i] * (1.0f + erf_fast(x[i] * 0.70710678118654752440f));
+      for (int64_t i = 0; i < n; ++i) o[i] = gelu_erf(x[i]);
       break;
     case UnaryOp::GeluTanh:
       for (int64_t i = 0; i < n; ++i) {
