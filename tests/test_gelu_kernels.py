@@ -56,6 +56,19 @@ def test_erf_float32_special_values_match_torch():
     np.testing.assert_array_equal(np.abs(got[sat]), 1.0)
 
 
+def test_gelu_float32_absolute_error_over_a_dense_sweep():
+    # the erf's 4e-7 times x / 2 (|x| < 5.6, where erf is not yet +-1): under 1e-6 absolute
+    x = np.linspace(-12, 12, 1_000_001, dtype=np.float32)
+    xd = x.astype(np.float64)
+    cdf = 0.5 + 0.5 * np.vectorize(math.erf)(xd / math.sqrt(2))
+    ex = ember.from_numpy(x).requires_grad_(True)
+    y = F.gelu(ex)
+    y.sum().backward()
+    assert np.abs(_np(y) - xd * cdf).max() <= 1e-6
+    pdf = np.exp(-0.5 * xd * xd) / math.sqrt(2 * math.pi)
+    assert np.abs(_np(ex.grad) - (cdf + xd * pdf)).max() <= 4e-7
+
+
 @pytest.mark.parametrize("approximate", ["none", "tanh"])
 @pytest.mark.parametrize("shape", [(0,), (1,), (7,), (31, 67), (3, 5, 129)])
 def test_gelu_forward_backward_match_torch_float32(approximate, shape):
