@@ -91,6 +91,15 @@ def _gelu_fwd_bwd(lib: Any) -> Callable[..., Any]:
     return fn
 
 
+def _silu_fwd_bwd(lib: Any) -> Callable[..., Any]:
+    def fn(x, g):
+        x = x.detach().requires_grad_(True)
+        lib.nn.functional.silu(x).backward(g)
+        return x.grad
+
+    return fn
+
+
 def _ce_fwd_bwd(lib: Any) -> Callable[..., Any]:
     def fn(z, t):
         z = z.detach().requires_grad_(True)
@@ -256,6 +265,15 @@ LM_WORKLOADS: dict[str, dict[str, Any]] = {
         "rtol": 1e-5,
         "atol": 1e-6,
         "note": "the GPT MLP's activation (exact erf form); result checked: grad of x",
+    },
+    "silu 2048x512 f32 fwd+bwd": {
+        "inputs": lambda rng: (_randn(rng, 2048, 512, scale=2.0), _randn(rng, 2048, 512)),
+        "torch": _fw(_silu_fwd_bwd, torch),
+        "ember": _fw(_silu_fwd_bwd, ember),
+        "target": ("torch", 1.0),
+        "rtol": 1e-5,
+        "atol": 1e-6,
+        "note": "the LLaMA-style MLP's activation; result checked: grad of x",
     },
     "cross_entropy 2048x50257 f32 fwd+bwd": {
         "inputs": _ce_inputs(2048, 50257),

@@ -12,4 +12,10 @@ using GeluBackwardFn = void (*)(const Tensor& grad_input, const Tensor& grad_out
 
 inline KernelSlot<GeluBackwardFn> gelu_backward{"gelu_backward"};
 
+// grad_input = grad_output * silu'(x); the same layout contract as gelu_backward.
+using SiluBackwardFn = void (*)(const Tensor& grad_input, const Tensor& grad_output,
+                                const Tensor& x);
+
+inline KernelSlot<SiluBackwardFn> silu_backward{"silu_backward"};
+
 }  // namespace ember::kernel

@@ -30,6 +30,17 @@ Tensor gelu_backward_kernel(const Tensor& g, const Tensor& x, bool tanh) {
   return out;
 }
 
+// SiLU's backward likewise: one pass instead of five.
+Tensor silu_backward_kernel(const Tensor& g, const Tensor& x) {
+  if (autograd::GradMode::enabled() || x.device() != Device::CPU || g.device() != Device::CPU ||
+      g.dtype() != x.dtype() || g.shape() != x.shape() || (x.dtype() != Dtype::Float32 && x.dtype() != Dtype::Float64))
+    return Tensor();
+  const Tensor gc = contiguous(g), xc = contiguous(x);
+  Tensor out = empty(x.shape(), x.dtype(), x.device());
+  kernel::silu_backward(Device::CPU)(out, gc, xc);
+  return out;
+}
+
 bool is_comparison(BinaryOp op) { return op_tables::kBinaryFlags[int(op)] & op_flags::kCompare; }
 bool is_bitwise(BinaryOp op) { return op_tables::kBinaryFlags[int(op)] & op_flags::kBitwise; }
 
@@ -414,6 +425,7 @@ void record_unary(UnaryOp op, const Tensor& x, const Tensor& out, double p0, dou
     case UnaryOp::Silu:
       name = "SiluBackward0", saved = {x};
       fn = [](L g, L s, N) -> TensorList {
+        if (Tensor r = silu_backward_kernel(g[0], s[0]); r.defined()) return {r};
         Tensor sg = unary(UnaryOp::Sigmoid, s[0]);
         return {g[0] * sg * (s[0] * (1.0 - sg) + 1.0)};
       };

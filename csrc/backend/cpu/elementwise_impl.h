@@ -166,7 +166,7 @@ bool unary_float(UnaryOp op, Iter& it, double p0, double p1, double p2) {
       run_unary<T, T>(it, [](A x) { return x * tanh_fast(softplus_(x, A(1), A(20))); });
       return true;
     case UnaryOp::GeluErf:
-      run_unary<T, T>(it, [](A x) { return A(0.5) * x * (A(1) + erf_(x * A(0.70710678118654752440))); });
+      run_unary<T, T>(it, [](A x) { return gelu_erf(x); });
       return true;
     case UnaryOp::GeluTanh:
       run_unary<T, T>(it, [](A x) {

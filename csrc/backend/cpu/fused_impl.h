@@ -22,7 +22,7 @@ void fused_unary(UnaryOp op, float* o, const float* x, int64_t n, float p0) {
     case UnaryOp::Erf: for (int64_t i = 0; i < n; ++i) o[i] = erf_fast(x[i]); break;
     case UnaryOp::Silu: for (int64_t i = 0; i < n; ++i) o[i] = x[i] * sigmoid(x[i]); break;
     case UnaryOp::GeluErf:
-      for (int64_t i = 0; i < n; ++i) o[i] = 0.5f * x[i] * (1.0f + erf_fast(x[i] * 0.70710678118654752440f));
+      for (int64_t i = 0; i < n; ++i) o[i] = gelu_erf(x[i]);
       break;
     case UnaryOp::GeluTanh:
       for (int64_t i = 0; i < n; ++i) {
@@ -77,6 +77,18 @@ void gelu_backward_f32(float* o, const float* g, const float* x, int64_t n, bool
 void gelu_backward_f64(double* o, const double* g, const double* x, int64_t n, bool tanh) {
   gelu_backward_loop(o, g, x, n, tanh);
 }
+
+// grad_in = grad_out * silu'(x) = g s (1 + x (1 - s)) with s = sigmoid(x), one pass (the eager
+// chain was five).
+template <class T>
+static void silu_backward_loop(T* __restrict o, const T* __restrict g, const T* __restrict x, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    const T s = T(1) / (T(1) + exp_fast(-x[i]));
+    o[i] = g[i] * s * (T(1) + x[i] * (T(1) - s));
+  }
+}
+void silu_backward_f32(float* o, const float* g, const float* x, int64_t n) { silu_backward_loop(o, g, x, n); }
+void silu_backward_f64(double* o, const double* g, const double* x, int64_t n) { silu_backward_loop(o, g, x, n); }
 
 }  // namespace ember::cpu::EMBER_ISA_NS
 
