@@ -8,6 +8,7 @@
 #include <cmath>
 #include <unordered_set>
 
+#include "backend/cpu/gemm.h"
 #include "backend/cpu/isa.h"
 #include "backend/cpu/threadpool.h"
 #include "backend/kernels_gemm.h"
@@ -302,7 +303,56 @@ void Graph::fuse_elementwise() {
   next_group_ = group_id;
 }
 
-// ---- GEMM epilogues: gemm(+bias) -> relu/gelu where the GEMM's output feeds nothing else
+// ---- GEMM epilogues: gemm(+bias) -> relu/gelu. When the GEMM's output feeds nothing else it
+// lives only in registers; when the backward reads it too (the pre-activation GELU's backward
+// needs), the GEMM's epilogue stores it next to the activation, so neither takes its own pass.
+
+void gemm_act_pre(const Tensor& out, const Tensor& pre, const Tensor& a, const Tensor& b, const Tensor& bias,
+                  double alpha, double beta, GemmAct act) {
+  const auto geom = [](const Tensor& t) { return detail::cat(dtype_name(t.dtype()), t.shape(), " strides ", t.strides()); };
+  EMBER_CHECK(out.dim() == 3 && a.dim() == 3 && b.dim() == 3 && out.shape()[0] == a.shape()[0] &&
+                  out.shape()[0] == b.shape()[0] && out.shape()[1] == a.shape()[1] &&
+                  out.shape()[2] == b.shape()[2] && a.shape()[2] == b.shape()[1],
+              "gemm_act_pre: expected out [B, M, N], a [B, M, K], b [B, K, N], got out ", geom(out), ", a ",
+              geom(a), ", b ", geom(b));
+  for (const Tensor* t : {&out, &pre, &a, &b})
+    EMBER_CHECK_KIND(t->dtype() == Dtype::Float32 && t->device() == Device::CPU, Type,
+                     "gemm_act_pre: float32 CPU tensors only, got ", geom(*t));
+  EMBER_CHECK(pre.shape() == out.shape() && pre.strides() == out.strides() && out.strides()[2] == 1,
+              "gemm_act_pre: pre must have out's shape and strides (unit column stride), got out ", geom(out),
+              ", pre ", geom(pre));
+  EMBER_CHECK(!bias.defined() || (bias.dtype() == Dtype::Float32 && bias.dim() == 1 &&
+                                  bias.numel() == out.shape()[2] && bias.is_contiguous()),
+              "gemm_act_pre: bias must be a contiguous float32 [", out.shape()[2], "], got ", geom(bias));
+  cpu::GemmDesc d;
+  d.in = GemmIn::F32;
+  d.batch = out.shape()[0];
+  d.m = out.shape()[1];
+  d.n = out.shape()[2];
+  d.k = a.shape()[2];
+  if (d.batch == 0 || d.m == 0 || d.n == 0) return;
+  d.a = a.raw_data();
+  d.a_bs = a.strides()[0];
+  d.a_rs = a.strides()[1];
+  d.a_cs = a.strides()[2];
+  d.b = b.raw_data();
+  d.b_bs = b.strides()[0];
+  d.b_rs = b.strides()[1];
+  d.b_cs = b.strides()[2];
+  d.c = out.raw_data();
+  d.c_bs = out.strides()[0];
+  d.c_rs = out.strides()[1];
+  d.c_cs = out.strides()[2];
+  d.alpha = alpha;
+  d.beta = beta;
+  d.bias = bias.defined() ? bias.raw_data() : nullptr;
+  d.act = act;
+  // pre has out's strides: its elements sit a fixed distance from out's (both float-aligned)
+  d.pre_act = (reinterpret_cast<intptr_t>(pre.raw_data()) - reinterpret_cast<intptr_t>(out.raw_data())) /
+              intptr_t(sizeof(float));
+  EMBER_CHECK(d.pre_act != 0 || act == GemmAct::None, "gemm_act_pre: pre and out must not be the same memory");
+  cpu::gemm_run(d);
+}
 
 void Graph::fuse_gemm_epilogues() {
   std::vector<int> use_count(buffers.size(), 0);
@@ -317,13 +367,21 @@ void Graph::fuse_gemm_epilogues() {
                          : a.code == int(UnaryOp::GeluErf)  ? GemmActivation::Gelu
                          : a.code == int(UnaryOp::GeluTanh) ? GemmActivation::GeluTanh
                                                             : GemmActivation::None;
-    if (act == GemmActivation::None || g.tensors.size() < 4) continue;
+    if (act == GemmActivation::None || g.tensors.size() != 4 || a.tensors.size() != 2) continue;
     const int gout = g.bufs[0], ain = a.bufs[1], aout = a.bufs[0];
     const Tensor& go = g.tensors[0];
-    if (gout != ain || use_count[gout] != 2 || buffers[gout].kind != BufKind::Arena) continue;
+    if (gout != ain || aout == gout || buffers[gout].kind != BufKind::Arena) continue;
+    // only the activation reads the product: it never reaches memory; else it is kept (pre_act)
+    const bool keep_pre = use_count[gout] > 2;
     if (!is_full(go, buffers[gout]) || !is_full(a.tensors[1], buffers[gout]) || !is_full(a.tensors[0], buffers[aout]))
       continue;
     if (go.dtype() != Dtype::Float32 || g.tensors[3].defined() == false) continue;  // bias epilogues only
+    // record.h noted the epilogue's alpha, beta and activation
+    if (g.scalars.size() < 2 || g.scalars[1] != 0 || g.code != int(GemmActivation::None)) continue;
+    const Tensor bias = g.tensors[3];
+    if (keep_pre && (go.device() != Device::CPU || bias.dtype() != Dtype::Float32 || !bias.is_contiguous() ||
+                     bias.dim() != 1 || bias.numel() != go.shape().back() || go.dim() != 3))
+      continue;
     // the GEMM writes the activation straight into the unary's output
     auto impl = std::make_shared<TensorImpl>();
     impl->storage = a.tensors[0].storage();
@@ -333,24 +391,33 @@ void Graph::fuse_gemm_epilogues() {
     impl->refresh();
     buffers[aout].views.push_back(impl);
     Tensor out(impl);
-    Tensor ga = g.tensors[1], gb = g.tensors[2], bias = g.tensors[3];
-    // record.h noted the epilogue's alpha, beta and activation
-    if (g.scalars.size() < 2 || g.scalars[1] != 0 || g.code != int(GemmActivation::None)) continue;
+    Tensor ga = g.tensors[1], gb = g.tensors[2];
     const double alpha = g.scalars[0];
-    kernel::GemmEpilogue ep;
-    ep.alpha = alpha;
-    ep.beta = 0;
-    ep.bias = bias;
-    ep.act = act;
-    auto fn = kernel::gemm.host();
-    g.run = [fn, out, ga, gb, ep] { fn(out, ga, gb, ep); };
-    g.tensors[0] = out;
-    g.bufs[0] = aout;
-    g.label = std::string("gemm+bias+") + unary_name(a.code);
+    if (keep_pre) {
+      const Tensor pre = go;
+      const GemmAct gact = GemmAct(act);
+      g.run = [out, pre, ga, gb, bias, alpha, gact] { gemm_act_pre(out, pre, ga, gb, bias, alpha, 0.0, gact); };
+      // outputs first: the activation and the kept pre-activation
+      g.tensors = {out, pre, ga, gb, bias};
+      g.bufs = {aout, gout, g.bufs[1], g.bufs[2], g.bufs[3]};
+      g.n_out = 2;
+      g.label = std::string("gemm+bias+") + unary_name(a.code) + "+pre";
+    } else {
+      kernel::GemmEpilogue ep;
+      ep.alpha = alpha;
+      ep.beta = 0;
+      ep.bias = bias;
+      ep.act = act;
+      auto fn = kernel::gemm.host();
+      g.run = [fn, out, ga, gb, ep] { fn(out, ga, gb, ep); };
+      g.tensors[0] = out;
+      g.bufs[0] = aout;
+      g.label = std::string("gemm+bias+") + unary_name(a.code);
+      buffers[gout].fused_away = true;
+    }
     a.run = nullptr;
     a.group = g.group = next_group_;
     a.label = unary_name(a.code);
-    buffers[gout].fused_away = true;
     ++next_group_;
     ++stats.fused_groups;
     stats.fused_nodes += 2;
@@ -369,7 +436,7 @@ void Graph::fuse_gemm_accumulate() {
       if (b >= 0) ++use_count[b];
   for (size_t k = 0; k < nodes.size(); ++k) {
     Node& g = nodes[k];
-    if (g.op != "gemm" || !g.run || g.tensors.size() < 4 || g.tensors[3].defined()) continue;
+    if (g.op != "gemm" || !g.run || g.tensors.size() != 4 || g.tensors[3].defined()) continue;
     if (g.scalars.size() < 2 || g.scalars[1] != 0 || g.code != int(GemmActivation::None)) continue;
     const int t = g.bufs[0];
     const Tensor& go = g.tensors[0];

@@ -10,6 +10,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "backend/params.h"
 #include "compile/record.h"
 
 namespace ember::compile {
@@ -96,6 +97,13 @@ class Graph {
   void fuse_gelu_bias_grad();
   void plan_buffers();
 };
+
+// out = act(alpha * a @ b + beta * out + bias) with pre = the same before the activation, in one
+// float32 CPU GEMM (the fused forward of a bias + activation whose input the backward reads).
+// out [B, M, N] (unit column stride), pre with out's shape and strides, a [B, M, K], b [B, K, N];
+// bias: undefined or contiguous [N].
+void gemm_act_pre(const Tensor& out, const Tensor& pre, const Tensor& a, const Tensor& b, const Tensor& bias,
+                  double alpha, double beta, GemmAct act);
 
 // The recording state of one trace (thread-local while active).
 struct Tracer {
