@@ -570,4 +570,40 @@ void Graph::fuse_gelu_bias_grad() {
   }
 }
 
+// ---- copies into fresh memory: a temporary T copied whole into a Fresh buffer F (a new .grad,
+// an output) as T's last use, before anything else touches F. T then lives in F's memory (bound
+// with it on every call) and the copy goes: whatever wrote T wrote F.
+
+void Graph::coalesce_copies() {
+  std::vector<int> first(buffers.size(), -1), last(buffers.size(), -1);
+  for (size_t k = 0; k < nodes.size(); ++k)
+    for (int b : nodes[k].bufs)
+      if (b >= 0) {
+        if (first[b] < 0) first[b] = int(k);
+        last[b] = int(k);
+      }
+  for (size_t j = 0; j < nodes.size(); ++j) {
+    Node& c = nodes[j];
+    if (c.op != "copy" || !c.run || c.tensors.size() != 2 || c.bufs.size() != 2) continue;
+    const int f = c.bufs[0], t = c.bufs[1];
+    if (f < 0 || t < 0 || f == t) continue;
+    Buffer &F = buffers[f], &T = buffers[t];
+    const Tensor &dst = c.tensors[0], &src = c.tensors[1];
+    if (F.kind != BufKind::Fresh || T.kind != BufKind::Arena || T.fused_away || T.alias_of >= 0) continue;
+    if (!F.aliases.empty() || F.nbytes != T.nbytes || dst.dtype() != src.dtype() || dst.numel() != src.numel())
+      continue;
+    const size_t es = size_t(itemsize(dst.dtype()));
+    auto whole = [&](const Tensor& x, const Buffer& b) {
+      return x.is_contiguous() && x.offset() == 0 && size_t(x.numel()) * es == b.nbytes;
+    };
+    if (!whole(dst, F) || !whole(src, T) || first[f] != int(j) || last[t] != int(j) || first[t] >= int(j)) continue;
+    T.alias_of = f;
+    T.fused_away = true;  // no arena slot: F's memory
+    F.aliases.push_back(t);
+    c.run = nullptr;
+    c.label = "copy (coalesced)";
+    ++stats.fused_nodes;
+  }
+}
+
 }  // namespace ember::compile

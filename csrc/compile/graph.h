@@ -32,6 +32,8 @@ struct Buffer {
   int index = -1;                       // Input: argument number; GradIn: leaf number
   bool created = false, host_init = false, output = false, grad_after = false;
   bool fused_away = false;  // lives only in a fused chain's registers: no memory
+  int alias_of = -1;        // a temporary whose copy into this Fresh buffer was dropped: shares its memory
+  std::vector<int> aliases;  // the temporaries living in this buffer's memory (bound with it)
   std::vector<char> initial;  // Constant: its bytes when the trace first used it (restored per call)
   int first = -1, last = -1;            // first and last node touching it
   int slot = -1;                        // Arena: the arena slot
@@ -95,6 +97,7 @@ class Graph {
   void fuse_gemm_epilogues();
   void fuse_gemm_accumulate();
   void fuse_gelu_bias_grad();
+  void coalesce_copies();
   void plan_buffers();
 };
 
