@@ -5,6 +5,7 @@ and memory handed out by one call is never written by the next."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 import ember
 from ember import nn
@@ -119,3 +120,115 @@ def test_sgd_momentum_train_steps_equal_eager_with_coalesced_grads():
         np.testing.assert_allclose(_np(q.grad), _np(p.grad), rtol=1e-6, atol=1e-7)
     (entry,) = comp._cache.values()
     assert any(n["op"] == "copy (coalesced)" for n in entry.graph.describe()["nodes"])
+
+
+# ---------------------------------------------------------------------------------------------
+# the backward of split / chunk / unbind: zero-padded pieces summed -> copies into one buffer
+
+
+def _grads_equal(fn, shapes, n_calls=3, used=None):
+    """fn(*params) -> loss; compiled vs eager: losses and grads bitwise; returns the ops."""
+    ember.manual_seed(7)
+    p1 = [ember.randn(*s).requires_grad_(True) for s in shapes]
+    p2 = [p.detach().clone().requires_grad_(True) for p in p1]
+
+    def step(*ps):
+        for p in ps:
+            p.grad = None
+        loss = fn(*ps)
+        loss.backward()
+        return loss.detach()
+
+    cf = ember.compile(step)
+    for _ in range(n_calls):
+        np.testing.assert_array_equal(_np(cf(*p2)), _np(step(*p1)))
+        for a, b in zip(p1, p2):
+            np.testing.assert_array_equal(_np(b.grad), _np(a.grad))
+    return _ops(cf, *p2)
+
+
+def test_split_backward_becomes_copies_into_the_gradient():
+    def f(x, w):
+        q, k, v = (x @ w).split(5, dim=-1)  # like attention's qkv
+        return (q * k.tanh() + v.exp()).sum()
+
+    ops = _grads_equal(f, [(3, 7, 4), (4, 15)])
+    assert ops.count("fill (dropped)") == 3 and ops.count("add (dropped)") == 2
+
+
+@pytest.mark.parametrize("dim", [0, 1, 2])
+def test_chunk_and_unbind_backward_equal_eager(dim):
+    def f(x):
+        parts = x.chunk(3, dim=dim)  # 7 along dim 1: pieces 3, 3, 1
+        a = sum(((i + 1) * p.sin()).sum() for i, p in enumerate(parts))
+        return a + sum(u.square().sum() for u in x.unbind(dim))
+
+    _grads_equal(f, [(3, 7, 5)])
+
+
+def test_unused_piece_keeps_the_zero_fill():
+    def f(x):
+        a, b, c = x.split([2, 3, 2], dim=1)  # c unused: its slice of the gradient stays 0
+        return (a.exp().sum() + (b * 3).sum()) * 1.0
+
+    ops = _grads_equal(f, [(4, 7)])
+    assert "add (dropped)" not in ops
+
+
+def test_transposed_pieces_are_copied_straight_into_place():
+    def f(x, w):
+        y = (x @ w).reshape(2, 5, 3, 4).transpose(1, 2)  # [2, 3, 5, 4] like attention heads
+        q, k = y.contiguous().split(2, dim=-1)
+        return (q.transpose(1, 2).contiguous().sin() * k.transpose(1, 2).contiguous()).sum()
+
+    _grads_equal(f, [(2, 5, 6), (6, 12)])
+
+
+def test_gpt_block_train_steps_equal_eager_with_fused_backward():
+    from ember.nn import functional as Fn
+
+    class Block(nn.Module):
+        def __init__(self, e=24, h=3):
+            super().__init__()
+            self.h = h
+            self.ln = nn.LayerNorm(e)
+            self.qkv = nn.Linear(e, 3 * e)
+            self.proj = nn.Linear(e, e)
+            self.fc = nn.Linear(e, 4 * e)
+            self.out = nn.Linear(4 * e, 5)
+
+        def forward(self, x):  # x [B, T, E]
+            b, t, e = x.shape
+            q, k, v = self.qkv(self.ln(x)).split(e, dim=-1)
+            q, k, v = (z.reshape(b, t, self.h, e // self.h).transpose(1, 2) for z in (q, k, v))
+            y = Fn.scaled_dot_product_attention(q, k, v, is_causal=True)
+            x = x + self.proj(y.transpose(1, 2).reshape(b, t, e))
+            return self.out(Fn.gelu(self.fc(x)))
+
+    ember.manual_seed(0)
+    m1 = Block()
+    ember.manual_seed(0)
+    m2 = Block()
+    o1 = ember.optim.AdamW(m1.parameters(), lr=1e-2)
+    o2 = ember.optim.AdamW(m2.parameters(), lr=1e-2)
+
+    def stepper(m, o):
+        def step(x, y):
+            loss = F.cross_entropy(m(x).reshape(-1, 5), y.reshape(-1))
+            o.zero_grad()
+            loss.backward()
+            o.step()
+            return loss.detach()
+
+        return step
+
+    eager, comp = stepper(m1, o1), ember.compile(stepper(m2, o2))
+    ember.manual_seed(4)
+    for _ in range(5):
+        x, y = ember.randn(3, 7, 24), ember.randint(0, 5, (3, 7))
+        np.testing.assert_allclose(_np(comp(x, y)), _np(eager(x, y)), rtol=1e-6)
+    for p, q in zip(m1.parameters(), m2.parameters()):
+        np.testing.assert_allclose(_np(q), _np(p), rtol=1e-6, atol=1e-7)
+    (entry,) = comp._cache.values()
+    ops = [n["op"] for n in entry.graph.describe()["nodes"]]
+    assert "add (dropped)" in ops and "copy (forwarded)" in ops and "gemm+bias+gelu+pre" in ops

@@ -6,11 +6,13 @@
 // Each formula is the eager kernel's (backend/cpu/elementwise_impl.h), so results match.
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <unordered_set>
 
 #include "backend/cpu/gemm.h"
 #include "backend/cpu/isa.h"
 #include "backend/cpu/threadpool.h"
+#include "backend/kernels.h"
 #include "backend/kernels_gemm.h"
 #include "compile/graph.h"
 #include "ops/ops.h"
@@ -602,6 +604,211 @@ void Graph::coalesce_copies() {
     F.aliases.push_back(t);
     c.run = nullptr;
     c.label = "copy (coalesced)";
+    ++stats.fused_nodes;
+  }
+}
+
+// ---- sums of zero-padded pieces: fill(Z_i, 0), copy(Z_i[slice_i], x_i), then Z_1 + Z_2 + ...
+// (the backward of split / chunk / unbind) with disjoint slices covering the whole result R:
+// each x_i is copied straight into R[slice_i]; the fills and adds go (0 + x == x).
+
+namespace {
+// A graph-owned view of buffer `buf` with t's geometry.
+Tensor view_on(std::vector<Buffer>& buffers, int buf, const Shape& shape, const Shape& strides, int64_t offset,
+               Dtype dtype) {
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = buffers[buf].storage;
+  impl->shape = shape;
+  impl->strides = strides;
+  impl->offset = offset;
+  impl->dtype = dtype;
+  impl->refresh();
+  buffers[buf].views.push_back(impl);
+  return Tensor(impl);
+}
+
+std::vector<std::vector<int>> touching(const std::vector<Node>& nodes, size_t nbuf) {
+  std::vector<std::vector<int>> t(nbuf);
+  for (size_t k = 0; k < nodes.size(); ++k)
+    for (int b : nodes[k].bufs)
+      if (b >= 0 && (t[b].empty() || t[b].back() != int(k))) t[b].push_back(int(k));
+  return t;
+}
+
+bool whole_contiguous(const Tensor& x, const Buffer& b) {
+  return x.is_contiguous() && x.offset() == 0 && size_t(x.numel() * itemsize(x.dtype())) == b.nbytes;
+}
+}  // namespace
+
+void Graph::fuse_zero_padded_sums() {
+  const auto touch = touching(nodes, buffers.size());
+  std::unordered_map<int, std::vector<int>> pieces;  // buffer -> copy nodes whose sum it holds
+  std::unordered_map<int, int> sum_add;              // sum buffer -> the add that wrote it
+  for (size_t b = 0; b < buffers.size(); ++b) {       // Z: fill 0, one copy into it, one add reads it
+    const auto& t = touch[b];
+    if (buffers[b].kind != BufKind::Arena || t.size() != 3) continue;
+    const Node &f = nodes[t[0]], &c = nodes[t[1]], &a = nodes[t[2]];
+    if (f.op != "fill" || !f.run || f.scalars.size() != 1 || f.scalars[0] != 0 || f.bufs[0] != int(b) ||
+        !whole_contiguous(f.tensors[0], buffers[b]))
+      continue;
+    if (c.op != "copy" || !c.run || c.bufs.size() != 2 || c.bufs[0] != int(b) || c.bufs[1] == int(b)) continue;
+    if (a.op != "binary" || a.code != int(BinaryOp::Add) || !a.run || a.bufs[0] == int(b)) continue;
+    if (c.tensors[0].dtype() != f.tensors[0].dtype()) continue;
+    pieces[int(b)] = {t[1]};
+  }
+  if (pieces.empty()) return;
+  std::unordered_set<int> consumed;  // sum-like buffers read by a later fused add
+  std::vector<int> adds;
+  for (size_t k = 0; k < nodes.size(); ++k) {
+    Node& a = nodes[k];
+    if (a.op != "binary" || a.code != int(BinaryOp::Add) || !a.run || a.tensors.size() != 3) continue;
+    const int o = a.bufs[0], x = a.bufs[1], y = a.bufs[2];
+    if (x == y || !pieces.count(x) || !pieces.count(y) || pieces.count(o)) continue;
+    if (buffers[o].kind != BufKind::Arena || touch[o].front() != int(k)) continue;
+    const Tensor &out = a.tensors[0], &tx = a.tensors[1], &ty = a.tensors[2];
+    if (!whole_contiguous(out, buffers[o]) || !whole_contiguous(tx, buffers[x]) || !whole_contiguous(ty, buffers[y]) ||
+        tx.shape() != out.shape() || ty.shape() != out.shape() || out.dtype() != tx.dtype() ||
+        out.dtype() != ty.dtype())
+      continue;
+    // an intermediate sum must feed only this add
+    bool ok = true;
+    for (int in : {x, y})
+      if (sum_add.count(in) && touch[in].size() != 2) ok = false;
+    if (!ok) continue;
+    std::vector<int> p = pieces[x];
+    p.insert(p.end(), pieces[y].begin(), pieces[y].end());
+    pieces[o] = p;
+    sum_add[o] = int(k);
+    consumed.insert(x);
+    consumed.insert(y);
+    adds.push_back(int(k));
+  }
+  for (auto& [r, add_k] : sum_add) {
+    if (consumed.count(r)) continue;  // not a root
+    const std::vector<int>& p = pieces[r];
+    const Tensor& R = nodes[add_k].tensors[0];
+    // the slices: disjoint and covering R (elements marked once each)
+    std::vector<char> seen(size_t(R.numel()), 0);
+    int64_t covered = 0;
+    bool ok = true;
+    for (int ci : p) {
+      const Tensor& d = nodes[ci].tensors[0];
+      if (d.dtype() != R.dtype()) ok = false;
+      const int64_t n = d.numel();
+      for (int64_t e = 0; e < n && ok; ++e) {  // offset of element e of the view
+        int64_t off = d.offset(), rem = e;
+        for (int64_t dd = d.dim() - 1; dd >= 0; --dd) {
+          off += (rem % d.shape()[dd]) * d.strides()[dd];
+          rem /= d.shape()[dd];
+        }
+        if (off < 0 || off >= R.numel() || seen[size_t(off)]) ok = false;
+        else seen[size_t(off)] = 1;
+      }
+      covered += n;
+    }
+    if (!ok || covered != R.numel()) continue;
+    // rewrite: each piece's copy writes R; the fills, adds and padded buffers go
+    auto copy_fn = kernel::copy.host();
+    for (int ci : p) {
+      Node& c = nodes[ci];
+      const int z = c.bufs[0];
+      const Tensor& d = c.tensors[0];
+      Tensor dst = view_on(buffers, r, d.shape(), d.strides(), d.offset(), d.dtype());
+      Tensor src = c.tensors[1];
+      c.run = [copy_fn, dst, src] { copy_fn(dst, src); };
+      c.tensors[0] = dst;
+      c.bufs[0] = r;
+      c.label = "copy (into sum)";
+      Node& f = nodes[touch[z][0]];
+      f.run = nullptr;
+      f.label = "fill (dropped)";
+      buffers[z].fused_away = true;
+    }
+    // the adds of this sum: every add whose output's pieces are a subset of r's
+    std::unordered_set<int> mine(p.begin(), p.end());
+    for (int k : adds) {
+      Node& a = nodes[k];
+      if (!a.run || !mine.count(pieces[a.bufs[0]].front())) continue;
+      a.run = nullptr;
+      a.label = "add (dropped)";
+      if (a.bufs[0] != r) buffers[a.bufs[0]].fused_away = true;
+    }
+    ++stats.fused_groups;
+    stats.fused_nodes += int64_t(3 * p.size() - 1);
+  }
+}
+
+// ---- copy chains: copy(T, x) then copy(D, T) where T is a whole temporary read only there
+// (a transpose made contiguous, then placed in a slice): x goes straight into D, viewed with T's
+// shape, when D's strides allow that view.
+
+namespace {
+// Strides that view (shape, strides) as new_shape with the same element order, if any: walk
+// the old dims from the innermost, cutting them into runs that are contiguous among themselves;
+// the new dims must tile each run exactly.
+std::optional<Shape> view_strides(const Shape& shape, const Shape& strides, const Shape& new_shape) {
+  Shape out(new_shape.size(), 1);
+  int64_t nd = int64_t(new_shape.size()) - 1;
+  if (shape.empty()) {
+    for (int64_t s : new_shape)
+      if (s != 1) return std::nullopt;
+    return out;
+  }
+  int64_t run_stride = strides.back(), run_numel = 1, new_numel = 1;
+  for (int64_t od = int64_t(shape.size()) - 1; od >= 0; --od) {
+    run_numel *= shape[od];
+    const bool run_ends = od == 0 || (shape[od - 1] != 1 && strides[od - 1] != run_numel * run_stride);
+    if (!run_ends) continue;
+    while (nd >= 0 && (new_numel < run_numel || new_shape[nd] == 1)) {
+      out[nd] = new_numel * run_stride;
+      new_numel *= new_shape[nd];
+      --nd;
+    }
+    if (new_numel != run_numel) return std::nullopt;
+    if (od > 0) {
+      run_stride = strides[od - 1];
+      run_numel = new_numel = 1;
+    }
+  }
+  if (nd != -1) return std::nullopt;
+  return out;
+}
+}  // namespace
+
+void Graph::forward_copies() {
+  const auto touch = touching(nodes, buffers.size());
+  for (size_t b = 0; b < buffers.size(); ++b) {
+    const auto& t = touch[b];
+    if (buffers[b].kind != BufKind::Arena || buffers[b].fused_away || t.size() != 2) continue;
+    Node &first = nodes[t[0]], &second = nodes[t[1]];
+    if (first.op != "copy" || second.op != "copy" || !first.run || !second.run) continue;
+    if (first.bufs[0] != int(b) || second.bufs[1] != int(b) || second.bufs[0] == int(b) || first.bufs[1] == int(b) ||
+        first.bufs[1] == second.bufs[0])
+      continue;
+    const Tensor &tw = first.tensors[0], &tr = second.tensors[1], &d = second.tensors[0];
+    if (!whole_contiguous(tw, buffers[b]) || !whole_contiguous(tr, buffers[b]) || tw.dtype() != d.dtype() ||
+        tr.dtype() != d.dtype() || tr.shape() != d.shape() || first.tensors[1].dtype() != tw.dtype() ||
+        d.numel() == 0)
+      continue;
+    const int target = second.bufs[0];
+    // nothing between the two copies may touch D's buffer (it is written earlier now)
+    bool touched = false;
+    for (int k = t[0] + 1; k < t[1] && !touched; ++k)
+      if (nodes[k].run || nodes[k].group >= 0)  // dropped nodes run nothing
+        for (int bb : nodes[k].bufs) touched |= bb == target;
+    if (touched) continue;
+    auto st = view_strides(d.shape(), d.strides(), tw.shape());
+    if (!st) continue;
+    Tensor dst = view_on(buffers, target, tw.shape(), *st, d.offset(), d.dtype());
+    Tensor src = first.tensors[1];
+    auto copy_fn = kernel::copy.host();
+    first.run = [copy_fn, dst, src] { copy_fn(dst, src); };
+    first.tensors[0] = dst;
+    first.bufs[0] = target;
+    first.label = "copy (forwarded)";
+    second.run = nullptr;
+    second.label = "copy (dropped)";
+    buffers[b].fused_away = true;
     ++stats.fused_nodes;
   }
 }

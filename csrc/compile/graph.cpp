@@ -43,6 +43,8 @@ void Graph::finalize(bool fuse) {
     fuse_gemm_epilogues();
     fuse_gemm_accumulate();
     fuse_gelu_bias_grad();
+    fuse_zero_padded_sums();
+    forward_copies();
     fuse_elementwise();
     coalesce_copies();
   }

@@ -98,6 +98,8 @@ class Graph {
   void fuse_gemm_accumulate();
   void fuse_gelu_bias_grad();
   void coalesce_copies();
+  void fuse_zero_padded_sums();
+  void forward_copies();
   void plan_buffers();
 };
 
