@@ -130,7 +130,8 @@ void init_compile(nb::module_& m) {
       "_gemm_act_pre",
       [](const Tensor& out, const Tensor& pre, const Tensor& a, const Tensor& b, std::optional<Tensor> bias,
          double alpha, double beta, int act) {
-        EMBER_CHECK(act >= 0 && act <= 3, "_gemm_act_pre: act must be 0 (none), 1 (relu), 2 (gelu) or 3 (gelu tanh), got ", act);
+        EMBER_CHECK(act >= 0 && act <= 3,
+                    "_gemm_act_pre: act must be 0 (none), 1 (relu), 2 (gelu) or 3 (gelu tanh), got ", act);
         nb::gil_scoped_release release;
         compile::gemm_act_pre(out, pre, a, b, bias ? *bias : Tensor(), alpha, beta, GemmAct(act));
       },

@@ -311,7 +311,9 @@ void Graph::fuse_elementwise() {
 
 void gemm_act_pre(const Tensor& out, const Tensor& pre, const Tensor& a, const Tensor& b, const Tensor& bias,
                   double alpha, double beta, GemmAct act) {
-  const auto geom = [](const Tensor& t) { return detail::cat(dtype_name(t.dtype()), t.shape(), " strides ", t.strides()); };
+  const auto geom = [](const Tensor& t) {
+    return detail::cat(dtype_name(t.dtype()), t.shape(), " strides ", t.strides());
+  };
   EMBER_CHECK(out.dim() == 3 && a.dim() == 3 && b.dim() == 3 && out.shape()[0] == a.shape()[0] &&
                   out.shape()[0] == b.shape()[0] && out.shape()[1] == a.shape()[1] &&
                   out.shape()[2] == b.shape()[2] && a.shape()[2] == b.shape()[1],
