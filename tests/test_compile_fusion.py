@@ -232,3 +232,63 @@ def test_gpt_block_train_steps_equal_eager_with_fused_backward():
     (entry,) = comp._cache.values()
     ops = [n["op"] for n in entry.graph.describe()["nodes"]]
     assert "add (dropped)" in ops and "copy (forwarded)" in ops and "gemm+bias+gelu+pre" in ops
+
+
+# ---------------------------------------------------------------------------------------------
+# ReLU's backward (x > 0, cast, multiply) as one pass
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (7, 13), (300, 257)])
+def test_relu_backward_one_pass_equals_eager(shape):
+    def f(x, g):
+        y = x.relu()
+        (y * g).sum().backward()
+        return y.detach()
+
+    ember.manual_seed(0)
+    for _ in range(3):
+        x0 = ember.randn(*shape)
+        x0[0, 0] = 0.0  # exactly at the threshold: gradient 0
+        g = ember.randn(*shape)
+        g[-1, -1] = float("nan")  # NaN * 0 and NaN * 1 both NaN, as eager
+        if shape[0] > 1:
+            g[1, 0] = float("inf")
+        x1, x2 = x0.clone().requires_grad_(True), x0.clone().requires_grad_(True)
+        cf = ember.compile(lambda g_, x_=x2: f(x_, g_))
+        for _ in range(3):
+            x2.grad = None
+            r = cf(g)
+        x1.grad = None
+        e = f(x1, g)
+        np.testing.assert_array_equal(_np(r), _np(e))
+        np.testing.assert_array_equal(_np(x2.grad), _np(x1.grad))
+    assert "relu_backward (gt*mul)" in _ops(cf, g)
+
+
+def test_relu_mlp_train_steps_equal_eager_with_fused_relu_backward():
+    ember.manual_seed(1)
+    m1 = nn.Sequential(nn.Linear(9, 31), nn.ReLU(), nn.Linear(31, 31), nn.ReLU(), nn.Linear(31, 4))
+    m2 = nn.Sequential(nn.Linear(9, 31), nn.ReLU(), nn.Linear(31, 31), nn.ReLU(), nn.Linear(31, 4))
+    m2.load_state_dict(m1.state_dict())
+    o1 = ember.optim.SGD(m1.parameters(), lr=0.1, momentum=0.9)
+    o2 = ember.optim.SGD(m2.parameters(), lr=0.1, momentum=0.9)
+
+    def stepper(m, o):
+        def step(x, y):
+            loss = F.cross_entropy(m(x), y)
+            o.zero_grad()
+            loss.backward()
+            o.step()
+            return loss.detach()
+
+        return step
+
+    eager, comp = stepper(m1, o1), ember.compile(stepper(m2, o2))
+    for _ in range(6):
+        x, y = ember.randn(17, 9), ember.randint(0, 4, (17,))
+        np.testing.assert_array_equal(_np(comp(x, y)), _np(eager(x, y)))
+    for p, q in zip(m1.parameters(), m2.parameters()):
+        np.testing.assert_array_equal(_np(q), _np(p))
+    (entry,) = comp._cache.values()
+    ops = [n["op"] for n in entry.graph.describe()["nodes"]]
+    assert ops.count("relu_backward (gt*mul)") == 2

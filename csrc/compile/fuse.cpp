@@ -815,4 +815,53 @@ void Graph::forward_copies() {
   }
 }
 
+// ---- ReLU's backward: m = x > s (bool), f = float(m), out = g * f (or f * g) become one pass,
+// out = g * (x > s ? 1 : 0): the same products (NaN and inf in g propagate as in eager).
+
+void Graph::fuse_mask_mul() {
+  const auto touch = touching(nodes, buffers.size());
+  for (size_t k = 0; k + 2 < nodes.size(); ++k) {
+    Node &gt = nodes[k], &cast = nodes[k + 1], &mul = nodes[k + 2];
+    if (gt.op != "binary" || gt.code != int(BinaryOp::Gt) || !gt.run || gt.tensors.size() != 3) continue;
+    if (cast.op != "copy" || !cast.run || cast.bufs.size() != 2 || cast.bufs[1] != gt.bufs[0]) continue;
+    if (mul.op != "binary" || mul.code != int(BinaryOp::Mul) || !mul.run || mul.tensors.size() != 3) continue;
+    const int m = gt.bufs[0], f = cast.bufs[0];
+    const int fi = mul.bufs[1] == f ? 1 : mul.bufs[2] == f ? 2 : -1;
+    if (fi < 0 || mul.bufs[3 - fi] == f) continue;
+    if (buffers[m].kind != BufKind::Arena || buffers[f].kind != BufKind::Arena || touch[m].size() != 2 ||
+        touch[f].size() != 2)
+      continue;
+    const Tensor &x = gt.tensors[1], &s = gt.tensors[2], &g = mul.tensors[3 - fi], &out = mul.tensors[0];
+    const int64_t n = out.numel();
+    auto plain = [&](const Tensor& t) { return t.dtype() == Dtype::Float32 && t.is_contiguous() && t.numel() == n; };
+    if (!plain(x) || !plain(g) || !plain(out) || !plain(cast.tensors[0]) || !plain(mul.tensors[fi]) ||
+        s.dtype() != Dtype::Float32 || !is_broadcast_scalar(s) || x.shape() != out.shape() ||
+        g.shape() != out.shape() || cast.tensors[1].numel() != n || !cast.tensors[1].is_contiguous() ||
+        gt.tensors[0].numel() != n)
+      continue;
+    mul.run = [out, x, s, g, n] {
+      float* o = static_cast<float*>(out.raw_data());
+      const float* xp = static_cast<const float*>(x.raw_data());
+      const float* gp = static_cast<const float*>(g.raw_data());
+      const float thr = *static_cast<const float*>(s.raw_data());
+      auto body = [&](int64_t i0, int64_t i1) {
+        for (int64_t i = i0; i < i1; ++i) o[i] = gp[i] * (xp[i] > thr ? 1.0f : 0.0f);
+      };
+      if (n < (1 << 16)) body(0, n);
+      else cpu::parallel_for(0, n, 1 << 14, body);
+    };
+    // x and the threshold are read when the last node runs now
+    mul.tensors.push_back(x);
+    mul.bufs.push_back(gt.bufs[1]);
+    mul.tensors.push_back(s);
+    mul.bufs.push_back(gt.bufs[2]);
+    mul.label = "relu_backward (gt*mul)";
+    gt.run = cast.run = nullptr;
+    gt.group = cast.group = mul.group = next_group_++;
+    buffers[m].fused_away = buffers[f].fused_away = true;
+    ++stats.fused_groups;
+    stats.fused_nodes += 3;
+  }
+}
+
 }  // namespace ember::compile

@@ -45,6 +45,7 @@ void Graph::finalize(bool fuse) {
     fuse_gelu_bias_grad();
     fuse_zero_padded_sums();
     forward_copies();
+    fuse_mask_mul();
     fuse_elementwise();
     coalesce_copies();
   }

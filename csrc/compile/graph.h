@@ -100,6 +100,7 @@ class Graph {
   void coalesce_copies();
   void fuse_zero_padded_sums();
   void forward_copies();
+  void fuse_mask_mul();
   void plan_buffers();
 };
 
