@@ -401,25 +401,34 @@ T* at_offset(T* p, int64_t off) {
   return reinterpret_cast<T*>(reinterpret_cast<intptr_t>(p) + off * intptr_t(sizeof(T)));
 }
 
+// c[j] = f(c[j]) over n values, storing the value before f in pre[j] too when pre is not null
+// (one loop: the pre-activation store rides along).
+template <class T, class F>
+void act_loop(T* __restrict c, int64_t n, T* __restrict pre, F f) {
+  if (pre)
+    for (int64_t j = 0; j < n; ++j) {
+      const T x = c[j];
+      pre[j] = x;
+      c[j] = f(x);
+    }
+  else
+    for (int64_t j = 0; j < n; ++j) c[j] = f(c[j]);
+}
+
 // c = act(c) over n values; pre (when not null) also receives c before the activation. The
 // formulas are the eager unary kernels' (elementwise_impl.h), so fused and unfused results match.
 template <class T>
 void apply_act(T* __restrict c, int64_t n, GemmAct act, T* __restrict pre = nullptr) {
-  if (pre && act != GemmAct::None)
-    for (int64_t j = 0; j < n; ++j) pre[j] = c[j];
   switch (act) {
     case GemmAct::None: break;
-    case GemmAct::Relu:
-      for (int64_t j = 0; j < n; ++j) c[j] = c[j] < T(0) ? T(0) : c[j];  // NaN stays NaN
-      break;
+    case GemmAct::Relu: act_loop(c, n, pre, [](T x) { return x < T(0) ? T(0) : x; }); break;  // NaN stays NaN
     case GemmAct::Gelu:
-      for (int64_t j = 0; j < n; ++j) c[j] = T(0.5) * c[j] * (T(1) + erf_fast(c[j] * T(0.70710678118654752440)));
+      act_loop(c, n, pre, [](T x) { return T(0.5) * x * (T(1) + erf_fast(x * T(0.70710678118654752440))); });
       break;
     case GemmAct::GeluTanh:
-      for (int64_t j = 0; j < n; ++j) {
-        const T x = c[j];
-        c[j] = T(0.5) * x * (T(1) + tanh_fast(T(0.79788456080286535588) * (x + T(0.044715) * x * x * x)));
-      }
+      act_loop(c, n, pre, [](T x) {
+        return T(0.5) * x * (T(1) + tanh_fast(T(0.79788456080286535588) * (x + T(0.044715) * x * x * x)));
+      });
       break;
   }
 }
@@ -673,9 +682,12 @@ void run_unit(const Plan<T, L>& pl, int64_t u, typename L::P* abuf, typename L::
   const int64_t aoff = bi * d.a_bs + i0 * d.a_rs;
   const P* bdirect = pl.direct_b ? static_cast<const P*>(d.b) + bi * d.b_bs + j0 : nullptr;  // P == T here
 
+  // the activation runs once over the finished block's unit-stride lines (long loops: its
+  // constants are set up once per line, not once per NR-wide strip)
+  const bool late_act = pl.epi.act != GemmAct::None && (d.c_cs == 1 || d.c_rs == 1);
   for (int64_t pc = 0; pc < pl.kblocks; ++pc) {
     const int64_t p0 = pc * pl.kc, kcur = imin(pl.kc, K - p0), kp = cdiv(kcur, KP);
-    const bool first = pc == 0, last = pc == pl.kblocks - 1;
+    const bool first = pc == 0, last = pc == pl.kblocks - 1 && !late_act;
     P* block = nullptr;
     if (pl.direct_b) {
       if (last_nr < NR)  // the partial last strip is padded into a local buffer
@@ -731,6 +743,14 @@ void run_unit(const Plan<T, L>& pl, int64_t u, typename L::P* abuf, typename L::
         }
       }
       is = next_is;
+    }
+  }
+  if (late_act) {
+    const bool rows = d.c_cs == 1;
+    const int64_t lines = rows ? mcur : ncur, len = rows ? ncur : mcur, step = rows ? d.c_rs : d.c_cs;
+    for (int64_t l = 0; l < lines; ++l) {
+      T* line = C + l * step;
+      apply_act(line, len, pl.epi.act, pl.epi.pre ? at_offset(line, pl.epi.pre) : nullptr);
     }
   }
 }
