@@ -126,6 +126,19 @@ void init_compile(nb::module_& m) {
       .def_prop_ro("break_site", [](const Tracer& t) { return t.break_site; })
       .def("finish", [](Tracer& t, const TensorList& outs, bool fuse) { return t.finish(outs, fuse); }, "outputs"_a,
            "fuse"_a);
+  m.def(
+      "_gemm_act_pre",
+      [](const Tensor& out, const Tensor& pre, const Tensor& a, const Tensor& b, std::optional<Tensor> bias,
+         double alpha, double beta, int act) {
+        EMBER_CHECK(act >= 0 && act <= 3,
+                    "_gemm_act_pre: act must be 0 (none), 1 (relu), 2 (gelu) or 3 (gelu tanh), got ", act);
+        nb::gil_scoped_release release;
+        compile::gemm_act_pre(out, pre, a, b, bias ? *bias : Tensor(), alpha, beta, GemmAct(act));
+      },
+      "out"_a, "pre"_a, "a"_a, "b"_a, "bias"_a.none(), "alpha"_a = 1.0, "beta"_a = 0.0, "act"_a = 0,
+      "Test hook of the GEMM epilogue that also stores the pre-activation (ember.compile's fused "
+      "bias + activation in training): out = act(alpha a @ b + beta out + bias), pre = the same "
+      "before act.");
   m.def("_compile_tracing", [] { return compile::t_tracer != nullptr; });
 }
 

@@ -6,10 +6,13 @@
 // Each formula is the eager kernel's (backend/cpu/elementwise_impl.h), so results match.
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <unordered_set>
 
+#include "backend/cpu/gemm.h"
 #include "backend/cpu/isa.h"
 #include "backend/cpu/threadpool.h"
+#include "backend/kernels.h"
 #include "backend/kernels_gemm.h"
 #include "compile/graph.h"
 #include "ops/ops.h"
@@ -302,7 +305,58 @@ void Graph::fuse_elementwise() {
   next_group_ = group_id;
 }
 
-// ---- GEMM epilogues: gemm(+bias) -> relu/gelu where the GEMM's output feeds nothing else
+// ---- GEMM epilogues: gemm(+bias) -> relu/gelu. When the GEMM's output feeds nothing else it
+// lives only in registers; when the backward reads it too (the pre-activation GELU's backward
+// needs), the GEMM's epilogue stores it next to the activation, so neither takes its own pass.
+
+void gemm_act_pre(const Tensor& out, const Tensor& pre, const Tensor& a, const Tensor& b, const Tensor& bias,
+                  double alpha, double beta, GemmAct act) {
+  const auto geom = [](const Tensor& t) {
+    return detail::cat(dtype_name(t.dtype()), t.shape(), " strides ", t.strides());
+  };
+  EMBER_CHECK(out.dim() == 3 && a.dim() == 3 && b.dim() == 3 && out.shape()[0] == a.shape()[0] &&
+                  out.shape()[0] == b.shape()[0] && out.shape()[1] == a.shape()[1] &&
+                  out.shape()[2] == b.shape()[2] && a.shape()[2] == b.shape()[1],
+              "gemm_act_pre: expected out [B, M, N], a [B, M, K], b [B, K, N], got out ", geom(out), ", a ",
+              geom(a), ", b ", geom(b));
+  for (const Tensor* t : {&out, &pre, &a, &b})
+    EMBER_CHECK_KIND(t->dtype() == Dtype::Float32 && t->device() == Device::CPU, Type,
+                     "gemm_act_pre: float32 CPU tensors only, got ", geom(*t));
+  EMBER_CHECK(pre.shape() == out.shape() && pre.strides() == out.strides() && out.strides()[2] == 1,
+              "gemm_act_pre: pre must have out's shape and strides (unit column stride), got out ", geom(out),
+              ", pre ", geom(pre));
+  EMBER_CHECK(!bias.defined() || (bias.dtype() == Dtype::Float32 && bias.dim() == 1 &&
+                                  bias.numel() == out.shape()[2] && bias.is_contiguous()),
+              "gemm_act_pre: bias must be a contiguous float32 [", out.shape()[2], "], got ", geom(bias));
+  cpu::GemmDesc d;
+  d.in = GemmIn::F32;
+  d.batch = out.shape()[0];
+  d.m = out.shape()[1];
+  d.n = out.shape()[2];
+  d.k = a.shape()[2];
+  if (d.batch == 0 || d.m == 0 || d.n == 0) return;
+  d.a = a.raw_data();
+  d.a_bs = a.strides()[0];
+  d.a_rs = a.strides()[1];
+  d.a_cs = a.strides()[2];
+  d.b = b.raw_data();
+  d.b_bs = b.strides()[0];
+  d.b_rs = b.strides()[1];
+  d.b_cs = b.strides()[2];
+  d.c = out.raw_data();
+  d.c_bs = out.strides()[0];
+  d.c_rs = out.strides()[1];
+  d.c_cs = out.strides()[2];
+  d.alpha = alpha;
+  d.beta = beta;
+  d.bias = bias.defined() ? bias.raw_data() : nullptr;
+  d.act = act;
+  // pre has out's strides: its elements sit a fixed distance from out's (both float-aligned)
+  d.pre_act = (reinterpret_cast<intptr_t>(pre.raw_data()) - reinterpret_cast<intptr_t>(out.raw_data())) /
+              intptr_t(sizeof(float));
+  EMBER_CHECK(d.pre_act != 0 || act == GemmAct::None, "gemm_act_pre: pre and out must not be the same memory");
+  cpu::gemm_run(d);
+}
 
 void Graph::fuse_gemm_epilogues() {
   std::vector<int> use_count(buffers.size(), 0);
@@ -317,13 +371,21 @@ void Graph::fuse_gemm_epilogues() {
                          : a.code == int(UnaryOp::GeluErf)  ? GemmActivation::Gelu
                          : a.code == int(UnaryOp::GeluTanh) ? GemmActivation::GeluTanh
                                                             : GemmActivation::None;
-    if (act == GemmActivation::None || g.tensors.size() < 4) continue;
+    if (act == GemmActivation::None || g.tensors.size() != 4 || a.tensors.size() != 2) continue;
     const int gout = g.bufs[0], ain = a.bufs[1], aout = a.bufs[0];
     const Tensor& go = g.tensors[0];
-    if (gout != ain || use_count[gout] != 2 || buffers[gout].kind != BufKind::Arena) continue;
+    if (gout != ain || aout == gout || buffers[gout].kind != BufKind::Arena) continue;
+    // only the activation reads the product: it never reaches memory; else it is kept (pre_act)
+    const bool keep_pre = use_count[gout] > 2;
     if (!is_full(go, buffers[gout]) || !is_full(a.tensors[1], buffers[gout]) || !is_full(a.tensors[0], buffers[aout]))
       continue;
     if (go.dtype() != Dtype::Float32 || g.tensors[3].defined() == false) continue;  // bias epilogues only
+    // record.h noted the epilogue's alpha, beta and activation
+    if (g.scalars.size() < 2 || g.scalars[1] != 0 || g.code != int(GemmActivation::None)) continue;
+    const Tensor bias = g.tensors[3];
+    if (keep_pre && (go.device() != Device::CPU || bias.dtype() != Dtype::Float32 || !bias.is_contiguous() ||
+                     bias.dim() != 1 || bias.numel() != go.shape().back() || go.dim() != 3))
+      continue;
     // the GEMM writes the activation straight into the unary's output
     auto impl = std::make_shared<TensorImpl>();
     impl->storage = a.tensors[0].storage();
@@ -333,24 +395,33 @@ void Graph::fuse_gemm_epilogues() {
     impl->refresh();
     buffers[aout].views.push_back(impl);
     Tensor out(impl);
-    Tensor ga = g.tensors[1], gb = g.tensors[2], bias = g.tensors[3];
-    // record.h noted the epilogue's alpha, beta and activation
-    if (g.scalars.size() < 2 || g.scalars[1] != 0 || g.code != int(GemmActivation::None)) continue;
+    Tensor ga = g.tensors[1], gb = g.tensors[2];
     const double alpha = g.scalars[0];
-    kernel::GemmEpilogue ep;
-    ep.alpha = alpha;
-    ep.beta = 0;
-    ep.bias = bias;
-    ep.act = act;
-    auto fn = kernel::gemm.host();
-    g.run = [fn, out, ga, gb, ep] { fn(out, ga, gb, ep); };
-    g.tensors[0] = out;
-    g.bufs[0] = aout;
-    g.label = std::string("gemm+bias+") + unary_name(a.code);
+    if (keep_pre) {
+      const Tensor pre = go;
+      const GemmAct gact = GemmAct(act);
+      g.run = [out, pre, ga, gb, bias, alpha, gact] { gemm_act_pre(out, pre, ga, gb, bias, alpha, 0.0, gact); };
+      // outputs first: the activation and the kept pre-activation
+      g.tensors = {out, pre, ga, gb, bias};
+      g.bufs = {aout, gout, g.bufs[1], g.bufs[2], g.bufs[3]};
+      g.n_out = 2;
+      g.label = std::string("gemm+bias+") + unary_name(a.code) + "+pre";
+    } else {
+      kernel::GemmEpilogue ep;
+      ep.alpha = alpha;
+      ep.beta = 0;
+      ep.bias = bias;
+      ep.act = act;
+      auto fn = kernel::gemm.host();
+      g.run = [fn, out, ga, gb, ep] { fn(out, ga, gb, ep); };
+      g.tensors[0] = out;
+      g.bufs[0] = aout;
+      g.label = std::string("gemm+bias+") + unary_name(a.code);
+      buffers[gout].fused_away = true;
+    }
     a.run = nullptr;
     a.group = g.group = next_group_;
     a.label = unary_name(a.code);
-    buffers[gout].fused_away = true;
     ++next_group_;
     ++stats.fused_groups;
     stats.fused_nodes += 2;
@@ -369,7 +440,7 @@ void Graph::fuse_gemm_accumulate() {
       if (b >= 0) ++use_count[b];
   for (size_t k = 0; k < nodes.size(); ++k) {
     Node& g = nodes[k];
-    if (g.op != "gemm" || !g.run || g.tensors.size() < 4 || g.tensors[3].defined()) continue;
+    if (g.op != "gemm" || !g.run || g.tensors.size() != 4 || g.tensors[3].defined()) continue;
     if (g.scalars.size() < 2 || g.scalars[1] != 0 || g.code != int(GemmActivation::None)) continue;
     const int t = g.bufs[0];
     const Tensor& go = g.tensors[0];
@@ -500,6 +571,296 @@ void Graph::fuse_gelu_bias_grad() {
     gb.group = r.group = next_group_++;
     ++stats.fused_groups;
     stats.fused_nodes += 2;
+  }
+}
+
+// ---- copies into fresh memory: a temporary T copied whole into a Fresh buffer F (a new .grad,
+// an output) as T's last use, before anything else touches F. T then lives in F's memory (bound
+// with it on every call) and the copy goes: whatever wrote T wrote F.
+
+void Graph::coalesce_copies() {
+  std::vector<int> first(buffers.size(), -1), last(buffers.size(), -1);
+  for (size_t k = 0; k < nodes.size(); ++k)
+    for (int b : nodes[k].bufs)
+      if (b >= 0) {
+        if (first[b] < 0) first[b] = int(k);
+        last[b] = int(k);
+      }
+  for (size_t j = 0; j < nodes.size(); ++j) {
+    Node& c = nodes[j];
+    if (c.op != "copy" || !c.run || c.tensors.size() != 2 || c.bufs.size() != 2) continue;
+    const int f = c.bufs[0], t = c.bufs[1];
+    if (f < 0 || t < 0 || f == t) continue;
+    Buffer &F = buffers[f], &T = buffers[t];
+    const Tensor &dst = c.tensors[0], &src = c.tensors[1];
+    if (F.kind != BufKind::Fresh || T.kind != BufKind::Arena || T.fused_away || T.alias_of >= 0) continue;
+    if (!F.aliases.empty() || F.nbytes != T.nbytes || dst.dtype() != src.dtype() || dst.numel() != src.numel())
+      continue;
+    const size_t es = size_t(itemsize(dst.dtype()));
+    auto whole = [&](const Tensor& x, const Buffer& b) {
+      return x.is_contiguous() && x.offset() == 0 && size_t(x.numel()) * es == b.nbytes;
+    };
+    if (!whole(dst, F) || !whole(src, T) || first[f] != int(j) || last[t] != int(j) || first[t] >= int(j)) continue;
+    T.alias_of = f;
+    T.fused_away = true;  // no arena slot: F's memory
+    F.aliases.push_back(t);
+    c.run = nullptr;
+    c.label = "copy (coalesced)";
+    ++stats.fused_nodes;
+  }
+}
+
+// ---- sums of zero-padded pieces: fill(Z_i, 0), copy(Z_i[slice_i], x_i), then Z_1 + Z_2 + ...
+// (the backward of split / chunk / unbind) with disjoint slices covering the whole result R:
+// each x_i is copied straight into R[slice_i]; the fills and adds go (0 + x == x).
+
+namespace {
+// A graph-owned view of buffer `buf` with t's geometry.
+Tensor view_on(std::vector<Buffer>& buffers, int buf, const Shape& shape, const Shape& strides, int64_t offset,
+               Dtype dtype) {
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = buffers[buf].storage;
+  impl->shape = shape;
+  impl->strides = strides;
+  impl->offset = offset;
+  impl->dtype = dtype;
+  impl->refresh();
+  buffers[buf].views.push_back(impl);
+  return Tensor(impl);
+}
+
+std::vector<std::vector<int>> touching(const std::vector<Node>& nodes, size_t nbuf) {
+  std::vector<std::vector<int>> t(nbuf);
+  for (size_t k = 0; k < nodes.size(); ++k)
+    for (int b : nodes[k].bufs)
+      if (b >= 0 && (t[b].empty() || t[b].back() != int(k))) t[b].push_back(int(k));
+  return t;
+}
+
+bool whole_contiguous(const Tensor& x, const Buffer& b) {
+  return x.is_contiguous() && x.offset() == 0 && size_t(x.numel() * itemsize(x.dtype())) == b.nbytes;
+}
+}  // namespace
+
+void Graph::fuse_zero_padded_sums() {
+  const auto touch = touching(nodes, buffers.size());
+  std::unordered_map<int, std::vector<int>> pieces;  // buffer -> copy nodes whose sum it holds
+  std::unordered_map<int, int> sum_add;              // sum buffer -> the add that wrote it
+  for (size_t b = 0; b < buffers.size(); ++b) {       // Z: fill 0, one copy into it, one add reads it
+    const auto& t = touch[b];
+    if (buffers[b].kind != BufKind::Arena || t.size() != 3) continue;
+    const Node &f = nodes[t[0]], &c = nodes[t[1]], &a = nodes[t[2]];
+    if (f.op != "fill" || !f.run || f.scalars.size() != 1 || f.scalars[0] != 0 || f.bufs[0] != int(b) ||
+        !whole_contiguous(f.tensors[0], buffers[b]))
+      continue;
+    if (c.op != "copy" || !c.run || c.bufs.size() != 2 || c.bufs[0] != int(b) || c.bufs[1] == int(b)) continue;
+    if (a.op != "binary" || a.code != int(BinaryOp::Add) || !a.run || a.bufs[0] == int(b)) continue;
+    if (c.tensors[0].dtype() != f.tensors[0].dtype()) continue;
+    pieces[int(b)] = {t[1]};
+  }
+  if (pieces.empty()) return;
+  std::unordered_set<int> consumed;  // sum-like buffers read by a later fused add
+  std::vector<int> adds;
+  for (size_t k = 0; k < nodes.size(); ++k) {
+    Node& a = nodes[k];
+    if (a.op != "binary" || a.code != int(BinaryOp::Add) || !a.run || a.tensors.size() != 3) continue;
+    const int o = a.bufs[0], x = a.bufs[1], y = a.bufs[2];
+    if (x == y || !pieces.count(x) || !pieces.count(y) || pieces.count(o)) continue;
+    if (buffers[o].kind != BufKind::Arena || touch[o].front() != int(k)) continue;
+    const Tensor &out = a.tensors[0], &tx = a.tensors[1], &ty = a.tensors[2];
+    if (!whole_contiguous(out, buffers[o]) || !whole_contiguous(tx, buffers[x]) || !whole_contiguous(ty, buffers[y]) ||
+        tx.shape() != out.shape() || ty.shape() != out.shape() || out.dtype() != tx.dtype() ||
+        out.dtype() != ty.dtype())
+      continue;
+    // an intermediate sum must feed only this add
+    bool ok = true;
+    for (int in : {x, y})
+      if (sum_add.count(in) && touch[in].size() != 2) ok = false;
+    if (!ok) continue;
+    std::vector<int> p = pieces[x];
+    p.insert(p.end(), pieces[y].begin(), pieces[y].end());
+    pieces[o] = p;
+    sum_add[o] = int(k);
+    consumed.insert(x);
+    consumed.insert(y);
+    adds.push_back(int(k));
+  }
+  for (auto& [r, add_k] : sum_add) {
+    if (consumed.count(r)) continue;  // not a root
+    const std::vector<int>& p = pieces[r];
+    const Tensor& R = nodes[add_k].tensors[0];
+    // the slices: disjoint and covering R (elements marked once each)
+    std::vector<char> seen(size_t(R.numel()), 0);
+    int64_t covered = 0;
+    bool ok = true;
+    for (int ci : p) {
+      const Tensor& d = nodes[ci].tensors[0];
+      if (d.dtype() != R.dtype()) ok = false;
+      const int64_t n = d.numel();
+      for (int64_t e = 0; e < n && ok; ++e) {  // offset of element e of the view
+        int64_t off = d.offset(), rem = e;
+        for (int64_t dd = d.dim() - 1; dd >= 0; --dd) {
+          off += (rem % d.shape()[dd]) * d.strides()[dd];
+          rem /= d.shape()[dd];
+        }
+        if (off < 0 || off >= R.numel() || seen[size_t(off)]) ok = false;
+        else seen[size_t(off)] = 1;
+      }
+      covered += n;
+    }
+    if (!ok || covered != R.numel()) continue;
+    // rewrite: each piece's copy writes R; the fills, adds and padded buffers go
+    auto copy_fn = kernel::copy.host();
+    for (int ci : p) {
+      Node& c = nodes[ci];
+      const int z = c.bufs[0];
+      const Tensor& d = c.tensors[0];
+      Tensor dst = view_on(buffers, r, d.shape(), d.strides(), d.offset(), d.dtype());
+      Tensor src = c.tensors[1];
+      c.run = [copy_fn, dst, src] { copy_fn(dst, src); };
+      c.tensors[0] = dst;
+      c.bufs[0] = r;
+      c.label = "copy (into sum)";
+      Node& f = nodes[touch[z][0]];
+      f.run = nullptr;
+      f.label = "fill (dropped)";
+      buffers[z].fused_away = true;
+    }
+    // the adds of this sum: every add whose output's pieces are a subset of r's
+    std::unordered_set<int> mine(p.begin(), p.end());
+    for (int k : adds) {
+      Node& a = nodes[k];
+      if (!a.run || !mine.count(pieces[a.bufs[0]].front())) continue;
+      a.run = nullptr;
+      a.label = "add (dropped)";
+      if (a.bufs[0] != r) buffers[a.bufs[0]].fused_away = true;
+    }
+    ++stats.fused_groups;
+    stats.fused_nodes += int64_t(3 * p.size() - 1);
+  }
+}
+
+// ---- copy chains: copy(T, x) then copy(D, T) where T is a whole temporary read only there
+// (a transpose made contiguous, then placed in a slice): x goes straight into D, viewed with T's
+// shape, when D's strides allow that view.
+
+namespace {
+// Strides that view (shape, strides) as new_shape with the same element order, if any: walk
+// the old dims from the innermost, cutting them into runs that are contiguous among themselves;
+// the new dims must tile each run exactly.
+std::optional<Shape> view_strides(const Shape& shape, const Shape& strides, const Shape& new_shape) {
+  Shape out(new_shape.size(), 1);
+  int64_t nd = int64_t(new_shape.size()) - 1;
+  if (shape.empty()) {
+    for (int64_t s : new_shape)
+      if (s != 1) return std::nullopt;
+    return out;
+  }
+  int64_t run_stride = strides.back(), run_numel = 1, new_numel = 1;
+  for (int64_t od = int64_t(shape.size()) - 1; od >= 0; --od) {
+    run_numel *= shape[od];
+    const bool run_ends = od == 0 || (shape[od - 1] != 1 && strides[od - 1] != run_numel * run_stride);
+    if (!run_ends) continue;
+    while (nd >= 0 && (new_numel < run_numel || new_shape[nd] == 1)) {
+      out[nd] = new_numel * run_stride;
+      new_numel *= new_shape[nd];
+      --nd;
+    }
+    if (new_numel != run_numel) return std::nullopt;
+    if (od > 0) {
+      run_stride = strides[od - 1];
+      run_numel = new_numel = 1;
+    }
+  }
+  if (nd != -1) return std::nullopt;
+  return out;
+}
+}  // namespace
+
+void Graph::forward_copies() {
+  const auto touch = touching(nodes, buffers.size());
+  for (size_t b = 0; b < buffers.size(); ++b) {
+    const auto& t = touch[b];
+    if (buffers[b].kind != BufKind::Arena || buffers[b].fused_away || t.size() != 2) continue;
+    Node &first = nodes[t[0]], &second = nodes[t[1]];
+    if (first.op != "copy" || second.op != "copy" || !first.run || !second.run) continue;
+    if (first.bufs[0] != int(b) || second.bufs[1] != int(b) || second.bufs[0] == int(b) || first.bufs[1] == int(b) ||
+        first.bufs[1] == second.bufs[0])
+      continue;
+    const Tensor &tw = first.tensors[0], &tr = second.tensors[1], &d = second.tensors[0];
+    if (!whole_contiguous(tw, buffers[b]) || !whole_contiguous(tr, buffers[b]) || tw.dtype() != d.dtype() ||
+        tr.dtype() != d.dtype() || tr.shape() != d.shape() || first.tensors[1].dtype() != tw.dtype() ||
+        d.numel() == 0)
+      continue;
+    const int target = second.bufs[0];
+    // nothing between the two copies may touch D's buffer (it is written earlier now)
+    bool touched = false;
+    for (int k = t[0] + 1; k < t[1] && !touched; ++k)
+      if (nodes[k].run || nodes[k].group >= 0)  // dropped nodes run nothing
+        for (int bb : nodes[k].bufs) touched |= bb == target;
+    if (touched) continue;
+    auto st = view_strides(d.shape(), d.strides(), tw.shape());
+    if (!st) continue;
+    Tensor dst = view_on(buffers, target, tw.shape(), *st, d.offset(), d.dtype());
+    Tensor src = first.tensors[1];
+    auto copy_fn = kernel::copy.host();
+    first.run = [copy_fn, dst, src] { copy_fn(dst, src); };
+    first.tensors[0] = dst;
+    first.bufs[0] = target;
+    first.label = "copy (forwarded)";
+    second.run = nullptr;
+    second.label = "copy (dropped)";
+    buffers[b].fused_away = true;
+    ++stats.fused_nodes;
+  }
+}
+
+// ---- ReLU's backward: m = x > s (bool), f = float(m), out = g * f (or f * g) become one pass,
+// out = g * (x > s ? 1 : 0): the same products (NaN and inf in g propagate as in eager).
+
+void Graph::fuse_mask_mul() {
+  const auto touch = touching(nodes, buffers.size());
+  for (size_t k = 0; k + 2 < nodes.size(); ++k) {
+    Node &gt = nodes[k], &cast = nodes[k + 1], &mul = nodes[k + 2];
+    if (gt.op != "binary" || gt.code != int(BinaryOp::Gt) || !gt.run || gt.tensors.size() != 3) continue;
+    if (cast.op != "copy" || !cast.run || cast.bufs.size() != 2 || cast.bufs[1] != gt.bufs[0]) continue;
+    if (mul.op != "binary" || mul.code != int(BinaryOp::Mul) || !mul.run || mul.tensors.size() != 3) continue;
+    const int m = gt.bufs[0], f = cast.bufs[0];
+    const int fi = mul.bufs[1] == f ? 1 : mul.bufs[2] == f ? 2 : -1;
+    if (fi < 0 || mul.bufs[3 - fi] == f) continue;
+    if (buffers[m].kind != BufKind::Arena || buffers[f].kind != BufKind::Arena || touch[m].size() != 2 ||
+        touch[f].size() != 2)
+      continue;
+    const Tensor &x = gt.tensors[1], &s = gt.tensors[2], &g = mul.tensors[3 - fi], &out = mul.tensors[0];
+    const int64_t n = out.numel();
+    auto plain = [&](const Tensor& t) { return t.dtype() == Dtype::Float32 && t.is_contiguous() && t.numel() == n; };
+    if (!plain(x) || !plain(g) || !plain(out) || !plain(cast.tensors[0]) || !plain(mul.tensors[fi]) ||
+        s.dtype() != Dtype::Float32 || !is_broadcast_scalar(s) || x.shape() != out.shape() ||
+        g.shape() != out.shape() || cast.tensors[1].numel() != n || !cast.tensors[1].is_contiguous() ||
+        gt.tensors[0].numel() != n)
+      continue;
+    mul.run = [out, x, s, g, n] {
+      float* o = static_cast<float*>(out.raw_data());
+      const float* xp = static_cast<const float*>(x.raw_data());
+      const float* gp = static_cast<const float*>(g.raw_data());
+      const float thr = *static_cast<const float*>(s.raw_data());
+      auto body = [&](int64_t i0, int64_t i1) {
+        for (int64_t i = i0; i < i1; ++i) o[i] = gp[i] * (xp[i] > thr ? 1.0f : 0.0f);
+      };
+      if (n < (1 << 16)) body(0, n);
+      else cpu::parallel_for(0, n, 1 << 14, body);
+    };
+    // x and the threshold are read when the last node runs now
+    mul.tensors.push_back(x);
+    mul.bufs.push_back(gt.bufs[1]);
+    mul.tensors.push_back(s);
+    mul.bufs.push_back(gt.bufs[2]);
+    mul.label = "relu_backward (gt*mul)";
+    gt.run = cast.run = nullptr;
+    gt.group = cast.group = mul.group = next_group_++;
+    buffers[m].fused_away = buffers[f].fused_away = true;
+    ++stats.fused_groups;
+    stats.fused_nodes += 3;
   }
 }
 

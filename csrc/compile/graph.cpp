@@ -34,6 +34,7 @@ void Graph::bind(int buf, const std::shared_ptr<Storage>& s) {
   Buffer& b = buffers[buf];
   b.storage = s;
   for (auto& v : b.views) v->storage = s;
+  for (int a : b.aliases) bind(a, s);
 }
 
 void Graph::finalize(bool fuse) {
@@ -42,7 +43,11 @@ void Graph::finalize(bool fuse) {
     fuse_gemm_epilogues();
     fuse_gemm_accumulate();
     fuse_gelu_bias_grad();
+    fuse_zero_padded_sums();
+    forward_copies();
+    fuse_mask_mul();
     fuse_elementwise();
+    coalesce_copies();
   }
   // Lifetimes: an absorbed member of a fused chain touches its buffers when the chain runs (at
   // its last member), so every buffer of the chain is live there and none shares a slot.

@@ -10,6 +10,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "backend/params.h"
 #include "compile/record.h"
 
 namespace ember::compile {
@@ -31,6 +32,8 @@ struct Buffer {
   int index = -1;                       // Input: argument number; GradIn: leaf number
   bool created = false, host_init = false, output = false, grad_after = false;
   bool fused_away = false;  // lives only in a fused chain's registers: no memory
+  int alias_of = -1;        // a temporary whose copy into this Fresh buffer was dropped: shares its memory
+  std::vector<int> aliases;  // the temporaries living in this buffer's memory (bound with it)
   std::vector<char> initial;  // Constant: its bytes when the trace first used it (restored per call)
   int first = -1, last = -1;            // first and last node touching it
   int slot = -1;                        // Arena: the arena slot
@@ -94,8 +97,19 @@ class Graph {
   void fuse_gemm_epilogues();
   void fuse_gemm_accumulate();
   void fuse_gelu_bias_grad();
+  void coalesce_copies();
+  void fuse_zero_padded_sums();
+  void forward_copies();
+  void fuse_mask_mul();
   void plan_buffers();
 };
+
+// out = act(alpha * a @ b + beta * out + bias) with pre = the same before the activation, in one
+// float32 CPU GEMM (the fused forward of a bias + activation whose input the backward reads).
+// out [B, M, N] (unit column stride), pre with out's shape and strides, a [B, M, K], b [B, K, N];
+// bias: undefined or contiguous [N].
+void gemm_act_pre(const Tensor& out, const Tensor& pre, const Tensor& a, const Tensor& b, const Tensor& bias,
+                  double alpha, double beta, GemmAct act);
 
 // The recording state of one trace (thread-local while active).
 struct Tracer {

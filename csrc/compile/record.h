@@ -40,6 +40,7 @@ T capture_arg(Node& n, const T& v) {
   } else {
     if constexpr (std::is_enum_v<T>) note_code(n, int(v));
     if constexpr (std::is_same_v<T, double> || std::is_same_v<T, bool>) note_scalar(n, double(v));
+    if constexpr (std::is_same_v<T, Scalar>) note_scalar(n, v.to_double());  // fill's value
     return v;
   }
 }

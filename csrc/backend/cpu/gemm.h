@@ -30,6 +30,9 @@ struct GemmDesc {
   double alpha = 1, beta = 0;  // beta == 0: C is write-only (NaN in it is not propagated)
   const void* bias = nullptr;  // n values of C's type added to every row (stride 1), or null
   GemmAct act = GemmAct::None;
+  // != 0 (with an act): C's value before the activation is also stored this many elements
+  // after each C element (a buffer with C's strides; the backward of a fused bias+activation)
+  int64_t pre_act = 0;
   int threads = 0;  // 0: the pool's size; 1: the calling thread only
 };
 

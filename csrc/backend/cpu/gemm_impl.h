@@ -33,6 +33,7 @@
 #include <sched.h>
 
 #include "backend/cpu/gemm.h"
+#include "backend/cpu/simd_math.h"
 #include "backend/cpu/threadpool.h"
 
 #if defined(__AVX512F__) || defined(__AVX2__)
@@ -391,31 +392,52 @@ struct Epi {
   const T* bias;   // per column of C (per row with bias_rows), or null
   bool bias_rows;  // set when the engine computes C^T (swapped operands)
   GemmAct act;
+  int64_t pre;  // GemmDesc::pre_act: where C's value before the activation goes (0: nowhere)
 };
 
+// The element `off` elements after p (pre-activation buffers live at a fixed distance from C).
 template <class T>
-void apply_act(T* __restrict c, int64_t n, GemmAct act) {
+T* at_offset(T* p, int64_t off) {
+  return reinterpret_cast<T*>(reinterpret_cast<intptr_t>(p) + off * intptr_t(sizeof(T)));
+}
+
+// c[j] = f(c[j]) over n values, storing the value before f in pre[j] too when pre is not null
+// (one loop: the pre-activation store rides along).
+template <class T, class F>
+void act_loop(T* __restrict c, int64_t n, T* __restrict pre, F f) {
+  if (pre)
+    for (int64_t j = 0; j < n; ++j) {
+      const T x = c[j];
+      pre[j] = x;
+      c[j] = f(x);
+    }
+  else
+    for (int64_t j = 0; j < n; ++j) c[j] = f(c[j]);
+}
+
+// c = act(c) over n values; pre (when not null) also receives c before the activation. The
+// formulas are the eager unary kernels' (elementwise_impl.h), so fused and unfused results match.
+template <class T>
+void apply_act(T* __restrict c, int64_t n, GemmAct act, T* __restrict pre = nullptr) {
   switch (act) {
     case GemmAct::None: break;
-    case GemmAct::Relu:
-      for (int64_t j = 0; j < n; ++j) c[j] = c[j] < T(0) ? T(0) : c[j];  // NaN stays NaN
-      break;
+    case GemmAct::Relu: act_loop(c, n, pre, [](T x) { return x < T(0) ? T(0) : x; }); break;  // NaN stays NaN
     case GemmAct::Gelu:
-      for (int64_t j = 0; j < n; ++j) c[j] = T(0.5) * c[j] * (T(1) + std::erf(c[j] * T(0.70710678118654752440)));
+      act_loop(c, n, pre, [](T x) { return T(0.5) * x * (T(1) + erf_fast(x * T(0.70710678118654752440))); });
       break;
     case GemmAct::GeluTanh:
-      for (int64_t j = 0; j < n; ++j) {
-        const T x = c[j];
-        c[j] = T(0.5) * x * (T(1) + std::tanh(T(0.79788456080286535588) * (x + T(0.044715) * x * x * x)));
-      }
+      act_loop(c, n, pre, [](T x) {
+        return T(0.5) * x * (T(1) + tanh_fast(T(0.79788456080286535588) * (x + T(0.044715) * x * x * x)));
+      });
       break;
   }
 }
 
-// One row of C (n values, unit stride) from one row of the product t.
+// One row of C (n values, unit stride) from one row of the product t; pre: where the row's
+// pre-activation goes (null: nowhere).
 template <class T>
 void merge_row(const T* __restrict t, T* __restrict c, int64_t n, const Epi<T>& e, const T* __restrict bias,
-               T row_bias, bool first, bool last) {
+               T row_bias, bool first, bool last, T* pre = nullptr) {
   const T alpha = e.alpha, beta = e.beta;
   if (!first || beta == T(1)) {
     if (alpha == T(1))
@@ -434,7 +456,7 @@ void merge_row(const T* __restrict t, T* __restrict c, int64_t n, const Epi<T>& 
     for (int64_t j = 0; j < n; ++j) c[j] += bias[j];
   if (first && row_bias != T(0))
     for (int64_t j = 0; j < n; ++j) c[j] += row_bias;
-  if (last) apply_act(c, n, e.act);
+  if (last) apply_act(c, n, e.act, pre);
 }
 
 // C[mr x nr] (row stride ldc, column stride cs) from the product tile (row stride ldt). bias
@@ -443,18 +465,21 @@ template <class T>
 void merge(const T* t, int64_t ldt, T* c, int64_t ldc, int64_t cs, int64_t mr, int64_t nr, const Epi<T>& e,
            const T* bias, bool first, bool last) {
   const T* col_bias = bias && !e.bias_rows ? bias : nullptr;
-  T row[kNR<T> > 64 ? kNR<T> : 64];
+  T row[kNR<T> > 64 ? kNR<T> : 64], prow[kNR<T> > 64 ? kNR<T> : 64];
   for (int64_t i = 0; i < mr; ++i, t += ldt, c += ldc) {
     const T rb = bias && e.bias_rows ? bias[i] : T(0);
+    T* pre = last && e.pre ? at_offset(c, e.pre) : nullptr;
     if (cs == 1) {
-      merge_row<T>(t, c, nr, e, col_bias, rb, first, last);
+      merge_row<T>(t, c, nr, e, col_bias, rb, first, last, pre);
       continue;
     }
-    for (int64_t j0 = 0; j0 < nr; j0 += 64) {  // strided C: through a contiguous row buffer
+    for (int64_t j0 = 0; j0 < nr; j0 += 64) {  // strided C: through contiguous row buffers
       const int64_t n = imin(64, nr - j0);
       for (int64_t j = 0; j < n; ++j) row[j] = c[(j0 + j) * cs];
-      merge_row<T>(t + j0, row, n, e, col_bias ? col_bias + j0 : nullptr, rb, first, last);
+      merge_row<T>(t + j0, row, n, e, col_bias ? col_bias + j0 : nullptr, rb, first, last, pre ? prow : nullptr);
       for (int64_t j = 0; j < n; ++j) c[(j0 + j) * cs] = row[j];
+      if (pre)
+        for (int64_t j = 0; j < n; ++j) pre[(j0 + j) * cs] = prow[j];
     }
   }
 }
@@ -657,9 +682,12 @@ void run_unit(const Plan<T, L>& pl, int64_t u, typename L::P* abuf, typename L::
   const int64_t aoff = bi * d.a_bs + i0 * d.a_rs;
   const P* bdirect = pl.direct_b ? static_cast<const P*>(d.b) + bi * d.b_bs + j0 : nullptr;  // P == T here
 
+  // the activation runs once over the finished block's unit-stride lines (long loops: its
+  // constants are set up once per line, not once per NR-wide strip)
+  const bool late_act = pl.epi.act != GemmAct::None && (d.c_cs == 1 || d.c_rs == 1);
   for (int64_t pc = 0; pc < pl.kblocks; ++pc) {
     const int64_t p0 = pc * pl.kc, kcur = imin(pl.kc, K - p0), kp = cdiv(kcur, KP);
-    const bool first = pc == 0, last = pc == pl.kblocks - 1;
+    const bool first = pc == 0, last = pc == pl.kblocks - 1 && !late_act;
     P* block = nullptr;
     if (pl.direct_b) {
       if (last_nr < NR)  // the partial last strip is padded into a local buffer
@@ -707,7 +735,7 @@ void run_unit(const Plan<T, L>& pl, int64_t u, typename L::P* abuf, typename L::
                 for (int64_t j = 0; j < NR; ++j) row[j] += cbias[j];
               if (first && rbias)
                 for (int64_t j = 0; j < NR; ++j) row[j] += rbias[i];
-              if (last) apply_act(row, NR, pl.epi.act);
+              if (last) apply_act(row, NR, pl.epi.act, pl.epi.pre ? at_offset(row, pl.epi.pre) : nullptr);
             }
         } else {
           kern(kp, abuf, bp, bs, tile, NR, false);
@@ -715,6 +743,14 @@ void run_unit(const Plan<T, L>& pl, int64_t u, typename L::P* abuf, typename L::
         }
       }
       is = next_is;
+    }
+  }
+  if (late_act) {
+    const bool rows = d.c_cs == 1;
+    const int64_t lines = rows ? mcur : ncur, len = rows ? ncur : mcur, step = rows ? d.c_rs : d.c_cs;
+    for (int64_t l = 0; l < lines; ++l) {
+      T* line = C + l * step;
+      apply_act(line, len, pl.epi.act, pl.epi.pre ? at_offset(line, pl.epi.pre) : nullptr);
     }
   }
 }
@@ -794,7 +830,7 @@ void gemm_packed(const GemmDesc& d, PackFn<typename L::P> pack_a, PackFn<typenam
   pl.pack_b = pack_b;
   pl.in_size = in_size;
   pl.c = static_cast<T*>(d.c);
-  pl.epi = {T(d.alpha), T(d.beta), static_cast<const T*>(d.bias), bias_rows, d.act};
+  pl.epi = {T(d.alpha), T(d.beta), static_cast<const T*>(d.bias), bias_rows, d.act, d.pre_act};
 
   pl.kblocks = K == 0 ? 1 : cdiv(K, L::KC);
   pl.kc = K == 0 ? 0 : round_up(cdiv(K, pl.kblocks), L::KP);
@@ -918,7 +954,7 @@ bool gemv(const GemmDesc& d) {
   const bool dots = cs == 1;
 
   const int nt = threads_for(d, 2.0 * double(d.batch) * double(R) * double(K));
-  const Epi<T> epi{T(d.alpha), T(d.beta), static_cast<const T*>(d.bias), false, d.act};
+  const Epi<T> epi{T(d.alpha), T(d.beta), static_cast<const T*>(d.bias), false, d.act, d.pre_act};
   T* C = static_cast<T*>(d.c);
   // Axpy sweeps with few outputs and batches: split K instead of the outputs, so each thread
   // streams whole contiguous columns; the partial sums are added at the end.
@@ -1052,7 +1088,7 @@ bool gemm_narrow(const GemmDesc& d) {
       const T* src = bsrc + b * d.b_bs + j * d.b_cs;
       for (int64_t k = 0; k < K; ++k) dst[k] = src[k * d.b_rs];
     }
-  const Epi<T> epi{T(d.alpha), T(d.beta), static_cast<const T*>(d.bias), false, d.act};
+  const Epi<T> epi{T(d.alpha), T(d.beta), static_cast<const T*>(d.bias), false, d.act, d.pre_act};
   const T* A = static_cast<const T*>(d.a);
   T* Cm = static_cast<T*>(d.c);
   const int64_t rblocks = cdiv(M, kRows), units = B * rblocks;
