@@ -114,13 +114,13 @@ int64_t wrap_dim(int64_t dim, int64_t ndim, const char* op) {
 std::string shape_str(const Shape& s) { return detail::cat(s); }
 
 Tensor empty(const Shape& shape, Dtype dtype, Device device) {
-  checked_numel(shape, "empty", ember::itemsize(dtype));
+  const int64_t n = checked_numel(shape, "empty", ember::itemsize(dtype));
   auto impl = std::make_shared<TensorImpl>();
   impl->shape = shape;
   impl->strides = contiguous_strides(shape);
   impl->dtype = dtype;
-  impl->numel = shape_numel(shape);
-  impl->storage = Storage::allocate(size_t(impl->numel) * ember::itemsize(dtype), device);
+  impl->numel = n;
+  impl->storage = Storage::allocate(size_t(n) * ember::itemsize(dtype), device);
   return Tensor(std::move(impl));
 }
 

@@ -204,7 +204,22 @@ Tensor device_operand(const Tensor& t, Dtype dt, Device dev, const char* op) {
   return raw_cast(on_device(t, dev, op), dt);
 }
 
+// Two CPU float tensors of one dtype and shape (the common case in a training loop): no
+// promotion, broadcasting, casts or device moves to work out; skips their temporaries.
+bool binary_trivial(BinaryOp op, const Tensor& a, const Tensor& b) {
+  const TensorImpl *ia = a.impl(), *ib = b.impl();
+  return ia->dtype == ib->dtype && is_floating(ia->dtype) && !is_bitwise(op) && !ia->wrapped_number &&
+         !ib->wrapped_number && ia->storage->device == Device::CPU && ib->storage->device == Device::CPU &&
+         ia->shape == ib->shape;
+}
+
 Tensor binary(BinaryOp op, const Tensor& a0, const Tensor& b0) {
+  if (binary_trivial(op, a0, b0)) [[likely]] {
+    Tensor out = empty(a0.shape(), is_comparison(op) ? Dtype::Bool : a0.dtype(), Device::CPU);
+    if (out.numel()) kernel::binary(Device::CPU)(op, out, a0, b0);
+    if (is_floating(out.dtype()) && any_requires_grad(a0, b0)) record_binary(op, a0, b0, out);
+    return out;
+  }
   const char* name = binary_name(op);
   const Device dev = op_device(a0, b0);
   const Tensor a = grad_operand(a0, dev, name), b = grad_operand(b0, dev, name);
