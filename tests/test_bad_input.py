@@ -104,7 +104,9 @@ EMPTY_BUT_HUGE = [  # an empty tensor whose nonzero sides multiply past int64 (P
 ]
 
 
-@pytest.mark.parametrize("op, fn", EMPTY_BUT_HUGE, ids=[f"{op}{i}" for i, (op, _) in enumerate(EMPTY_BUT_HUGE)])
+@pytest.mark.parametrize(
+    "op, fn", EMPTY_BUT_HUGE, ids=[f"{op}{i}" for i, (op, _) in enumerate(EMPTY_BUT_HUGE)]
+)
 def test_empty_tensor_whose_sides_overflow_int64_is_refused(op, fn):
     # its reductions computed the product of the other sides (ember.zeros(3, 2**62, 2**62, 0).sum()
     # overflowed); the message names the op and the size
