@@ -87,3 +87,24 @@ def test_retain_graph_twice_gives_the_same_grads():
     x.grad = None
     y.backward()
     assert x.grad.tolist() == first == [6.0, 8.0, 10.0]
+
+
+def test_split_pieces_share_one_backward_node():
+    # one SplitBackward0 for all the pieces (as in PyTorch): unused pieces get zeros, and a
+    # second-order graph goes through it
+    x0 = np.random.default_rng(1).standard_normal((4, 9))
+    for split in (
+        lambda x: x.split([2, 3, 4], 1),
+        lambda x: x.split(4, 1),
+        lambda x: x.chunk(3, 0),
+    ):
+        xe = ember.tensor(x0, requires_grad=True)
+        xt = torch.tensor(x0, requires_grad=True)
+        for x in (xe, xt):
+            pieces = split(x)
+            ((pieces[1] ** 3).sum() + pieces[-1].sum()).backward()
+        assert split(xe)[0].grad_fn.name() == split(xt)[0].grad_fn.name()
+        np.testing.assert_allclose(xe.grad.numpy(), xt.grad.numpy(), rtol=1e-12)
+    x = ember.tensor(x0, requires_grad=True)
+    assert ember.testing.gradcheck(lambda x: x.split(4, 1)[1] * x.split(4, 1)[0], (x,))
+    assert ember.testing.gradgradcheck(lambda x: x.split(4, 1)[1] ** 2, (x,))
