@@ -91,11 +91,22 @@ struct GraphTask {
   bool prune = false;
 };
 
+// A gradient buffer nothing else sees (a fresh result of the pass, not a grad that also went to
+// another edge, not borrowed memory) takes the next one in place: no new buffer per sum. Not
+// when the backward itself is recorded (create_graph).
+bool can_accumulate_in_place(const Tensor& acc, const Tensor& g) {
+  const auto& st = acc.storage();
+  return !GradMode::enabled() && acc.impl_ptr().use_count() == 1 && st.use_count() == 1 && !st->deleter &&
+         !st->read_only && acc.dtype() == g.dtype() && acc.shape() == g.shape() && acc.device() == g.device();
+}
+
 void add_grad(GraphTask& task, Node* fn, size_t nslots, uint32_t slot, Tensor g) {
   auto& buf = task.buffers[fn];
   if (buf.size() < nslots) buf.resize(nslots);
-  if (buf[slot].defined()) buf[slot] = buf[slot] + g;
-  else buf[slot] = std::move(g);
+  Tensor& acc = buf[slot];
+  if (!acc.defined()) acc = std::move(g);
+  else if (can_accumulate_in_place(acc, g)) binary_(BinaryOp::Add, acc, g);
+  else acc = acc + g;
 }
 
 // queue_callback(): callbacks of the backward pass running on this thread (nested passes

@@ -75,6 +75,46 @@ const BinaryEntry kBinary[] = {
 };
 #undef EMBER_BIND_ENTRY_
 
+// `a + b` (and -, *, /) on two plain Tensors straight from the type's number slot: skips the
+// __add__ lookup and nanobind's overload dispatch, a good part of a tiny op's cost. Anything
+// else (subclasses, Python numbers, errors) calls the __add__ / __radd__ methods bound below.
+PyTypeObject* g_tensor_type = nullptr;
+
+// type(self).<name>(self, other); null name or no such method: NotImplemented
+PyObject* call_operator_method(PyObject* self, PyObject* name, PyObject* other) {
+  PyObject* f = _PyType_Lookup(Py_TYPE(self), name);  // borrowed
+  if (!f) Py_RETURN_NOTIMPLEMENTED;
+  PyObject* args[2] = {self, other};
+  return PyObject_Vectorcall(f, args, 2, nullptr);
+}
+
+template <BinaryOp op>
+struct FastSlot {
+  static inline PyObject *name = nullptr, *rname = nullptr;
+  static PyObject* call(PyObject* a, PyObject* b) {
+    if (Py_TYPE(a) == g_tensor_type && Py_TYPE(b) == g_tensor_type && nb::inst_ready(a) && nb::inst_ready(b)) {
+      try {
+        Tensor r = binary(op, *nb::inst_ptr<Tensor>(a), *nb::inst_ptr<Tensor>(b));
+        return nb::cast(std::move(r), nb::rv_policy::move).release().ptr();
+      } catch (...) {
+        PyErr_Clear();  // the methods raise the proper Python exception
+      }
+    }
+    if (PyObject_TypeCheck(a, g_tensor_type)) {
+      PyObject* r = call_operator_method(a, name, b);
+      if (r != Py_NotImplemented) return r;
+      Py_DECREF(r);
+    }
+    if (PyObject_TypeCheck(b, g_tensor_type)) return call_operator_method(b, rname, a);
+    Py_RETURN_NOTIMPLEMENTED;
+  }
+  static void install(binaryfunc& slot, const char* n, const char* rn) {
+    name = PyUnicode_InternFromString(n);
+    rname = PyUnicode_InternFromString(rn);
+    slot = &call;
+  }
+};
+
 Tensor div_mode(const Tensor& a, const Tensor& b, std::optional<std::string> mode) {
   if (!mode) return binary(BinaryOp::Div, a, b);
   if (*mode == "floor") return binary(BinaryOp::FloorDiv, a, b);
@@ -253,6 +293,13 @@ void init_ops(nb::module_& m) {
            nb::rv_policy::reference);
   }
   (void)cls;
+  // after the methods above (defining them set the generic slots, replaced here)
+  g_tensor_type = reinterpret_cast<PyTypeObject*>(nb::type<Tensor>().ptr());
+  PyNumberMethods* num = g_tensor_type->tp_as_number;
+  FastSlot<BinaryOp::Add>::install(num->nb_add, "__add__", "__radd__");
+  FastSlot<BinaryOp::Sub>::install(num->nb_subtract, "__sub__", "__rsub__");
+  FastSlot<BinaryOp::Mul>::install(num->nb_multiply, "__mul__", "__rmul__");
+  FastSlot<BinaryOp::Div>::install(num->nb_true_divide, "__truediv__", "__rtruediv__");
   method("__neg__", [](const Tensor& x) { return unary(UnaryOp::Neg, x); });
   method("__pos__", [](const Tensor& x) { return x; });
   method("__abs__", [](const Tensor& x) { return unary(UnaryOp::Abs, x); });

@@ -44,8 +44,13 @@ size_t round_size(size_t n) {
 
 struct CachingAllocator {
   std::mutex mu;
+  // small blocks (multiples of 64 bytes up to kSmallMax) by direct index: no hashing per op
+  static constexpr size_t kSmallMax = 4096;
+  std::vector<void*> small_blocks[kSmallMax / 64 + 1];
   std::unordered_map<size_t, std::vector<void*>> free_blocks;
   int64_t allocated = 0, peak = 0, cached = 0;
+
+  std::vector<void*>& bucket(size_t sz) { return sz <= kSmallMax ? small_blocks[sz / 64] : free_blocks[sz]; }
 
   void* alloc(size_t n, size_t* rounded) {
     size_t sz = round_size(n == 0 ? 1 : n);
@@ -54,10 +59,12 @@ struct CachingAllocator {
       std::lock_guard<std::mutex> g(mu);
       allocated += sz;
       if (allocated > peak) peak = allocated;
-      auto it = free_blocks.find(sz);
-      if (it != free_blocks.end() && !it->second.empty()) {
-        void* p = it->second.back();
-        it->second.pop_back();
+      std::vector<void*>* b = nullptr;
+      if (sz <= kSmallMax) b = &small_blocks[sz / 64];
+      else if (auto it = free_blocks.find(sz); it != free_blocks.end()) b = &it->second;
+      if (b && !b->empty()) {
+        void* p = b->back();
+        b->pop_back();
         cached -= sz;
         return p;
       }
@@ -79,10 +86,14 @@ struct CachingAllocator {
     std::lock_guard<std::mutex> g(mu);
     allocated -= sz;
     cached += sz;
-    free_blocks[sz].push_back(p);
+    bucket(sz).push_back(p);
   }
   void empty() {
     std::lock_guard<std::mutex> g(mu);
+    for (auto& v : small_blocks) {
+      for (void* p : v) std::free(p);
+      v.clear();
+    }
     for (auto& [sz, v] : free_blocks)
       for (void* p : v) std::free(p);
     free_blocks.clear();

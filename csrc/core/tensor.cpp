@@ -91,17 +91,23 @@ int64_t shape_numel(const Shape& shape) {
 }
 
 int64_t checked_numel(const Shape& shape, const char* op, int64_t itemsize) {
-  int64_t n = itemsize;
+  // The product of the nonzero sides must fit in int64 even for an empty tensor (PyTorch refuses
+  // such sizes too): strides and the reductions over the other sides are computed from them.
+  int64_t n = 1;
   bool overflow = false, zero = false;
   for (auto s : shape) {
     if (s < 0) EMBER_VALUE_ERROR(op, ": negative dimension ", s, " in size ", shape);
-    overflow |= __builtin_mul_overflow(n, s, &n);
-    zero |= s == 0;
+    if (s == 0) zero = true;
+    else overflow |= __builtin_mul_overflow(n, s, &n);
   }
-  if (overflow && !zero)  // a 0 anywhere makes the tensor empty whatever the other sizes
-    EMBER_VALUE_ERROR(op, ": size ", shape, " is too large (", itemsize > 1 ? "its byte size" : "the number of elements",
+  if (overflow)
+    EMBER_VALUE_ERROR(op, ": size ", shape, " is too large (the product of its ", zero ? "nonzero sides" : "sides",
                       " overflows int64)");
-  return zero ? 0 : n / itemsize;
+  if (zero) return 0;
+  int64_t bytes;
+  if (__builtin_mul_overflow(n, itemsize, &bytes))
+    EMBER_VALUE_ERROR(op, ": size ", shape, " is too large (its byte size overflows int64)");
+  return n;
 }
 
 int64_t wrap_dim(int64_t dim, int64_t ndim, const char* op) {
@@ -114,13 +120,13 @@ int64_t wrap_dim(int64_t dim, int64_t ndim, const char* op) {
 std::string shape_str(const Shape& s) { return detail::cat(s); }
 
 Tensor empty(const Shape& shape, Dtype dtype, Device device) {
-  checked_numel(shape, "empty", ember::itemsize(dtype));
+  const int64_t n = checked_numel(shape, "empty", ember::itemsize(dtype));
   auto impl = std::make_shared<TensorImpl>();
   impl->shape = shape;
   impl->strides = contiguous_strides(shape);
   impl->dtype = dtype;
-  impl->numel = shape_numel(shape);
-  impl->storage = Storage::allocate(size_t(impl->numel) * ember::itemsize(dtype), device);
+  impl->numel = n;
+  impl->storage = Storage::allocate(size_t(n) * ember::itemsize(dtype), device);
   return Tensor(std::move(impl));
 }
 

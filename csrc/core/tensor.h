@@ -107,7 +107,8 @@ struct AutogradMeta {
 Shape contiguous_strides(const Shape& shape);
 int64_t shape_numel(const Shape& shape);
 // Element count of a shape a tensor may be created with: ValueError (naming op) for a negative
-// size or when the count (or its size in bytes at `itemsize`) does not fit in int64.
+// size, or when the product of the nonzero sides (even of an empty shape) or the byte size at
+// `itemsize` does not fit in int64.
 int64_t checked_numel(const Shape& shape, const char* op, int64_t itemsize = 1);
 int64_t wrap_dim(int64_t dim, int64_t ndim, const char* op);  // IndexError when out of range
 std::string shape_str(const Shape& s);

@@ -215,7 +215,40 @@ Tensor device_operand(const Tensor& t, Dtype dt, Device dev, const char* op) {
   return raw_cast(on_device(t, dev, op), dt);
 }
 
+// Two CPU float tensors of one dtype and shape (the common case in a training loop): no
+// promotion, broadcasting, casts or device moves to work out; skips their temporaries.
+bool binary_trivial(BinaryOp op, const Tensor& a, const Tensor& b) {
+  const TensorImpl *ia = a.impl(), *ib = b.impl();
+  return ia->dtype == ib->dtype && is_floating(ia->dtype) && !is_bitwise(op) && !ia->wrapped_number &&
+         !ib->wrapped_number && ia->storage->device == Device::CPU && ib->storage->device == Device::CPU &&
+         ia->shape == ib->shape;
+}
+
+// A few contiguous float32 elements: the arithmetic inline, as the kernel call's set-up (device
+// checks, strided iterator, thread pool test) costs more than the arithmetic itself.
+bool tiny_arith(BinaryOp op, const Tensor& out, const Tensor& a, const Tensor& b) {
+  constexpr int64_t kTiny = 16;
+  const int64_t n = out.numel();
+  if (n > kTiny || compile::g_tracing || a.dtype() != Dtype::Float32 || !a.is_contiguous() || !b.is_contiguous())
+    return false;
+  float* o = out.data<float>();
+  const float *x = a.data<float>(), *y = b.data<float>();
+  switch (op) {
+    case BinaryOp::Add: for (int64_t i = 0; i < n; ++i) o[i] = x[i] + y[i]; return true;
+    case BinaryOp::Sub: for (int64_t i = 0; i < n; ++i) o[i] = x[i] - y[i]; return true;
+    case BinaryOp::Mul: for (int64_t i = 0; i < n; ++i) o[i] = x[i] * y[i]; return true;
+    case BinaryOp::Div: for (int64_t i = 0; i < n; ++i) o[i] = x[i] / y[i]; return true;
+    default: return false;
+  }
+}
+
 Tensor binary(BinaryOp op, const Tensor& a0, const Tensor& b0) {
+  if (binary_trivial(op, a0, b0)) [[likely]] {
+    Tensor out = empty(a0.shape(), is_comparison(op) ? Dtype::Bool : a0.dtype(), Device::CPU);
+    if (out.numel() && !tiny_arith(op, out, a0, b0)) kernel::binary(Device::CPU)(op, out, a0, b0);
+    if (is_floating(out.dtype()) && any_requires_grad(a0, b0)) record_binary(op, a0, b0, out);
+    return out;
+  }
   const char* name = binary_name(op);
   const Device dev = op_device(a0, b0);
   const Tensor a = grad_operand(a0, dev, name), b = grad_operand(b0, dev, name);

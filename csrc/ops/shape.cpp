@@ -165,6 +165,26 @@ Tensor stack(const TensorList& xs, int64_t dim) {
 }
 
 // ------------------------------------------------------------------------------ split family
+// The pieces of x along dim d as views, with one backward node for all of them: their grads
+// are concatenated once (missing ones arrive as zeros), where a node per piece filled a zero
+// tensor of x's full size for each and summed them.
+static TensorList split_views(const Tensor& x, int64_t d, const Dims& sizes, const char* node) {
+  TensorList out;
+  {
+    autograd::GradModeGuard no_grad(false);
+    int64_t start = 0;
+    for (int64_t s : sizes) {
+      out.push_back(narrow(x, d, start, s));
+      start += s;
+    }
+  }
+  if (autograd::any_requires_grad(x))
+    autograd::record(node, {x}, out, {}, [d](const TensorList& g, const TensorList&, const std::vector<bool>&) -> TensorList {
+      return {cat(g, d)};
+    });
+  return out;
+}
+
 TensorList split(const Tensor& x, int64_t split_size, int64_t dim) {
   check_has_dims(x, "split");
   const int64_t d = wrap_dim(dim, x.dim(), "split");
@@ -173,12 +193,9 @@ TensorList split(const Tensor& x, int64_t split_size, int64_t dim) {
   EMBER_CHECK(split_size > 0 || n == 0, "split: split_size can only be 0 if dimension size is 0, but got dimension size of ", n);
   // ceil(n / split_size) without overflow for huge split sizes
   const int64_t count = split_size == 0 ? 1 : std::max<int64_t>(n / split_size + (n % split_size != 0), 1);
-  TensorList out;
-  for (int64_t i = 0; i < count; ++i) {
-    const int64_t start = i * split_size;
-    out.push_back(narrow(x, d, start, std::min(split_size, n - start)));
-  }
-  return out;
+  Dims sizes;
+  for (int64_t i = 0; i < count; ++i) sizes.push_back(std::min(split_size, n - i * split_size));
+  return split_views(x, d, sizes, "SplitBackward0");
 }
 
 TensorList split_with_sizes(const Tensor& x, const Dims& sizes, int64_t dim) {
@@ -193,13 +210,7 @@ TensorList split_with_sizes(const Tensor& x, const Dims& sizes, int64_t dim) {
   }
   EMBER_CHECK(!overflow && total == n, "split_with_sizes: expects split_sizes to sum exactly to ", n,
               " (input tensor's size at dimension ", d, "), but got split_sizes=", Shape(sizes));
-  TensorList out;
-  int64_t start = 0;
-  for (int64_t s : sizes) {
-    out.push_back(narrow(x, d, start, s));
-    start += s;
-  }
-  return out;
+  return split_views(x, d, sizes, "SplitWithSizesBackward0");
 }
 
 TensorList chunk(const Tensor& x, int64_t chunks, int64_t dim) {

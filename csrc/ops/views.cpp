@@ -72,6 +72,7 @@ Shape infer_shape(const char* op, Shape shape, int64_t numel, const Shape& from)
   } else if (prod != numel) {
     EMBER_VALUE_ERROR(op, ": shape ", shape, " is invalid for input of size ", numel, " (shape ", from, ")");
   }
+  checked_numel(shape, op);  // an empty shape's nonzero sides must multiply within int64 too
   return shape;
 }
 
