@@ -558,9 +558,9 @@ def test_small_products_one_thread_match_many():
 
 
 def test_pool_spin_modes_one_thread_match_many():
-    # The pool's workers spin without yielding when it has at most one thread per CPU and
-    # yield when it has more: both modes (and back-to-back jobs on either) give the one-thread
-    # result exactly.
+    # The pool's waiting threads keep their CPU for a while when it has at most one thread per
+    # CPU and yield at once when it has more: both modes (and back-to-back jobs on either) give
+    # the one-thread result exactly.
     n = ember.get_num_threads()
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     a = ember.tensor(rand(130, 257, seed=40), dtype=ember.float32)

@@ -22,12 +22,13 @@ thread_local bool t_in_parallel = false;
 // Waiting for a job, or for a job's chunks to finish, spins for a while before blocking: a
 // condition-variable wake-up costs tens of microseconds (hundreds on a loaded machine), which
 // back-to-back parallel ops (or a 256x256 GEMM) would pay on every call; after kSpinFor without
-// work a worker sleeps. The spin does not yield the CPU when the pool has no more threads than
-// the process has CPUs: under load, sched_yield puts a thread behind every other runnable one
-// for a whole time slice (milliseconds), so a yielding worker missed every short job and the
-// caller did all the work alone. With more threads than CPUs it yields, so a spinning thread
-// does not hold a CPU another thread of the pool needs.
+// work a worker sleeps. For the first kBusyFor the spin keeps the CPU: under load, sched_yield
+// puts a thread behind every other runnable one for a whole time slice (milliseconds), so a
+// worker that yielded at once missed every short GEMM and the caller did all the work alone.
+// Past kBusyFor, or throughout when the pool has more threads than CPUs, each round yields, so
+// a waiting thread does not hold a CPU that other work needs.
 constexpr auto kSpinFor = std::chrono::microseconds(300);
+constexpr auto kBusyFor = std::chrono::microseconds(100);
 constexpr int kPauseSpins = 64;  // spins between clock reads
 
 int cpu_count() {
@@ -51,15 +52,16 @@ inline void cpu_pause() {
 // Spins until pred() holds or kSpinFor passes; true if it holds.
 template <class Pred>
 bool spin_until(Pred pred) {
-  const bool yields = g_spin_yields.load(std::memory_order_relaxed);
-  const auto deadline = std::chrono::steady_clock::now() + kSpinFor;
+  const bool oversubscribed = g_spin_yields.load(std::memory_order_relaxed);
+  const auto start = std::chrono::steady_clock::now();
   for (;;) {
     for (int i = 0; i < kPauseSpins; ++i) {
       if (pred()) return true;
       cpu_pause();
     }
-    if (std::chrono::steady_clock::now() >= deadline) return pred();
-    if (yields) std::this_thread::yield();
+    const auto waited = std::chrono::steady_clock::now() - start;
+    if (waited >= kSpinFor) return pred();
+    if (oversubscribed || waited >= kBusyFor) std::this_thread::yield();
   }
 }
 
