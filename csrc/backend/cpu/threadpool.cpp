@@ -18,7 +18,6 @@ namespace {
 
 thread_local bool t_in_parallel = false;
 
-
 // Waiting for a job, or for a job's chunks to finish, spins for a while before blocking: a
 // condition-variable wake-up costs tens of microseconds (hundreds on a loaded machine), which
 // back-to-back parallel ops (or a 256x256 GEMM) would pay on every call; after kSpinFor without
@@ -39,7 +38,7 @@ int cpu_count() {
   return std::max(1u, std::thread::hardware_concurrency());
 }
 
-std::atomic<bool> g_spin_yields{false};  // set when the pool has more threads than CPUs
+std::atomic<bool> g_oversubscribed{false};  // set when the pool has more threads than CPUs
 
 inline void cpu_pause() {
 #if defined(__x86_64__) || defined(__i386__)
@@ -52,7 +51,7 @@ inline void cpu_pause() {
 // Spins until pred() holds or kSpinFor passes; true if it holds.
 template <class Pred>
 bool spin_until(Pred pred) {
-  const bool oversubscribed = g_spin_yields.load(std::memory_order_relaxed);
+  const bool oversubscribed = g_oversubscribed.load(std::memory_order_relaxed);
   const auto start = std::chrono::steady_clock::now();
   for (;;) {
     for (int i = 0; i < kPauseSpins; ++i) {
@@ -118,7 +117,7 @@ struct Pool {
     std::lock_guard<std::mutex> s(submit_mu);
     shutdown();
     nthreads = std::max(1, std::min(n, int(kChunkMask)));
-    g_spin_yields = nthreads.load() > cpu_count();
+    g_oversubscribed = nthreads.load() > cpu_count();
     const uint64_t start = gen_of(ticket.load());
     for (int i = 1; i < nthreads.load(); ++i) workers.emplace_back([this, start] { worker(start); });
   }
