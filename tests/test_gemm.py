@@ -555,3 +555,22 @@ def test_small_products_one_thread_match_many():
         ref = a.numpy().astype(np.float64) @ b.numpy().astype(np.float64)
         np.testing.assert_allclose(one, ref, rtol=1e-4, atol=1e-4 * k**0.5)
         np.testing.assert_allclose(many, ref, rtol=1e-4, atol=1e-4 * k**0.5)
+
+
+def test_pool_spin_modes_one_thread_match_many():
+    # The pool's waiting threads keep their CPU for a while when it has at most one thread per
+    # CPU and yield at once when it has more: both modes (and back-to-back jobs on either) give
+    # the one-thread result exactly.
+    n = ember.get_num_threads()
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    a = ember.tensor(rand(130, 257, seed=40), dtype=ember.float32)
+    b = ember.tensor(rand(257, 190, seed=41), dtype=ember.float32)
+    try:
+        ember.set_num_threads(1)
+        one = (a @ b).numpy().copy()
+        for threads in (max(2, cpus), 2 * cpus + 1):
+            ember.set_num_threads(threads)
+            for _ in range(50):
+                np.testing.assert_array_equal((a @ b).numpy(), one)
+    finally:
+        ember.set_num_threads(n)

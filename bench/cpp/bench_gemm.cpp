@@ -47,6 +47,20 @@ const std::vector<Shape3>& shapes() {
       {"small_64x64x64", 1, 64, 64, 64},
       {"narrow_4096x1024x10", 1, 4096, 1024, 10},  // N < NR: the dot-product path
       {"narrow_128x512x7^T", 1, 128, 512, 7, false, true},
+      // GPT step (bench/py/workloads_lm.py): the linears x @ W^T, their dX = dY @ W and
+      // dW = dY^T @ X
+      {"gpt_qkv_2048x128x384^T", 1, 2048, 128, 384, false, true},
+      {"gpt_proj_2048x128x128^T", 1, 2048, 128, 128, false, true},
+      {"gpt_fc1_2048x128x512^T", 1, 2048, 128, 512, false, true},
+      {"gpt_fc2_2048x512x128^T", 1, 2048, 512, 128, false, true},
+      {"gpt_fc1_dX_2048x512x128", 1, 2048, 512, 128},
+      {"gpt_fc2_dX_2048x128x512", 1, 2048, 128, 512},
+      {"gpt_fc1_dW_512^Tx2048x128", 1, 512, 2048, 128, true, false},
+      {"gpt_fc2_dW_128^Tx2048x512", 1, 128, 2048, 512, true, false},
+      // LSTM step (bench/py/workloads_rnn.py: batch 20, hidden 256): h @ W_hh^T for the 4 gates,
+      // and its backward dh = dgates @ W_hh
+      {"lstm_gates_20x256x1024^T", 1, 20, 256, 1024, false, true},
+      {"lstm_dh_20x1024x256", 1, 20, 1024, 256},
   };
   return s;
 }

@@ -18,11 +18,19 @@ namespace {
 
 thread_local bool t_in_parallel = false;
 
-int default_threads() {
-  if (const char* s = std::getenv("EMBER_NUM_THREADS")) {
-    int n = std::atoi(s);
-    if (n > 0) return n;
-  }
+// Waiting for a job, or for a job's chunks to finish, spins for a while before blocking: a
+// condition-variable wake-up costs tens of microseconds (hundreds on a loaded machine), which
+// back-to-back parallel ops (or a 256x256 GEMM) would pay on every call; after kSpinFor without
+// work a worker sleeps. For the first kBusyFor the spin keeps the CPU: under load, sched_yield
+// puts a thread behind every other runnable one for a whole time slice (milliseconds), so a
+// worker that yielded at once missed every short GEMM and the caller did all the work alone.
+// Past kBusyFor, or throughout when the pool has more threads than CPUs, each round yields, so
+// a waiting thread does not hold a CPU that other work needs.
+constexpr auto kSpinFor = std::chrono::microseconds(300);
+constexpr auto kBusyFor = std::chrono::microseconds(100);
+constexpr int kPauseSpins = 64;  // spins between clock reads
+
+int cpu_count() {
 #ifdef __linux__
   cpu_set_t set;
   if (sched_getaffinity(0, sizeof(set), &set) == 0) return std::max(1, CPU_COUNT(&set));
@@ -30,13 +38,7 @@ int default_threads() {
   return std::max(1u, std::thread::hardware_concurrency());
 }
 
-// Waiting for a job, or for a job's chunks to finish, spins for a while before blocking: a
-// condition-variable wake-up costs tens of microseconds (hundreds on a loaded machine), which
-// back-to-back parallel ops (or a 256x256 GEMM) would pay on every call. After a few pauses the
-// spin yields the CPU on each round, so other runnable threads are not starved; after kSpinFor
-// without work a worker sleeps.
-constexpr auto kSpinFor = std::chrono::microseconds(300);
-constexpr int kPauseSpins = 100;  // plain spins before yielding
+std::atomic<bool> g_oversubscribed{false};  // set when the pool has more threads than CPUs
 
 inline void cpu_pause() {
 #if defined(__x86_64__) || defined(__i386__)
@@ -49,16 +51,25 @@ inline void cpu_pause() {
 // Spins until pred() holds or kSpinFor passes; true if it holds.
 template <class Pred>
 bool spin_until(Pred pred) {
-  for (int i = 0; i < kPauseSpins; ++i) {
-    if (pred()) return true;
-    cpu_pause();
+  const bool oversubscribed = g_oversubscribed.load(std::memory_order_relaxed);
+  const auto start = std::chrono::steady_clock::now();
+  for (;;) {
+    for (int i = 0; i < kPauseSpins; ++i) {
+      if (pred()) return true;
+      cpu_pause();
+    }
+    const auto waited = std::chrono::steady_clock::now() - start;
+    if (waited >= kSpinFor) return pred();
+    if (oversubscribed || waited >= kBusyFor) std::this_thread::yield();
   }
-  const auto deadline = std::chrono::steady_clock::now() + kSpinFor;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (pred()) return true;
-    std::this_thread::yield();
+}
+
+int default_threads() {
+  if (const char* s = std::getenv("EMBER_NUM_THREADS")) {
+    int n = std::atoi(s);
+    if (n > 0) return n;
   }
-  return pred();
+  return cpu_count();
 }
 
 // One job at a time. Chunks are claimed by the caller and the workers through one atomic ticket
@@ -106,6 +117,7 @@ struct Pool {
     std::lock_guard<std::mutex> s(submit_mu);
     shutdown();
     nthreads = std::max(1, std::min(n, int(kChunkMask)));
+    g_oversubscribed = nthreads.load() > cpu_count();
     const uint64_t start = gen_of(ticket.load());
     for (int i = 1; i < nthreads.load(); ++i) workers.emplace_back([this, start] { worker(start); });
   }
