@@ -169,9 +169,7 @@ bool unary_float(UnaryOp op, Iter& it, double p0, double p1, double p2) {
       run_unary<T, T>(it, [](A x) { return gelu_erf(x); });
       return true;
     case UnaryOp::GeluTanh:
-      run_unary<T, T>(it, [](A x) {
-        return A(0.5) * x * (A(1) + tanh_fast(A(0.79788456080286535588) * (x + A(0.044715) * x * x * x)));
-      });
+      run_unary<T, T>(it, [](A x) { return gelu_tanh(x); });
       return true;
     case UnaryOp::LeakyRelu: run_unary<T, T>(it, [=](A x) { return x > 0 ? x : x * a0; }); return true;
     case UnaryOp::Elu: run_unary<T, T>(it, [=](A x) { return x > 0 ? x : a0 * std::expm1(x); }); return true;

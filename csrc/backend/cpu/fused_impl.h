@@ -21,15 +21,8 @@ void fused_unary(UnaryOp op, float* o, const float* x, int64_t n, float p0) {
     case UnaryOp::Sigmoid: for (int64_t i = 0; i < n; ++i) o[i] = sigmoid(x[i]); break;
     case UnaryOp::Erf: for (int64_t i = 0; i < n; ++i) o[i] = erf_fast(x[i]); break;
     case UnaryOp::Silu: for (int64_t i = 0; i < n; ++i) o[i] = x[i] * sigmoid(x[i]); break;
-    case UnaryOp::GeluErf:
-      for (int64_t i = 0; i < n; ++i) o[i] = gelu_erf(x[i]);
-      break;
-    case UnaryOp::GeluTanh:
-      for (int64_t i = 0; i < n; ++i) {
-        float v = x[i];
-        o[i] = 0.5f * v * (1.0f + tanh_fast(0.79788456080286535588f * (v + 0.044715f * v * v * v)));
-      }
-      break;
+    case UnaryOp::GeluErf: for (int64_t i = 0; i < n; ++i) o[i] = gelu_erf(x[i]); break;
+    case UnaryOp::GeluTanh: for (int64_t i = 0; i < n; ++i) o[i] = gelu_tanh(x[i]); break;
     case UnaryOp::Reciprocal: for (int64_t i = 0; i < n; ++i) o[i] = 1.0f / x[i]; break;
     case UnaryOp::Sqrt: for (int64_t i = 0; i < n; ++i) o[i] = std::sqrt(x[i]); break;
     case UnaryOp::Rsqrt: for (int64_t i = 0; i < n; ++i) o[i] = 1.0f / std::sqrt(x[i]); break;

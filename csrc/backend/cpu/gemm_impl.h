@@ -422,14 +422,8 @@ void apply_act(T* __restrict c, int64_t n, GemmAct act, T* __restrict pre = null
   switch (act) {
     case GemmAct::None: break;
     case GemmAct::Relu: act_loop(c, n, pre, [](T x) { return x < T(0) ? T(0) : x; }); break;  // NaN stays NaN
-    case GemmAct::Gelu:
-      act_loop(c, n, pre, [](T x) { return T(0.5) * x * (T(1) + erf_fast(x * T(0.70710678118654752440))); });
-      break;
-    case GemmAct::GeluTanh:
-      act_loop(c, n, pre, [](T x) {
-        return T(0.5) * x * (T(1) + tanh_fast(T(0.79788456080286535588) * (x + T(0.044715) * x * x * x)));
-      });
-      break;
+    case GemmAct::Gelu: act_loop(c, n, pre, [](T x) { return gelu_erf(x); }); break;
+    case GemmAct::GeluTanh: act_loop(c, n, pre, [](T x) { return gelu_tanh(x); }); break;
   }
 }
 

@@ -135,6 +135,12 @@ EMBER_ALWAYS_INLINE A gelu_erf(A x) {
   return h + h * erf_fast(x * A(0.70710678118654752440));
 }
 
+// tanh-approximated gelu, 0.5 x (1 + tanh(k (x + c x^3))).
+template <class A>
+EMBER_ALWAYS_INLINE A gelu_tanh(A x) {
+  return A(0.5) * x * (A(1) + tanh_fast(A(0.79788456080286535588) * (x + A(0.044715) * x * x * x)));
+}
+
 // d/dx of exact gelu: Phi(x) + x * phi(x) (the standard normal cdf and pdf). -x^2/2 <= 0, so the
 // pdf takes the exp without overflow handling (x = +-inf gives inf * 0 = NaN, as PyTorch).
 template <class A>
