@@ -611,7 +611,7 @@ void Graph::coalesce_copies() {
 }
 
 // ---- sums of zero-padded pieces: fill(Z_i, 0), copy(Z_i[slice_i], x_i), then Z_1 + Z_2 + ...
-// (the backward of split / chunk / unbind) with disjoint slices covering the whole result R:
+// (the backward of unbind, or of pieces taken by slicing; split's is one cat) with disjoint slices covering the whole result R:
 // each x_i is copied straight into R[slice_i]; the fills and adds go (0 + x == x).
 
 namespace {
