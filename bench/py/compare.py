@@ -691,15 +691,18 @@ def time_interleaved_ms(
     repeat: int,
     blocks: int = 5,
     settle_s: float = 0.0,
+    rewarm_s: float = 0.0,
 ) -> dict[str, float]:
     """Median wall time in ms of each fn(*args) in `calls`, after `warmup` untimed calls each.
 
     The `repeat` timed calls are split into `blocks` blocks and the frameworks take turns block
     by block, so a slow spell of a shared machine lands on every framework alike. Each turn
-    starts with a `settle_s` pause and one untimed call: another library's idle threads keep
-    spinning on the cores for a while after its turn (OpenBLAS's and OpenMP's workers
-    busy-wait before they sleep), which on a 2-core machine halves the next library's speed.
-    gc is off, like timeit."""
+    starts with a `settle_s` pause: another library's idle threads keep spinning on the cores
+    for a while after its turn (OpenBLAS's and OpenMP's workers busy-wait before they sleep),
+    which on a 2-core machine halves the next library's speed. Then untimed calls run for at
+    least `rewarm_s` (at least one call): after the pause every library's workers sleep and
+    the idle cores of a VM wake slowly, so the first milliseconds of a turn run slow, which is
+    the pause's cost, not the library's speed. gc is off, like timeit."""
     for fn, a in calls.values():
         time.sleep(settle_s)
         for _ in range(warmup):
@@ -713,7 +716,10 @@ def time_interleaved_ms(
             n = repeat // blocks + (b < repeat % blocks)
             for fw, (fn, a) in calls.items():
                 time.sleep(settle_s)
+                start = time.perf_counter()
                 fn(*a)
+                while time.perf_counter() - start < rewarm_s:
+                    fn(*a)
                 for _ in range(n):
                     t0 = time.perf_counter()
                     fn(*a)
@@ -763,7 +769,11 @@ def run_workload(spec: dict[str, Any], args: argparse.Namespace) -> dict[str, An
     try:
         repeat = min(args.repeat, spec.get("max_repeat", args.repeat))  # the slowest ones
         row["ms"] = time_interleaved_ms(
-            calls, min(args.warmup, repeat), repeat, settle_s=args.settle
+            calls,
+            min(args.warmup, repeat),
+            repeat,
+            settle_s=args.settle,
+            rewarm_s=args.rewarm if args.settle else 0.0,
         )
     except Exception as exc:
         row["errors"]["timing"] = f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
@@ -1011,6 +1021,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=0.2,
         help="seconds of pause before each library's turn, so the previous library's idle "
         "worker threads stop spinning on the cores (default 0.2)",
+    )
+    p.add_argument(
+        "--rewarm",
+        type=float,
+        default=0.01,
+        help="seconds of untimed calls after each pause, at least one call (default 0.01): "
+        "after the pause every library's threads sleep and a VM's idle cores wake slowly",
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the input data")
     p.add_argument("--no-check", action="store_true", help="skip the result check vs numpy")

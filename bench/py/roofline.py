@@ -83,6 +83,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--settle", type=float, default=0.2, help="pause before each library's turn (as compare.py)"
     )
+    p.add_argument(
+        "--rewarm", type=float, default=0.01, help="untimed calls after each pause (as compare.py)"
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--png", metavar="PATH", help="plot the fractions into this PNG (matplotlib)")
     p.add_argument("--json", metavar="PATH", help="write limits and rows as JSON")
