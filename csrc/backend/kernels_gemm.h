@@ -14,6 +14,7 @@ struct GemmEpilogue {
   double alpha = 1, beta = 0;  // beta == 0: out is not read (NaN/inf in it do not propagate)
   Tensor bias;                 // undefined, or 1-D [N] of out's dtype added to every row
   GemmActivation act = GemmActivation::None;
+  Tensor pre;  // undefined, or float32 with out's shape and strides: receives the value before act
 };
 
 // out[b] = act(alpha * a[b] @ b[b] + beta * out[b] + bias) for 3-D a [B, M, K] and b [B, K, N]

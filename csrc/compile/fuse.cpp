@@ -328,34 +328,15 @@ void gemm_act_pre(const Tensor& out, const Tensor& pre, const Tensor& a, const T
   EMBER_CHECK(!bias.defined() || (bias.dtype() == Dtype::Float32 && bias.dim() == 1 &&
                                   bias.numel() == out.shape()[2] && bias.is_contiguous()),
               "gemm_act_pre: bias must be a contiguous float32 [", out.shape()[2], "], got ", geom(bias));
-  cpu::GemmDesc d;
-  d.in = GemmIn::F32;
-  d.batch = out.shape()[0];
-  d.m = out.shape()[1];
-  d.n = out.shape()[2];
-  d.k = a.shape()[2];
-  if (d.batch == 0 || d.m == 0 || d.n == 0) return;
-  d.a = a.raw_data();
-  d.a_bs = a.strides()[0];
-  d.a_rs = a.strides()[1];
-  d.a_cs = a.strides()[2];
-  d.b = b.raw_data();
-  d.b_bs = b.strides()[0];
-  d.b_rs = b.strides()[1];
-  d.b_cs = b.strides()[2];
-  d.c = out.raw_data();
-  d.c_bs = out.strides()[0];
-  d.c_rs = out.strides()[1];
-  d.c_cs = out.strides()[2];
-  d.alpha = alpha;
-  d.beta = beta;
-  d.bias = bias.defined() ? bias.raw_data() : nullptr;
-  d.act = act;
-  // pre has out's strides: its elements sit a fixed distance from out's (both float-aligned)
-  d.pre_act = (reinterpret_cast<intptr_t>(pre.raw_data()) - reinterpret_cast<intptr_t>(out.raw_data())) /
-              intptr_t(sizeof(float));
-  EMBER_CHECK(d.pre_act != 0 || act == GemmAct::None, "gemm_act_pre: pre and out must not be the same memory");
-  cpu::gemm_run(d);
+  EMBER_CHECK(act == GemmAct::None || out.numel() == 0 || pre.raw_data() != out.raw_data(),
+              "gemm_act_pre: pre and out must not be the same memory");
+  kernel::GemmEpilogue ep;
+  ep.alpha = alpha;
+  ep.beta = beta;
+  ep.bias = bias;
+  ep.act = GemmActivation(act);
+  ep.pre = pre;
+  kernel::gemm.host()(out, a, b, ep);
 }
 
 void Graph::fuse_gemm_epilogues() {
@@ -397,28 +378,25 @@ void Graph::fuse_gemm_epilogues() {
     Tensor out(impl);
     Tensor ga = g.tensors[1], gb = g.tensors[2];
     const double alpha = g.scalars[0];
+    kernel::GemmEpilogue ep;
+    ep.alpha = alpha;
+    ep.beta = 0;
+    ep.bias = bias;
+    ep.act = act;
     if (keep_pre) {
-      const Tensor pre = go;
-      const GemmAct gact = GemmAct(act);
-      g.run = [out, pre, ga, gb, bias, alpha, gact] { gemm_act_pre(out, pre, ga, gb, bias, alpha, 0.0, gact); };
+      ep.pre = go;
       // outputs first: the activation and the kept pre-activation
-      g.tensors = {out, pre, ga, gb, bias};
+      g.tensors = {out, go, ga, gb, bias};
       g.bufs = {aout, gout, g.bufs[1], g.bufs[2], g.bufs[3]};
       g.n_out = 2;
-      g.label = std::string("gemm+bias+") + unary_name(a.code) + "+pre";
     } else {
-      kernel::GemmEpilogue ep;
-      ep.alpha = alpha;
-      ep.beta = 0;
-      ep.bias = bias;
-      ep.act = act;
-      auto fn = kernel::gemm.host();
-      g.run = [fn, out, ga, gb, ep] { fn(out, ga, gb, ep); };
       g.tensors[0] = out;
       g.bufs[0] = aout;
-      g.label = std::string("gemm+bias+") + unary_name(a.code);
       buffers[gout].fused_away = true;
     }
+    auto fn = kernel::gemm.host();
+    g.run = [fn, out, ga, gb, ep] { fn(out, ga, gb, ep); };
+    g.label = std::string("gemm+bias+") + unary_name(a.code) + (keep_pre ? "+pre" : "");
     a.run = nullptr;
     a.group = g.group = next_group_;
     a.label = unary_name(a.code);

@@ -31,6 +31,8 @@ T capture_arg(Node& n, const T& v) {
   } else if constexpr (requires { v.bias; }) {  // GemmEpilogue: its bias is an argument too
     T c = v;
     c.bias = capture(n, v.bias);
+    if constexpr (requires { v.pre; })
+      if (v.pre.defined()) c.pre = capture(n, v.pre);  // set only by the fused graph itself
     if constexpr (requires { v.alpha, v.beta, v.act; }) {  // read by the epilogue fusion
       note_scalar(n, double(v.alpha));
       note_scalar(n, double(v.beta));

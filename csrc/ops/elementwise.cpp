@@ -18,27 +18,29 @@ const char* binary_name(BinaryOp op) { return op_tables::kBinaryNames[int(op)]; 
 const char* unary_name(UnaryOp op) { return op_tables::kUnaryNames[int(op)]; }
 bool unary_has(UnaryOp op, uint8_t flag) { return op_tables::kUnaryFlags[int(op)] & flag; }
 
-// GELU's backward as one kernel pass (CPU, float32/64) when no graph of the backward is built;
-// create_graph and other devices use the differentiable chain of ops.
-Tensor gelu_backward_kernel(const Tensor& g, const Tensor& x, bool tanh) {
+// An activation's backward as one kernel pass (CPU, float32/64) when no graph of the backward
+// is built; create_graph and other devices use the differentiable chain of ops. run(out, g, x)
+// gets contiguous g and x; an undefined result means "use the chain".
+template <class Run>
+Tensor one_pass_backward(const Tensor& g, const Tensor& x, Run run) {
   if (autograd::GradMode::enabled() || x.device() != Device::CPU || g.device() != Device::CPU ||
       g.dtype() != x.dtype() || g.shape() != x.shape() || (x.dtype() != Dtype::Float32 && x.dtype() != Dtype::Float64))
     return Tensor();
-  const Tensor gc = contiguous(g), xc = contiguous(x);
   Tensor out = empty(x.shape(), x.dtype(), x.device());
-  kernel::gelu_backward(Device::CPU)(out, gc, xc, tanh);
+  run(out, contiguous(g), contiguous(x));
   return out;
 }
 
-// SiLU's backward likewise: one pass instead of five.
+Tensor gelu_backward_kernel(const Tensor& g, const Tensor& x, bool tanh) {
+  return one_pass_backward(g, x, [tanh](const Tensor& o, const Tensor& gc, const Tensor& xc) {
+    kernel::gelu_backward(Device::CPU)(o, gc, xc, tanh);
+  });
+}
+
 Tensor silu_backward_kernel(const Tensor& g, const Tensor& x) {
-  if (autograd::GradMode::enabled() || x.device() != Device::CPU || g.device() != Device::CPU ||
-      g.dtype() != x.dtype() || g.shape() != x.shape() || (x.dtype() != Dtype::Float32 && x.dtype() != Dtype::Float64))
-    return Tensor();
-  const Tensor gc = contiguous(g), xc = contiguous(x);
-  Tensor out = empty(x.shape(), x.dtype(), x.device());
-  kernel::silu_backward(Device::CPU)(out, gc, xc);
-  return out;
+  return one_pass_backward(g, x, [](const Tensor& o, const Tensor& gc, const Tensor& xc) {
+    kernel::silu_backward(Device::CPU)(o, gc, xc);
+  });
 }
 
 bool is_comparison(BinaryOp op) { return op_tables::kBinaryFlags[int(op)] & op_flags::kCompare; }

@@ -63,6 +63,13 @@ void cpu_gemm(const Tensor& out, const Tensor& a, const Tensor& b, const kernel:
   d.beta = e.beta;
   d.bias = bias.defined() ? bias.raw_data() : nullptr;
   d.act = GemmAct(e.act);
+  if (e.pre.defined()) {  // ember.compile's fused bias + activation in training
+    EMBER_CHECK(!reduced && e.pre.dtype() == t && e.pre.shape() == out.shape() && e.pre.strides() == out.strides(),
+                "gemm: pre must be float32 or float64 with out's shape and strides");
+    // both have out's strides: pre's elements sit a fixed distance from out's
+    d.pre_act = (reinterpret_cast<intptr_t>(e.pre.raw_data()) - reinterpret_cast<intptr_t>(c.raw_data())) /
+                intptr_t(itemsize(t));
+  }
   gemm_run(d);
   if (!c.same(out)) kernel::copy(Device::CPU)(out, c);
 }

@@ -25,6 +25,36 @@ EMBER_ALWAYS_INLINE A sigmoid_of(A x) {
   return A(1) / (A(1) + exp_fast(-x));
 }
 
+// One hidden unit of an LSTM step from its gate pre-activations (i, f, g, o): stores the
+// activations (a[0], a[H], a[2H], a[3H]), c_t and h_t. The cell and sequence kernels share it.
+template <class T, class A>
+EMBER_ALWAYS_INLINE void lstm_unit(A zi, A zf, A zg, A zo, A cp, T* __restrict a, int64_t H, T* __restrict h,
+                                   T* __restrict c) {
+  const A i = sigmoid_of(zi), f = sigmoid_of(zf), gg = tanh_fast(zg), o = sigmoid_of(zo);
+  const A cn = f * cp + i * gg;
+  a[0] = T(i);
+  a[H] = T(f);
+  a[2 * H] = T(gg);
+  a[3 * H] = T(o);
+  *c = T(cn);
+  *h = T(o * tanh_fast(cn));
+}
+
+// Its backward from dh (grad of h_t) and dc_in (grad of c_t from elsewhere): writes the gate
+// grads (dg[0], dg[H], ...) and returns the grad of c_{t-1}.
+template <class T, class A>
+EMBER_ALWAYS_INLINE A lstm_unit_backward(const T* __restrict a, int64_t H, A cp, A c, A dh, A dc_in,
+                                         T* __restrict dg) {
+  const A i = A(a[0]), f = A(a[H]), gg = A(a[2 * H]), o = A(a[3 * H]);
+  const A tc = tanh_fast(c);
+  const A dc = dc_in + dh * o * (A(1) - tc * tc);
+  dg[0] = T(dc * gg * i * (A(1) - i));
+  dg[H] = T(dc * cp * f * (A(1) - f));
+  dg[2 * H] = T(dc * i * (A(1) - gg * gg));
+  dg[3 * H] = T(dh * tc * o * (A(1) - o));
+  return dc * f;
+}
+
 // fn(row) over the B rows; a row is a few hundred elements, so chunks of several rows
 template <class F>
 void over_rows(int64_t rows, int64_t row_len, F&& fn) {
@@ -39,17 +69,8 @@ template <class T>
 void lstm_row(int64_t H, const T* __restrict g, const T* __restrict cp, T* __restrict a,
               T* __restrict h, T* __restrict c) {
   using A = acc_t<T>;
-  for (int64_t j = 0; j < H; ++j) {
-    A i = sigmoid_of(A(g[j])), f = sigmoid_of(A(g[H + j]));
-    A gg = tanh_fast(A(g[2 * H + j])), o = sigmoid_of(A(g[3 * H + j]));
-    A cn = f * A(cp[j]) + i * gg;
-    a[j] = T(i);
-    a[H + j] = T(f);
-    a[2 * H + j] = T(gg);
-    a[3 * H + j] = T(o);
-    c[j] = T(cn);
-    h[j] = T(o * tanh_fast(cn));
-  }
+  for (int64_t j = 0; j < H; ++j)
+    lstm_unit(A(g[j]), A(g[H + j]), A(g[2 * H + j]), A(g[3 * H + j]), A(cp[j]), a + j, H, h + j, c + j);
 }
 
 template <class T>
@@ -57,17 +78,8 @@ void lstm_backward_row(int64_t H, const T* __restrict a, const T* __restrict cp,
                        const T* __restrict c, const T* __restrict gh, const T* __restrict gc,
                        T* __restrict dg, T* __restrict dcp) {
   using A = acc_t<T>;
-  for (int64_t j = 0; j < H; ++j) {
-    A i = A(a[j]), f = A(a[H + j]), gg = A(a[2 * H + j]), o = A(a[3 * H + j]);
-    A tc = tanh_fast(A(c[j]));
-    A dh = A(gh[j]);
-    A dc = A(gc[j]) + dh * o * (A(1) - tc * tc);
-    dg[j] = T(dc * gg * i * (A(1) - i));
-    dg[H + j] = T(dc * A(cp[j]) * f * (A(1) - f));
-    dg[2 * H + j] = T(dc * i * (A(1) - gg * gg));
-    dg[3 * H + j] = T(dh * tc * o * (A(1) - o));
-    dcp[j] = T(dc * f);
-  }
+  for (int64_t j = 0; j < H; ++j)
+    dcp[j] = T(lstm_unit_backward(a + j, H, A(cp[j]), A(c[j]), A(gh[j]), A(gc[j]), dg + j));
 }
 
 // x = input gates, y = hidden gates (r, z, n) [3H]; writes act [3H] and h [H]
@@ -113,18 +125,9 @@ template <class T>
 void lstm_seq_row(int64_t n, int64_t H, int64_t hs, const T* __restrict xw, const T* __restrict hw,
                   const T* __restrict cp, T* __restrict a, T* __restrict h, T* __restrict c) {
   using A = acc_t<T>;
-  for (int64_t j = 0; j < n; ++j) {
-    A i = sigmoid_of(A(xw[j]) + A(hw[j])), f = sigmoid_of(A(xw[H + j]) + A(hw[hs + j]));
-    A gg = tanh_fast(A(xw[2 * H + j]) + A(hw[2 * hs + j])),
-      o = sigmoid_of(A(xw[3 * H + j]) + A(hw[3 * hs + j]));
-    A cn = f * A(cp[j]) + i * gg;
-    a[j] = T(i);
-    a[H + j] = T(f);
-    a[2 * H + j] = T(gg);
-    a[3 * H + j] = T(o);
-    c[j] = T(cn);
-    h[j] = T(o * tanh_fast(cn));
-  }
+  for (int64_t j = 0; j < n; ++j)
+    lstm_unit(A(xw[j]) + A(hw[j]), A(xw[H + j]) + A(hw[hs + j]), A(xw[2 * H + j]) + A(hw[2 * hs + j]),
+              A(xw[3 * H + j]) + A(hw[3 * hs + j]), A(cp[j]), a + j, H, h + j, c + j);
 }
 
 // Backward of one step: dh = go + dh_rec (the output's grad and the recurrent one), dc = dcarry
@@ -134,17 +137,9 @@ void lstm_seq_backward_row(int64_t n, int64_t H, const T* __restrict a, const T*
                            const T* __restrict c, const T* __restrict go, const T* __restrict dhr,
                            const T* __restrict gc, T* __restrict dcarry, T* __restrict dg) {
   using A = acc_t<T>;
-  for (int64_t j = 0; j < n; ++j) {
-    A i = A(a[j]), f = A(a[H + j]), gg = A(a[2 * H + j]), o = A(a[3 * H + j]);
-    A tc = tanh_fast(A(c[j]));
-    A dh = A(go[j]) + A(dhr[j]);
-    A dc = A(dcarry[j]) + A(gc[j]) + dh * o * (A(1) - tc * tc);
-    dg[j] = T(dc * gg * i * (A(1) - i));
-    dg[H + j] = T(dc * A(cp[j]) * f * (A(1) - f));
-    dg[2 * H + j] = T(dc * i * (A(1) - gg * gg));
-    dg[3 * H + j] = T(dh * tc * o * (A(1) - o));
-    dcarry[j] = T(dc * f);
-  }
+  for (int64_t j = 0; j < n; ++j)
+    dcarry[j] = T(lstm_unit_backward(a + j, H, A(cp[j]), A(c[j]), A(go[j]) + A(dhr[j]), A(dcarry[j]) + A(gc[j]),
+                                     dg + j));
 }
 
 template <class T>
