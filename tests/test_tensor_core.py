@@ -1,6 +1,9 @@
 """Tensor core: dtypes, metadata, type promotion, default dtype, memory stats, threads, repr."""
 
 import gc
+import os
+import sys
+import time
 
 import numpy as np
 import pytest
@@ -375,6 +378,39 @@ def test_results_independent_of_thread_count(n, restore_threads):
     a = np.random.default_rng(0).standard_normal(100_003).astype(np.float32)
     t = ember.from_numpy(a)
     assert_close(t * 2 + 1, a * 2 + 1)
+
+
+def _last_cpu(tid):
+    with open(f"/proc/self/task/{tid}/stat") as f:
+        return int(f.read().rsplit(")", 1)[1].split()[36])
+
+
+@pytest.mark.skipif(
+    not sys.platform.startswith("linux") or len(os.sched_getaffinity(0)) < 2,
+    reason="needs Linux and two CPUs",
+)
+def test_worker_moves_off_the_callers_cpu(restore_threads):
+    # Linux can wake a pool worker on the CPU of the thread that woke it and leave the pair
+    # sharing it (half speed); a worker that finds itself there moves to a free CPU.
+    allowed = os.sched_getaffinity(0)
+    before = set(os.listdir("/proc/self/task"))
+    ember.set_num_threads(2)
+    workers = [int(t) for t in set(os.listdir("/proc/self/task")) - before]
+    assert len(workers) == 1
+    a = ember.ones(256, 256)
+    cpu = min(allowed)
+    try:
+        os.sched_setaffinity(0, {cpu})
+        os.sched_setaffinity(workers[0], {cpu})
+        a @ a  # the worker runs beside the caller
+        os.sched_setaffinity(workers[0], allowed)
+        a @ a  # the worker takes this job on the caller's CPU, when it gets to run
+        deadline = time.monotonic() + 2
+        while _last_cpu(workers[0]) == cpu and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert _last_cpu(workers[0]) != cpu
+    finally:
+        os.sched_setaffinity(0, allowed)
 
 
 # --------------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@
 #include <condition_variable>
 #include <cstdlib>
 #include <exception>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -39,6 +40,35 @@ int cpu_count() {
 }
 
 std::atomic<bool> g_oversubscribed{false};  // set when the pool has more threads than CPUs
+
+int current_cpu() {
+#ifdef __linux__
+  return sched_getcpu();
+#else
+  return -1;
+#endif
+}
+
+// Moves the calling thread to an allowed CPU outside `taken` (n entries, -1 = unknown) and
+// leaves it free to run anywhere again. Linux may wake a pool worker on the CPU of the thread
+// that woke it and, on a VM whose other CPU is idle, leave both there for many milliseconds:
+// the pair then runs at half speed (and the worker's spin takes time from the caller).
+void move_off(const int* taken, int n) {
+#ifdef __linux__
+  cpu_set_t allowed;
+  if (sched_getaffinity(0, sizeof(allowed), &allowed) != 0) return;
+  for (int c = 0; c < CPU_SETSIZE; ++c) {
+    if (!CPU_ISSET(c, &allowed) || std::find(taken, taken + n, c) != taken + n) continue;
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(c, &one);
+    if (sched_setaffinity(0, sizeof(one), &one) == 0) sched_setaffinity(0, sizeof(allowed), &allowed);
+    return;
+  }
+#else
+  (void)taken, (void)n;
+#endif
+}
 
 inline void cpu_pause() {
 #if defined(__x86_64__) || defined(__i386__)
@@ -87,6 +117,8 @@ struct Pool {
   std::atomic<bool> stop{false};
   std::atomic<bool> caller_sleeping{false};
   std::atomic<int> nthreads{1};  // read by num_threads() from any thread while another resizes
+  // the CPU each participant was last seen on (slot 0: the caller of the current job)
+  std::unique_ptr<std::atomic<int>[]> cpus;
 
   // current job (atomics: a late worker may read them while the next job is set up; it then
   // fails to claim and drops what it read)
@@ -118,8 +150,10 @@ struct Pool {
     shutdown();
     nthreads = std::max(1, std::min(n, int(kChunkMask)));
     g_oversubscribed = nthreads.load() > cpu_count();
+    cpus.reset(new std::atomic<int>[size_t(nthreads.load())]);
+    for (int i = 0; i < nthreads.load(); ++i) cpus[i] = -1;
     const uint64_t start = gen_of(ticket.load());
-    for (int i = 1; i < nthreads.load(); ++i) workers.emplace_back([this, start] { worker(start); });
+    for (int i = 1; i < nthreads.load(); ++i) workers.emplace_back([this, start, i] { worker(start, i); });
   }
   // Claims and runs chunks of job `gen` until none is left.
   void run_chunks(uint64_t gen) {
@@ -145,7 +179,21 @@ struct Pool {
     }
     t_in_parallel = false;
   }
-  void worker(uint64_t seen) {
+  // Worker `id` (1..) taking a job: when it shares a CPU with the caller or a lower-numbered
+  // worker while the pool has no more threads than CPUs, it moves to a CPU nobody uses.
+  void spread(int id) {
+    const int n = nthreads.load(), cpu = current_cpu();
+    if (id >= 64 || cpu < 0) return;
+    int taken[64];
+    bool shared = false;
+    for (int j = 0; j < std::min(n, 64); ++j) {
+      taken[j] = j == id ? cpu : cpus[j].load(std::memory_order_relaxed);
+      shared |= j < id && taken[j] == cpu;
+    }
+    if (shared && !g_oversubscribed.load(std::memory_order_relaxed)) move_off(taken, std::min(n, 64));
+    cpus[id].store(current_cpu(), std::memory_order_relaxed);
+  }
+  void worker(uint64_t seen, int id) {
     for (;;) {
       auto ready = [&] { return stop.load() || gen_of(ticket.load()) != seen; };
       if (!spin_until(ready)) {
@@ -154,6 +202,7 @@ struct Pool {
       }
       if (stop) return;
       seen = gen_of(ticket.load());
+      spread(id);
       run_chunks(seen);
     }
   }
@@ -173,6 +222,7 @@ struct Pool {
     chunk.store(ch, std::memory_order_relaxed);
     error = nullptr;
     done_chunks.store(0);
+    cpus[0].store(current_cpu(), std::memory_order_relaxed);
     const uint64_t gen = (gen_of(ticket.load()) + 1) & 0xffffffffu;
     {
       std::lock_guard<std::mutex> g(mu);  // orders with a worker's check before it sleeps
