@@ -94,8 +94,17 @@ template <class T>
 static void gelu_backward_colsum_loop(T* __restrict o, const T* __restrict g, const T* __restrict x, int64_t rows,
                                       int64_t cols, int64_t c0, int64_t c1, T* __restrict sum, bool tanh) {
   const int64_t n = c1 - c0;
+  constexpr int64_t kAhead = 8;  // rows: each row of the block is a short run in its own page,
+                                 // which the hardware prefetchers do not follow
+  const int64_t line = 64 / int64_t(sizeof(T));
   for (int64_t r = 0; r < rows; ++r) {
     const int64_t off = r * cols + c0;
+    if (r + kAhead < rows)
+      for (int64_t j = 0; j < n; j += line) {
+        __builtin_prefetch(g + off + kAhead * cols + j);
+        __builtin_prefetch(x + off + kAhead * cols + j);
+        __builtin_prefetch(o + off + kAhead * cols + j, 1);
+      }
     gelu_backward_loop(o + off, g + off, x + off, n, tanh);
     T* s = sum + c0;
     const T* v = o + off;

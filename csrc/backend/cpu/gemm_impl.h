@@ -806,6 +806,16 @@ void choose_blocks(Plan<T, L>& pl, int64_t M, int64_t N, int64_t K, int64_t B, i
   pl.nblocks = cdiv(N, pl.nc);
 }
 
+// Whether kc rows `stride` bytes apart (a B strip read in place, one line per row) stay in a
+// 32 KB 8-way L1: a stride that is a multiple of a large power of two maps every row to the same
+// few sets (N = 512 floats: 2 sets, 16 lines), so the strip is re-read from L2 on every pass.
+inline bool rows_fit_l1(int64_t stride, int64_t kc) {
+  if (stride % 64 != 0) return true;  // rows straddle lines: the sets spread
+  int64_t lines = stride / 64, g = 64;
+  while (lines % 2 == 0 && g > 1) lines /= 2, g /= 2;  // g = 64 / gcd(stride / 64, 64): sets hit
+  return g * 8 >= kc;
+}
+
 inline int threads_for(const GemmDesc& d, double flops) {
   if (flops < double(kParallelFlops) || in_parallel_region()) return 1;
   return d.threads > 0 ? d.threads : num_threads();
@@ -830,8 +840,10 @@ void gemm_packed(const GemmDesc& d, PackFn<typename L::P> pack_a, PackFn<typenam
   pl.kc = K == 0 ? 0 : round_up(cdiv(K, pl.kblocks), L::KP);
   const int nt = threads_for(d, 2.0 * double(B) * double(M) * double(N) * double(K));
   // few rows of A (each B element used by at most 4 panels: packing B would cost more than
-  // the strided reads it saves) or a small B: read B in place
-  pl.direct_b = same_type && d.b_cs == 1 && (M <= 4 * MR || K * N * int64_t(sizeof(T)) <= (int64_t(256) << 10));
+  // the strided reads it saves) or a small B whose rows do not collide in L1: read B in place
+  pl.direct_b = same_type && d.b_cs == 1 &&
+                (M <= 4 * MR || (K * N * int64_t(sizeof(T)) <= (int64_t(256) << 10) &&
+                                 rows_fit_l1(d.b_rs * int64_t(sizeof(T)), pl.kc)));
 
   choose_blocks<T, L>(pl, M, N, K, B, nt);
   pl.units = B * pl.nblocks * pl.mblocks;
