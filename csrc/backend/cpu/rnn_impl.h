@@ -173,6 +173,16 @@ inline int64_t unit_slice(int64_t H) {
   return std::max<int64_t>(16, ((H + 2 * nt - 1) / (2 * nt) + 7) & ~int64_t(7));
 }
 
+// Row stride (elements) for a slice's repacked W block of n columns, read in place by the step
+// GEMMs: whole cache lines, an odd number of them, so a strip's rows spread over every L1 set
+// (with 64 units a plain stride of 256 floats put them in 4 sets and each pass re-read L2).
+template <class S>
+constexpr int64_t padded_ld(int64_t n) {
+  constexpr int64_t E = 64 / int64_t(sizeof(S));
+  const int64_t lines = (n + E - 1) / E;
+  return (lines % 2 ? lines : lines + 1) * E;
+}
+
 template <class F>
 void over_unit_slices(int64_t B, int64_t H, int64_t slice, F&& fn) {
   const int64_t ns = (H + slice - 1) / slice;
@@ -241,23 +251,23 @@ void lstm_seq_kernel(const Tensor& out, const Tensor& cs, const Tensor& act, con
   const bool keep = act.dim() == 3;
   dispatch_floating(xw.dtype(), "lstm", [&]<class S>() {
     if constexpr (std::is_same_v<S, float> || std::is_same_v<S, double>) {
-      // W_hh^T repacked once per call into one contiguous [H, 4n] block per slice of n units
+      // W_hh^T repacked once per call into an [H, 4n] block (rows padded_ld apart) per slice of n units
       // (columns: gate g's units at g*n + [0, n)): each step is then one GEMM per slice reading
       // a compact B in place (no per-step packing, no long row strides). The slice's gate
       // pre-activations go to its own [B, 4n] block of hw.
-      const int64_t slice = unit_slice(H);
-      Tensor wp_t = empty({H, G}, xw.dtype(), xw.device()),
+      const int64_t slice = unit_slice(H), ns = (H + slice - 1) / slice, ld = padded_ld<S>(4 * slice);
+      Tensor wp_t = empty({ns * H * ld}, xw.dtype(), xw.device()),
              hw_t = empty({B, G}, xw.dtype(), xw.device());
       S* wp = wp_t.data<S>();
       S* hw = hw_t.data<S>();
       const S* w = w_hh.data<S>();
       over_unit_slices(B, H, slice, [&](int64_t j0, int64_t j1) {
         const int64_t n = j1 - j0;
-        S* blk = wp + 4 * H * j0;
+        S* blk = wp + j0 / slice * H * ld;
         for (int64_t g = 0; g < 4; ++g)
           for (int64_t jj = 0; jj < n; ++jj) {
             const S* row = w + (g * H + j0 + jj) * H;
-            for (int64_t k = 0; k < H; ++k) blk[k * 4 * n + g * n + jj] = row[k];
+            for (int64_t k = 0; k < H; ++k) blk[k * ld + g * n + jj] = row[k];
           }
       });
       for (int64_t s = 0; s < T; ++s) {
@@ -271,7 +281,7 @@ void lstm_seq_kernel(const Tensor& out, const Tensor& cs, const Tensor& act, con
         over_unit_slices(B, H, slice, [&](int64_t j0, int64_t j1) {
           const int64_t n = j1 - j0;
           S* hws = hw + 4 * B * j0;
-          gemm<S>(B, 4 * n, H, hp, H, 1, wp + 4 * H * j0, 4 * n, 1, hws, 4 * n, 0.0, 1);
+          gemm<S>(B, 4 * n, H, hp, H, 1, wp + j0 / slice * H * ld, ld, 1, hws, 4 * n, 0.0, 1);
           for (int64_t r = 0; r < B; ++r)
             lstm_seq_row<S>(n, H, n, x + r * G + j0, hws + r * 4 * n, cp + r * H + j0,
                             a + r * G + j0, h + r * H + j0, c + r * H + j0);
@@ -303,13 +313,13 @@ void lstm_seq_backward_kernel(const Tensor& d_xw, const Tensor& d_h0, const Tens
       std::copy_n(g_cT.data<S>(), B * H, dcar);
       S* dg = d_xw.data<S>();
       const S* w = w_hh.data<S>();
-      // each slice's columns of W_hh as one contiguous [4H, n] block (a compact B for the steps)
-      const int64_t slice = unit_slice(H);
-      Tensor wp_t = empty({G, H}, act.dtype(), act.device());
+      // each slice's columns of W_hh as one [4H, n] block (rows padded_ld apart): a compact B for the steps
+      const int64_t slice = unit_slice(H), ns = (H + slice - 1) / slice, ld = padded_ld<S>(slice);
+      Tensor wp_t = empty({ns * G * ld}, act.dtype(), act.device());
       S* wp = wp_t.data<S>();
       over_unit_slices(B, H, slice, [&](int64_t j0, int64_t j1) {
         const int64_t n = j1 - j0;
-        for (int64_t k = 0; k < G; ++k) std::copy_n(w + k * H + j0, n, wp + G * j0 + k * n);
+        for (int64_t k = 0; k < G; ++k) std::copy_n(w + k * H + j0, n, wp + j0 / slice * G * ld + k * ld);
       });
       const auto step_of = [&](int64_t s) { return reverse ? T - 1 - s : s; };
       for (int64_t s = T - 1; s >= 0; --s) {
@@ -324,7 +334,7 @@ void lstm_seq_backward_kernel(const Tensor& d_xw, const Tensor& d_h0, const Tens
         S* dgt = dg + t * B * G;
         over_unit_slices(B, H, slice, [&](int64_t j0, int64_t j1) {
           const int64_t n = j1 - j0;
-          if (dgn) gemm<S>(B, n, G, dgn, G, 1, wp + G * j0, n, 1, dhr + j0, H, 0.0, 1);
+          if (dgn) gemm<S>(B, n, G, dgn, G, 1, wp + j0 / slice * G * ld, ld, 1, dhr + j0, H, 0.0, 1);
           for (int64_t r = 0; r < B; ++r) {
             const int64_t o = r * H + j0;
             lstm_seq_backward_row<S>(n, H, a + r * G + j0, cp + o, c + o, go + o, dhr + o, gc + o,
