@@ -629,16 +629,16 @@ def _cnn_step_fw(lib: Any) -> Callable[..., Any]:
 WORKLOADS.update(
     {
         "conv2d 3x3 64->64 32x32 N=32 fwd": _conv_workload(
-            32, 64, 64, 32, 3, True, ("torch", 0.5), padding=1
+            32, 64, 64, 32, 3, True, ("torch", 0.4), padding=1
         ),
         "conv2d 3x3 64->64 32x32 N=32 fwd+bwd": _conv_workload(
-            32, 64, 64, 32, 3, False, ("torch", 0.5), padding=1
+            32, 64, 64, 32, 3, False, ("torch", 0.4), padding=1
         ),
         "conv2d depthwise 3x3 C=128 56x56 N=8 fwd+bwd": _conv_workload(
             8, 128, 128, 56, 3, False, ("torch", 1.0), groups=128, padding=1
         ),
         "conv2d 1x1 256->256 28x28 N=16 fwd+bwd": _conv_workload(
-            16, 256, 256, 28, 1, False, ("torch", 1.0)
+            16, 256, 256, 28, 1, False, ("torch", 0.6)
         ),
         "max_pool2d 2x2 C=64 32x32 N=32 fwd+bwd": {
             "inputs": lambda rng: (
